@@ -1,0 +1,3 @@
+module github.com/rtmfpd/rtmfpd
+
+go 1.26

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what the tests need (ffmpeg, nginx with
+# the RTMP module) from Debian when they are missing, then runs go vet and the
+# tests with the race detector.
+#
+# Environment:
+#   RTMFPD_TEST_FLAGS  extra flags for go test (default: -race -timeout 25m)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+if ! command -v nginx >/dev/null 2>&1; then need+=(nginx-light); fi
+if [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then need+=(libnginx-mod-rtmp); fi
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	echo "installing test dependencies: ${need[*]}"
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+go vet ./...
+# shellcheck disable=SC2086
+go test ${RTMFPD_TEST_FLAGS:--race -timeout 25m} ./...
