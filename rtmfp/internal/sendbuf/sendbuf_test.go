@@ -1,0 +1,172 @@
+package sendbuf
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+var t0 = time.Unix(1000, 0)
+
+// sendAll transmits every fragment the queue offers and returns their
+// sequence numbers.
+func sendAll(q *Queue, now time.Time) []uint64 {
+	var seqs []uint64
+	for f := q.Next(); f != nil; f = q.Next() {
+		seqs = append(seqs, f.Seq)
+		q.MarkSent(f, now, len(f.Data)+10)
+	}
+	return seqs
+}
+
+func TestFragmentation(t *testing.T) {
+	q := New(4)
+	q.Push([]byte("abcdefghij"), time.Time{})
+	q.Push([]byte("xy"), time.Time{})
+	q.Push(nil, time.Time{})
+	want := []struct {
+		data  string
+		flags byte
+	}{{"abcd", FragFirst}, {"efgh", FragMiddle}, {"ij", FragLast}, {"xy", FragWhole}, {"", FragWhole}}
+	for i, w := range want {
+		f := q.Next()
+		if f == nil || f.Seq != uint64(i+1) || string(f.Data) != w.data || f.Flags != w.flags {
+			t.Fatalf("fragment %d = %+v, want %q flags %#x", i, f, w.data, w.flags)
+		}
+		q.MarkSent(f, t0, len(f.Data))
+	}
+	if q.Next() != nil || q.Buffered() != 12 || q.InFlight() != 12 {
+		t.Fatalf("buffered %d in flight %d", q.Buffered(), q.InFlight())
+	}
+	q.Close()
+	f := q.Next()
+	if f == nil || f.Flags != FlagAbn|FlagFin || len(f.Data) != 0 || f.Seq != 6 {
+		t.Fatalf("close fragment %+v", f)
+	}
+}
+
+func TestAckAndLoss(t *testing.T) {
+	q := New(10)
+	for i := range 10 {
+		q.Push(bytes.Repeat([]byte{byte(i)}, 10), time.Time{})
+	}
+	if got := sendAll(q, t0); len(got) != 10 {
+		t.Fatalf("sent %v", got)
+	}
+	// Fragment 3 is missing from three acknowledgements.
+	r := q.OnAck(2, []Range{{4, 5}})
+	if r.Acked != 80 || r.Lost != 0 || !r.Progress {
+		t.Fatalf("first ack %+v", r)
+	}
+	q.OnAck(2, []Range{{4, 6}})
+	r = q.OnAck(2, []Range{{4, 7}})
+	if r.Lost != 20 {
+		t.Fatalf("third ack: %+v", r)
+	}
+	if f := q.Next(); f == nil || f.Seq != 3 {
+		t.Fatalf("retransmission = %+v", f)
+	}
+	q.MarkSent(q.Next(), t0.Add(time.Second), 20)
+	r = q.OnAck(10, nil)
+	if q.InFlight() != 0 || !q.Empty() || q.FSN() != 10 || q.Buffered() != 0 {
+		t.Fatalf("after final ack: %+v in flight %d fsn %d buffered %d", r, q.InFlight(), q.FSN(), q.Buffered())
+	}
+	// Acknowledgements of sequence numbers never sent are ignored.
+	if r := q.OnAck(1000, []Range{{2000, 3000}}); r.Acked != 0 {
+		t.Fatalf("ack of unsent: %+v", r)
+	}
+}
+
+func TestTimeoutRetransmitsAll(t *testing.T) {
+	q := New(10)
+	q.Push(make([]byte, 30), time.Time{})
+	sendAll(q, t0)
+	if at, ok := q.OldestSent(); !ok || !at.Equal(t0) || !q.Outstanding() {
+		t.Fatal("nothing outstanding")
+	}
+	if n := q.OnTimeout(); n != 60 || q.InFlight() != 0 {
+		t.Fatalf("timeout took %d, in flight %d", n, q.InFlight())
+	}
+	if got := sendAll(q, t0.Add(time.Second)); len(got) != 3 || got[0] != 1 {
+		t.Fatalf("retransmitted %v", got)
+	}
+}
+
+func TestPartialReliability(t *testing.T) {
+	q := New(10)
+	deadline := t0.Add(time.Second)
+	q.Push(make([]byte, 25), deadline) // seq 1..3
+	q.Push(make([]byte, 5), time.Time{})
+	sendAll(q, t0)
+	// Seq 2 is lost; seq 1, 3, 4 arrive.
+	q.OnAck(1, []Range{{3, 4}})
+	if q.Expire(t0.Add(500*time.Millisecond)) != 0 {
+		t.Fatal("expired early")
+	}
+	out := q.Expire(deadline)
+	if out != 20 || q.InFlight() != 0 {
+		t.Fatalf("expire took %d, in flight %d", out, q.InFlight())
+	}
+	if q.FSN() != 4 || q.HasNewData() || q.Empty() {
+		t.Fatalf("fsn %d", q.FSN())
+	}
+	// The receiver still waits for seq 2: a notice covering FSN is due.
+	seq, ok := q.AbandonNotice()
+	if !ok || seq != 4 {
+		t.Fatalf("notice %d %v", seq, ok)
+	}
+	q.NoticeSent()
+	if !q.Outstanding() {
+		t.Fatal("unacknowledged notice not outstanding")
+	}
+	q.OnAck(4, nil)
+	if q.Outstanding() {
+		t.Fatal("still outstanding after the notice was acknowledged")
+	}
+}
+
+func TestAbandonBeforeSending(t *testing.T) {
+	q := New(10)
+	q.Push(make([]byte, 10), t0)
+	q.Push(make([]byte, 10), time.Time{})
+	q.Expire(t0)
+	f := q.Next()
+	if f == nil || f.Seq != 2 {
+		t.Fatalf("next = %+v", f)
+	}
+	if q.FSN() != 1 {
+		t.Fatalf("fsn %d", q.FSN())
+	}
+	if _, ok := q.AbandonNotice(); ok {
+		t.Fatal("notice for a fragment never sent")
+	}
+}
+
+func TestLongRunCompacts(t *testing.T) {
+	q := New(100)
+	var acked uint64
+	for i := range 10000 {
+		q.Push(make([]byte, 100), time.Time{})
+		sendAll(q, t0)
+		if i%7 == 0 {
+			acked = q.NextSeq() - 1
+			q.OnAck(acked, nil)
+		}
+	}
+	if len(q.frags) > 64 || cap(q.frags) > 256 {
+		t.Fatalf("queue grew: len %d cap %d", len(q.frags), cap(q.frags))
+	}
+}
+
+func BenchmarkPushSendAck(b *testing.B) {
+	q := New(1100)
+	msg := make([]byte, 3000)
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Push(msg, time.Time{})
+		for f := q.Next(); f != nil; f = q.Next() {
+			q.MarkSent(f, t0, len(f.Data))
+		}
+		q.OnAck(q.NextSeq()-1, nil)
+	}
+}
