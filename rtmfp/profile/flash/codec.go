@@ -92,14 +92,15 @@ const maxSeqLen = 4
 // Overhead returns the most bytes Seal adds to a body now: the sequence
 // number and checksum, up to 15 bytes of padding and the HMAC.
 func (c *Codec) Overhead() int {
-	n := 15 + c.hmacLen
+	prefix := 0
 	if c.hmacLen == 0 {
-		n += 2
+		prefix = 2
 	}
 	if c.seq {
-		n += max(maxSeqLen, vlu.Len(c.nextSeq))
+		prefix += max(maxSeqLen, vlu.Len(c.nextSeq))
 	}
-	return n
+	// An empty body still makes one block.
+	return max(aes.BlockSize, prefix+15) + c.hmacLen
 }
 
 // Seal appends the protected form of body to dst. body may alias the bytes
@@ -113,7 +114,7 @@ func (c *Codec) Seal(dst, body []byte) []byte {
 	if c.hmacLen == 0 {
 		prefix += 2
 	}
-	plainLen := (prefix + len(body) + 15) &^ 15
+	plainLen := max(aes.BlockSize, (prefix+len(body)+15)&^15)
 	total := plainLen + c.hmacLen
 	off := len(dst)
 	dst = slices.Grow(dst, total)[:off+total]
