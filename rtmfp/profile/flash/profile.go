@@ -1,0 +1,194 @@
+package flash
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"math/big"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+)
+
+// Config configures a Profile. The zero value gives a fresh random identity,
+// short DH exponents and the exact Flash behaviour (no HMAC, no sequence
+// numbers unless a peer asks for them).
+//
+// HMAC and session sequence numbers are negotiated per direction with
+// options 0x1A and 0x1E of the session key components (RFC 7425 §4.6; the
+// rule below is the one rtmfp-cpp, by the RFC's author, implements). For
+// each option and given the far end's flags:
+//
+//   - we send it when the far end sets Request (0x01);
+//   - we expect it when the far end sets Will Send Always (0x04), or when
+//     we request it and the far end offers Will Send Always or Will Send On
+//     Request (0x02); a request the far end cannot satisfy fails the
+//     handshake;
+//   - we check received HMACs at the length the far end announced (4 to 32
+//     bytes) and send ours at HMACLength.
+//
+// Our own flags: as initiator we offer Will Send On Request, plus Request
+// when configured, with HMACLength; by default that is Flash's exact
+// 03 1A 02 0A and 02 1E 02. As responder, an option used in neither
+// direction is answered with no flags (03 1A 00 00, 02 1E 00: the prefix
+// librtmfp checks for), otherwise with Will Send On Request, plus Will Send
+// Always when we send and Request when we expect to receive.
+type Config struct {
+	// StaticPrivateKey is the big-endian private exponent of this
+	// endpoint's long-lived group-2 key, whose certificate
+	// (81 02 1D 02 <public key>) defines its peer ID. nil generates a new
+	// key; Profile.StaticPrivateKey returns it for saving, so that an
+	// identity survives restarts.
+	StaticPrivateKey []byte
+	// ExponentBits is the length of the DH private exponents generated
+	// (static and ephemeral). 0 selects about twice each group's symmetric
+	// strength after RFC 3526 §8, never under 256 bits: 256 bits for groups
+	// 2 and 5, 320 for 14, 480 for 16. A value at or above a group's
+	// modulus length selects full-length exponents. Shorter exponents make
+	// the handshake cheaper: the server's DH work per group-2 handshake is
+	// two modular exponentiations with this exponent.
+	ExponentBits int
+	// RequestHMAC asks peers to authenticate their packets with
+	// HMAC-SHA256 (flag 0x01 of option 0x1A).
+	RequestHMAC bool
+	// RequestSequence asks peers to number their packets (flag 0x01 of
+	// option 0x1E).
+	RequestSequence bool
+	// HMACLength is the length of the HMACs this end sends: 4 to 32, 0
+	// meaning 10 (the length Flash announces).
+	HMACLength int
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Profile is the Flash Communication cryptography profile of RFC 7425 for
+// one endpoint identity. It implements profile.Profile and is safe for
+// concurrent use.
+type Profile struct {
+	rand         io.Reader
+	exponentBits int
+	pol          policy
+	static       *dhKey
+	staticCert   []byte
+	peerID       profile.PeerID
+	serverCert   []byte
+	startup      *Codec
+}
+
+var _ profile.Profile = (*Profile)(nil)
+
+// New returns a profile for cfg.
+func New(cfg Config) (*Profile, error) {
+	p := &Profile{rand: cfg.Rand, exponentBits: cfg.ExponentBits}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	if cfg.ExponentBits < 0 {
+		return nil, errors.New("flash: negative exponent length")
+	}
+	if cfg.ExponentBits != 0 && cfg.ExponentBits < 160 {
+		return nil, errors.New("flash: DH exponents under 160 bits are too weak")
+	}
+	p.pol = policy{requestHMAC: cfg.RequestHMAC, requestSequence: cfg.RequestSequence, hmacLen: cfg.HMACLength}
+	if p.pol.hmacLen == 0 {
+		p.pol.hmacLen = defaultHMACLength
+	}
+	if p.pol.hmacLen < MinHMACLength || p.pol.hmacLen > MaxHMACLength {
+		return nil, errors.New("flash: HMAC length must be 4 to 32 bytes")
+	}
+	g := groups[group2]
+	var err error
+	if cfg.StaticPrivateKey != nil {
+		p.static, err = g.keyFromPrivate(new(big.Int).SetBytes(cfg.StaticPrivateKey))
+	} else {
+		p.static, err = g.generateKey(p.rand, cfg.ExponentBits)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.staticCert = staticCertificate(p.static)
+	if p.peerID, err = fingerprint(p.staticCert); err != nil {
+		return nil, err
+	}
+	if p.serverCert, err = serverCertificate(p.rand); err != nil {
+		return nil, err
+	}
+	if p.startup, err = NewCodec(DefaultKey, Integrity{}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// StartupCodec returns the codec of startup packets: the default key and
+// the simple checksum. It is safe for concurrent use.
+func (p *Profile) StartupCodec() profile.PacketCodec { return p.startup }
+
+// PeerID returns the fingerprint of this endpoint's static certificate.
+func (p *Profile) PeerID() profile.PeerID { return p.peerID }
+
+// StaticCertificate returns this endpoint's static certificate,
+// 81 02 1D 02 <128-byte group-2 public key>. It must not be modified.
+func (p *Profile) StaticCertificate() []byte {
+	return p.staticCert[:len(p.staticCert):len(p.staticCert)]
+}
+
+// ServerCertificate returns the 77-byte certificate this endpoint sends as
+// a server. It must not be modified.
+func (p *Profile) ServerCertificate() []byte {
+	return p.serverCert[:len(p.serverCert):len(p.serverCert)]
+}
+
+// StaticPrivateKey returns the private exponent of the static key, for
+// Config.StaticPrivateKey.
+func (p *Profile) StaticPrivateKey() []byte { return p.static.x.Bytes() }
+
+// ParseEPD interprets an endpoint discriminator (see the function
+// ParseEPD).
+func (p *Profile) ParseEPD(epd []byte) (profile.EPD, error) { return ParseEPD(epd) }
+
+// ResponderCertificate returns the static certificate for a discriminator
+// that names this endpoint's peer ID, and the 77-byte server certificate for
+// any other.
+func (p *Profile) ResponderCertificate(epd profile.EPD) []byte {
+	if epd.HasPeerID && epd.PeerID == p.peerID {
+		return p.StaticCertificate()
+	}
+	return p.ServerCertificate()
+}
+
+// Fingerprint returns SHA-256 of the certificate's canonical part: the
+// options before its first marker, or all of it without a marker.
+func (p *Profile) Fingerprint(cert []byte) (profile.PeerID, error) { return fingerprint(cert) }
+
+// newSession builds the packet protection for a completed key agreement.
+func (p *Profile) newSession(k, near, far []byte, n negotiated, farCert []byte, farID profile.PeerID) (*profile.SessionCrypto, error) {
+	keys := deriveKeys(k, near, far)
+	var in, out Integrity
+	if n.hmacSend || n.hmacRecv {
+		hs, hr := keys.hmacKeys(k)
+		if n.hmacSend {
+			out.HMACKey, out.HMACLength = hs[:], p.pol.hmacLen
+		}
+		if n.hmacRecv {
+			in.HMACKey, in.HMACLength = hr[:], n.hmacRecvLen
+		}
+	}
+	out.Sequence, in.Sequence = n.seqSend, n.seqRecv
+	send, err := NewCodec(keys.send[:16], out)
+	if err != nil {
+		return nil, err
+	}
+	recv, err := NewCodec(keys.recv[:16], in)
+	if err != nil {
+		return nil, err
+	}
+	return &profile.SessionCrypto{
+		Send:           send,
+		Recv:           recv,
+		NearNonce:      keys.nearNonce[:],
+		FarNonce:       keys.farNonce[:],
+		NearComponent:  near,
+		FarComponent:   far,
+		FarCertificate: farCert,
+		FarPeerID:      farID,
+	}, nil
+}
