@@ -168,6 +168,7 @@ func TestConcurrentSenders(t *testing.T) {
 		time.Sleep(time.Second)
 		n.Close()
 		wg.Wait()
+		synctest.Wait() // a timer function may still be delivering
 		st := n.Stats()
 		if st.Sent != peers*each || st.Delivered != received.Load() || counted.Load() != st.Delivered ||
 			st.Delivered+st.TotalDropped() != st.Sent || st.Dropped[DropLoss] == 0 {
