@@ -64,9 +64,6 @@ func (e *encoder) value0(b []byte, v Value) ([]byte, error) {
 		if x == nil {
 			return append(b, marker0Null), nil
 		}
-		if x.ClassName == "" {
-			return e.object0(b, v, marker0Object, "", x.Props)
-		}
 		return e.object0(b, v, marker0TypedObject, x.ClassName, x.Props)
 	case *ECMAArray:
 		if x == nil {

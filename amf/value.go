@@ -34,8 +34,7 @@ type AVMPlus struct {
 // whose traits are not those of a plain anonymous dynamic object.
 type TypedObject struct {
 	// ClassName is the registered class alias; it may be empty for an AMF3
-	// anonymous object with sealed members. An empty class name is written
-	// in AMF0 as a plain object.
+	// anonymous object with sealed members.
 	ClassName string
 	// Object holds the properties: in AMF3, the sealed members first (in
 	// trait order), then the dynamic ones.
