@@ -54,7 +54,7 @@ func (o Decoder) Decode(b []byte) (Value, int, error) {
 // reference table, until b is used up.
 func (o Decoder) DecodeAll(b []byte) ([]Value, error) {
 	d := decoder{b: b, keep: o.KeepAVMPlus}
-	var out []Value
+	out := make([]Value, 0, min(d.rest(), 4))
 	for d.rest() > 0 {
 		if err := d.grow(len(out), "value sequence"); err != nil {
 			return out, err
@@ -147,8 +147,9 @@ func (d *decoder) value0() (Value, error) {
 }
 
 // props0 reads AMF0 properties up to and including the end marker
-// (an empty key followed by 0x09) into o.
+// (an empty key followed by 0x09) and sets them on o.
 func (d *decoder) props0(o *Object) error {
+	mark := len(d.scratch)
 	for {
 		n, err := d.u16()
 		if err != nil {
@@ -156,9 +157,10 @@ func (d *decoder) props0(o *Object) error {
 		}
 		if n == 0 && d.rest() > 0 && d.b[d.off] == marker0ObjectEnd {
 			d.off++
+			o.Props = d.takeProps(mark)
 			return nil
 		}
-		if err := d.grow(len(o.Props), "object"); err != nil {
+		if err := d.grow(len(d.scratch)-mark, "object"); err != nil {
 			return err
 		}
 		key, err := d.str(int(n))
@@ -169,7 +171,7 @@ func (d *decoder) props0(o *Object) error {
 		if err != nil {
 			return err
 		}
-		o.Props = append(o.Props, Property{Key: key, Value: v})
+		d.pushProp(key, v)
 	}
 }
 
@@ -215,9 +217,6 @@ func (d *decoder) ecmaArray0() (Value, error) {
 		return nil, err
 	}
 	a := &ECMAArray{}
-	// The count is only a hint: size the slice by what the input can hold
-	// (3 bytes at least per property).
-	a.Props = make([]Property, 0, min(int(count), d.rest()/3, 1024))
 	if err := addRef(d, &d.refs0, Value(a)); err != nil {
 		return nil, err
 	}

@@ -192,19 +192,20 @@ func (d *decoder) flat3(m byte, start int) (Value, error) {
 	return v, addRef(d, &d.objs, v)
 }
 
-// assoc3 reads AMF3 name/value pairs up to the empty name into o; first is
-// the first name, already read.
-func (d *decoder) assoc3(o *Object, first string, what string) error {
+// assoc3 reads AMF3 name/value pairs up to the empty name onto the scratch
+// stack; first is the first name, already read, and mark the stack height
+// where the container's properties begin.
+func (d *decoder) assoc3(mark int, first string, what string) error {
 	key := first
 	for key != "" {
-		if err := d.grow(len(o.Props), what); err != nil {
+		if err := d.grow(len(d.scratch)-mark, what); err != nil {
 			return err
 		}
 		v, err := d.value3()
 		if err != nil {
 			return err
 		}
-		o.Props = append(o.Props, Property{Key: key, Value: v})
+		d.pushProp(key, v)
 		if key, err = d.string3(); err != nil {
 			return err
 		}
@@ -245,9 +246,11 @@ func (d *decoder) array3(start int) (Value, error) {
 	} else {
 		ma := &MixedArray{}
 		d.objs[slot] = ma
-		if err := d.assoc3(&ma.Object, key, "array"); err != nil {
+		mark := len(d.scratch)
+		if err := d.assoc3(mark, key, "array"); err != nil {
 			return nil, err
 		}
+		ma.Props = d.takeProps(mark)
 		// Check the dense count again: the associative part used input.
 		if n, err = d.count(uint64(n), 1, "array"); err != nil {
 			return nil, err
@@ -324,24 +327,24 @@ func (d *decoder) object3(start int) (Value, error) {
 	if err := addRef(d, &d.objs, result); err != nil {
 		return nil, err
 	}
-	if len(t.sealed) > 0 {
-		o.Props = make([]Property, len(t.sealed))
-		for i, name := range t.sealed {
-			o.Props[i].Key = name
-			if o.Props[i].Value, err = d.value3(); err != nil {
-				return nil, err
-			}
+	mark := len(d.scratch)
+	for _, name := range t.sealed {
+		v, err := d.value3()
+		if err != nil {
+			return nil, err
 		}
+		d.pushProp(name, v)
 	}
 	if t.dynamic {
 		key, err := d.string3()
 		if err != nil {
 			return nil, err
 		}
-		if err := d.assoc3(o, key, "object"); err != nil {
+		if err := d.assoc3(mark, key, "object"); err != nil {
 			return nil, err
 		}
 	}
+	o.Props = d.takeProps(mark)
 	return result, nil
 }
 

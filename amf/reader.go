@@ -15,6 +15,10 @@ type decoder struct {
 
 	refs0 []Value // AMF0 object table (objects, typed objects, arrays)
 
+	// scratch is a stack of properties of the objects being decoded; each
+	// object takes its own in one exact-size slice when it is complete.
+	scratch []Property
+
 	// AMF3 tables, emptied at every AMF0 switch.
 	strs   []string
 	objs   []Value
@@ -84,10 +88,38 @@ func (d *decoder) bytes(n int) ([]byte, error) {
 	return p, nil
 }
 
-// str copies the next n bytes into a string.
+// str copies the next n bytes into a string (common names are shared).
 func (d *decoder) str(n int) (string, error) {
 	p, err := d.bytes(n)
-	return string(p), err
+	if err != nil {
+		return "", err
+	}
+	return makeString(p), nil
+}
+
+// scratchProps is the initial capacity of the property scratch stack.
+const scratchProps = 16
+
+// pushProp collects one property of the object being decoded on the scratch
+// stack.
+func (d *decoder) pushProp(key string, v Value) {
+	if d.scratch == nil {
+		d.scratch = make([]Property, 0, scratchProps)
+	}
+	d.scratch = append(d.scratch, Property{Key: key, Value: v})
+}
+
+// takeProps returns the properties pushed since mark in a slice of their
+// exact size, and pops them.
+func (d *decoder) takeProps(mark int) []Property {
+	if len(d.scratch) == mark {
+		return nil
+	}
+	p := make([]Property, len(d.scratch)-mark)
+	copy(p, d.scratch[mark:])
+	clear(d.scratch[mark:])
+	d.scratch = d.scratch[:mark]
+	return p
 }
 
 // enter accounts for one more level of nesting.
