@@ -36,7 +36,8 @@ type Decoder struct {
 func Decode(b []byte) (Value, int, error) { return Decoder{}.Decode(b) }
 
 // DecodeAll decodes b as a sequence of AMF0 values (the body of a command or
-// data message), sharing one AMF0 reference table, until b is used up.
+// data message), sharing one AMF0 reference table, until b is used up. On
+// error it also returns the values completed before the error.
 func DecodeAll(b []byte) ([]Value, error) { return Decoder{}.DecodeAll(b) }
 
 // Decode decodes one AMF0 value from the start of b and returns it with the
@@ -51,7 +52,8 @@ func (o Decoder) Decode(b []byte) (Value, int, error) {
 }
 
 // DecodeAll decodes b as a sequence of AMF0 values, sharing one AMF0
-// reference table, until b is used up.
+// reference table, until b is used up. On error it also returns the values
+// completed before the error.
 func (o Decoder) DecodeAll(b []byte) ([]Value, error) {
 	d := decoder{b: b, keep: o.KeepAVMPlus}
 	out := make([]Value, 0, min(d.rest(), 4))

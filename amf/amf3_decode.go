@@ -40,7 +40,8 @@ func DecodeAMF3(b []byte) (Value, int, error) {
 
 // DecodeAMF3All decodes b as a sequence of AMF3 values sharing one set of
 // reference tables (as written by successive ByteArray.writeObject calls),
-// until b is used up.
+// until b is used up. On error it also returns the values completed before
+// the error.
 func DecodeAMF3All(b []byte) ([]Value, error) {
 	d := decoder{b: b}
 	var out []Value

@@ -1,12 +1,13 @@
 // Package amf encodes and decodes Action Message Format values, AMF0 and
 // AMF3, as used by Flash NetConnection and NetStream messages over RTMFP
-// (RFC 7425 §5: TC messages of type 0x14 AMF0 command, 0x12 AMF0 data, 0x11
-// AMF3 command and 0x0F AMF3 data) and over RTMP.
+// (RFC 7425 flows) and RTMP (RTMP specification 1.0 §7.1: message types 20
+// AMF0 command, 18 AMF0 data, 17 AMF3 command and 15 AMF3 data; the AMF3
+// types put one 0x00 byte before AMF0 values).
 //
 // The formats are defined by Adobe's "AMF 0 Specification" (2007) and "AMF 3
-// Specification" (2013). AMF0 marker 0x11 (avmplus-object-marker, AMF0 spec
-// §2.18 / AMF3 spec §4.1) switches to one AMF3 value; every switch starts
-// with empty AMF3 reference tables.
+// Specification" (2013). The AMF0 marker 0x11 (AMF0 §3.1, "AVM+ Type
+// Marker"; AMF3 §4.1, "NetConnection and AMF 3") switches to one AMF3 value;
+// every switch starts with empty AMF3 reference tables.
 //
 // # Value model
 //
@@ -20,8 +21,9 @@
 //	undefined                         Undefined{}
 //	AMF0 unsupported                  Unsupported{}
 //	anonymous object                  *Object (ordered properties)
-//	AMF0 typed object, AMF3 object    *TypedObject (AMF3: when it has a class
-//	  with a class or sealed members    name, sealed members or is not dynamic)
+//	AMF0 typed object                 *TypedObject
+//	AMF3 object with a class name,    *TypedObject
+//	  sealed members or not dynamic
 //	AMF0 ECMA array                   *ECMAArray
 //	AMF0 strict array, AMF3 array     []Value
 //	  with no associative part
@@ -59,7 +61,9 @@
 // strings (used only above 65535 bytes) and switched AMF3 values with
 // KeepAVMPlus. AMF3 re-encoding is semantically faithful but not always byte
 // for byte: dates, XML and strings referenced by the input are written again
-// inline, and references point at the first occurrence of a value.
+// inline, and references point at the first occurrence of a value. AMF3
+// values re-encoded in AMF0 lose AMF3's string references, so the output
+// can be much larger than the input.
 //
 // # Limits
 //
