@@ -262,6 +262,7 @@ func TestNetworkCloseNoLeak(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // some datagrams still in flight
 		n.Close()
 		wg.Wait()
+		synctest.Wait() // a timer function may still be delivering
 		st := n.Stats()
 		if st.Dropped[DropClosed] == 0 || st.Delivered+st.TotalDropped() != st.Sent {
 			t.Fatalf("stats after close %+v", st)

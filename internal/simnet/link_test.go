@@ -150,6 +150,7 @@ func TestLossRate(t *testing.T) {
 	if lost < 900 || lost > 1100 {
 		t.Fatalf("lost %d of %d at 10%% loss", lost, count)
 	}
+	t.Logf("lost %d of %d at 10%% loss", lost, count)
 	if p2 := lossPattern(t, 7, 0.1, count); !slices.Equal(p1, p2) {
 		t.Fatal("same seed gave a different loss pattern")
 	}
@@ -185,6 +186,7 @@ func TestDuplicate(t *testing.T) {
 		if len(seen) != count || dups < 150 || dups > 250 || n.Stats().Duplicated != uint64(dups) {
 			t.Fatalf("%d distinct, %d duplicates, stats %+v", len(seen), dups, n.Stats())
 		}
+		t.Logf("%d duplicates of %d at 20%%", dups, count)
 	})
 }
 
@@ -212,6 +214,7 @@ func TestReorder(t *testing.T) {
 		if inv < 20 || inv > 80 {
 			t.Fatalf("%d inversions in 500 datagrams at 10%% reordering", inv)
 		}
+		t.Logf("%d inversions in 500 datagrams at 10%% reordering", inv)
 		for _, g := range got {
 			base := 10*time.Millisecond + time.Duration(g.seq)*time.Millisecond
 			if g.at != base && g.at != base+3*time.Millisecond {
@@ -230,6 +233,7 @@ func TestJitter(t *testing.T) {
 		if len(got) != 300 || inversions(got) == 0 {
 			t.Fatalf("got %d, %d inversions", len(got), inversions(got))
 		}
+		t.Logf("jitter: %d inversions in 300 datagrams", inversions(got))
 		for _, g := range got {
 			d := g.at - time.Duration(g.seq)*time.Millisecond
 			if d < 10*time.Millisecond || d >= 15*time.Millisecond {

@@ -45,7 +45,8 @@ func (r DropReason) String() string {
 	return "drop?"
 }
 
-// Stats counts datagrams across a whole Network.
+// Stats counts datagrams across a whole Network. Once nothing is in
+// flight, Sent + Duplicated = Delivered + TotalDropped().
 type Stats struct {
 	// Sent counts datagrams written by sockets.
 	Sent uint64

@@ -134,3 +134,14 @@ func (a Ack) AppendBitmap(b []byte) []byte {
 	}
 	return b
 }
+
+// AckBitmap is an Ack to be written as a Bitmap Ack chunk, for code that
+// handles every chunk through Append and Len: AckBitmap(a).Append(b) is
+// a.AppendBitmap(b).
+type AckBitmap Ack
+
+// Len returns the encoded size of the chunk, header included.
+func (c AckBitmap) Len() int { return Ack(c).BitmapLen() }
+
+// Append appends the whole chunk, header included, to b.
+func (c AckBitmap) Append(b []byte) []byte { return Ack(c).AppendBitmap(b) }

@@ -68,3 +68,14 @@ func (a Ack) AppendRanges(b []byte) []byte {
 	}
 	return b
 }
+
+// AckRanges is an Ack to be written as a Range Ack chunk, for code that
+// handles every chunk through Append and Len: AckRanges(a).Append(b) is
+// a.AppendRanges(b).
+type AckRanges Ack
+
+// Len returns the encoded size of the chunk, header included.
+func (c AckRanges) Len() int { return Ack(c).RangesLen() }
+
+// Append appends the whole chunk, header included, to b.
+func (c AckRanges) Append(b []byte) []byte { return Ack(c).AppendRanges(b) }

@@ -2,8 +2,6 @@ package wire
 
 import (
 	"testing"
-
-	"github.com/rtmfpd/rtmfpd/internal/tracefile"
 )
 
 // mediaPacket returns a packet body (after the checksum) as a media
@@ -12,10 +10,7 @@ import (
 // a recorded Range Ack inserted before the data. (No recorded packet carries
 // both; the implementations send acks in packets of their own.)
 func mediaPacket(b *testing.B) []byte {
-	ds, err := tracefile.LoadDatagrams("a_unicast")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds := loadTrace(b, "a_unicast")
 	var ackChunk []byte
 	for _, d := range ds {
 		for _, c := range d.Chunks {

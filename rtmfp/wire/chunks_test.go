@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
-
-	"github.com/rtmfpd/rtmfpd/internal/tracefile"
 )
 
 // chunkVector is one chunk value with the struct it decodes to. Vectors
@@ -60,18 +58,18 @@ var chunkVectors = []chunkVector{
 	{"NextUserData with options", TypeNextUserData, "80 02 0a 05 00 | 99",
 		NextUserData{Flags: 0x80, Options: []byte{2, 0x0a, 5, 0}, Data: []byte{0x99}}},
 	{"AckRanges MonaServer2 (real, a_unicast #5)", TypeAckRanges, "02 83fe7f 01",
-		ackEncoder{TypeAckRanges, Ack{FlowID: 2, BufferBlocksAvailable: 0xff7f, CumulativeAck: 1}}},
+		AckRanges(Ack{FlowID: 2, BufferBlocksAvailable: 0xff7f, CumulativeAck: 1})},
 	{"AckRanges rtmfp-cpp (real, d_rtmfpcpp #5)", TypeAckRanges, "02 40 01",
-		ackEncoder{TypeAckRanges, Ack{FlowID: 2, BufferBlocksAvailable: 64, CumulativeAck: 1}}},
+		AckRanges(Ack{FlowID: 2, BufferBlocksAvailable: 64, CumulativeAck: 1})},
 	{"AckRanges with ranges", TypeAckRanges, "05 7f 0a | 01 02 | 00 00",
-		ackEncoder{TypeAckRanges, Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
-			Ranges: []AckRange{{Holes: 2, Received: 3}, {Holes: 1, Received: 1}}}}},
+		AckRanges(Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
+			Ranges: []AckRange{{Holes: 2, Received: 3}, {Holes: 1, Received: 1}}})},
 	{"AckBitmap", TypeAckBitmap, "05 7f 0a | 47", // 0100 0111: C+2..C+4 and C+8
-		ackEncoder{TypeAckBitmap, Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
-			Ranges: []AckRange{{Holes: 1, Received: 3}, {Holes: 3, Received: 1}}}}},
+		AckBitmap(Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
+			Ranges: []AckRange{{Holes: 1, Received: 3}, {Holes: 3, Received: 1}}})},
 	{"AckBitmap two bytes", TypeAckBitmap, "05 7f 0a | 00 81", // C+10 and C+17
-		ackEncoder{TypeAckBitmap, Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
-			Ranges: []AckRange{{Holes: 9, Received: 1}, {Holes: 6, Received: 1}}}}},
+		AckBitmap(Ack{FlowID: 5, BufferBlocksAvailable: 127, CumulativeAck: 10,
+			Ranges: []AckRange{{Holes: 9, Received: 1}, {Holes: 6, Received: 1}}})},
 	{"BufferProbe", TypeBufferProbe, "8100", BufferProbe{FlowID: 128}},
 	{"FlowException (real, c_netgroup #3144)", TypeFlowException, "04 00", FlowException{FlowID: 4}},
 	{"FlowException with code", TypeFlowException, "03 8101", FlowException{FlowID: 3, Code: 129}},
@@ -161,10 +159,7 @@ func TestLenientTail(t *testing.T) {
 // field against the layouts of facts §3.8, on real chunks.
 func TestHandshakeChunksFromTraces(t *testing.T) {
 	first := func(scenario string, typ byte) []byte {
-		ds, err := tracefile.LoadDatagrams(scenario)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ds := loadTrace(t, scenario)
 		for _, d := range ds {
 			for _, c := range d.Chunks {
 				if c.Type == typ {

@@ -12,10 +12,7 @@ import (
 func traceSeeds(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, s := range tracefile.Scenarios {
-		ds, err := tracefile.LoadDatagrams(s)
-		if err != nil {
-			f.Fatal(err)
-		}
+		ds := loadTrace(f, s)
 		seen := map[byte]bool{}
 		for _, d := range ds {
 			if !d.IsRTMFP() || d.Integrity != "checksum" || len(d.Chunks) == 0 || seen[d.Chunks[0].Type] {

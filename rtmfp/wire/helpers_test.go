@@ -3,7 +3,10 @@ package wire
 import (
 	"encoding/hex"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rtmfpd/rtmfpd/internal/tracefile"
 )
 
 // unhex decodes hex written with optional spaces and '|' separators.
@@ -21,26 +24,6 @@ func unhex(t testing.TB, s string) []byte {
 type encoder interface {
 	Append([]byte) []byte
 	Len() int
-}
-
-// ackEncoder encodes an Ack as the chunk type it was parsed from.
-type ackEncoder struct {
-	typ byte
-	a   Ack
-}
-
-func (e ackEncoder) Append(b []byte) []byte {
-	if e.typ == TypeAckBitmap {
-		return e.a.AppendBitmap(b)
-	}
-	return e.a.AppendRanges(b)
-}
-
-func (e ackEncoder) Len() int {
-	if e.typ == TypeAckBitmap {
-		return e.a.BitmapLen()
-	}
-	return e.a.RangesLen()
 }
 
 // parseChunk dispatches on the chunk type. known is false for types this
@@ -70,9 +53,12 @@ func parseChunk(typ byte, v []byte) (c encoder, known bool, err error) {
 		return wrap(ParseUserData(v))
 	case TypeNextUserData:
 		return wrap(ParseNextUserData(v))
-	case TypeAckBitmap, TypeAckRanges:
-		a, err := ParseAck(typ, v)
-		return ackEncoder{typ, a}, true, err
+	case TypeAckBitmap:
+		a, err := ParseAckBitmap(v)
+		return AckBitmap(a), true, err
+	case TypeAckRanges:
+		a, err := ParseAckRanges(v)
+		return AckRanges(a), true, err
 	case TypeBufferProbe:
 		return wrap(ParseBufferProbe(v))
 	case TypeFlowException:
@@ -104,4 +90,25 @@ func ackEqual(a, b Ack) bool {
 		}
 	}
 	return true
+}
+
+var (
+	traceMu    sync.Mutex
+	traceCache = map[string][]tracefile.Datagram{}
+)
+
+// loadTrace loads a recorded scenario once per test binary.
+func loadTrace(t testing.TB, scenario string) []tracefile.Datagram {
+	t.Helper()
+	traceMu.Lock()
+	defer traceMu.Unlock()
+	if ds, ok := traceCache[scenario]; ok {
+		return ds
+	}
+	ds, err := tracefile.LoadDatagrams(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	traceCache[scenario] = ds
+	return ds
 }

@@ -49,6 +49,9 @@ type certificate struct {
 // canonicalPart returns the options of cert before its first marker, after
 // checking that all of cert is a valid option sequence.
 func canonicalPart(cert []byte) ([]byte, error) {
+	if len(cert) == 0 {
+		return nil, errCertificate
+	}
 	it := vlu.NewOptionList(cert)
 	for it.Next() {
 	}

@@ -17,7 +17,7 @@ import (
 
 // DefaultKey is the AES-128 key of startup packets, "Adobe Systems 02"
 // (RFC 7425 §4.1).
-var DefaultKey = []byte("Adobe Systems 02")
+const DefaultKey = "Adobe Systems 02"
 
 // HMAC lengths allowed by RFC 7425 §4.6.4.
 const (

@@ -114,7 +114,7 @@ func TestCodecRejectsTampering(t *testing.T) {
 
 func TestCodecWrongKey(t *testing.T) {
 	s, _ := codecPair(t, Integrity{})
-	other, _ := NewCodec(DefaultKey, Integrity{})
+	other, _ := NewCodec([]byte(DefaultKey), Integrity{})
 	pkt := s.Seal(nil, []byte("\x0b\x00\x00\x30\x00\x02\x01\x02"))
 	if _, err := other.Open(pkt); !errors.Is(err, profile.ErrIntegrity) {
 		t.Fatalf("wrong key: %v", err)

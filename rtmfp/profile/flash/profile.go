@@ -112,7 +112,7 @@ func New(cfg Config) (*Profile, error) {
 	if p.serverCert, err = serverCertificate(p.rand); err != nil {
 		return nil, err
 	}
-	if p.startup, err = NewCodec(DefaultKey, Integrity{}); err != nil {
+	if p.startup, err = NewCodec([]byte(DefaultKey), Integrity{}); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -136,6 +136,11 @@ func TestRecordedLayouts(t *testing.T) {
 // again and checks that the wire bytes come out (CBC with a zero IV and
 // fixed padding is deterministic).
 func TestRecordedDatagrams(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startup := p.StartupCodec()
 	for _, sc := range tracefile.Scenarios {
 		t.Run(sc, func(t *testing.T) {
 			sessions := traceKeys(t, sc).Sessions
@@ -155,6 +160,11 @@ func TestRecordedDatagrams(t *testing.T) {
 				pre := prefixLen(d)
 				if !bytes.Equal(body, d.Plain[pre:]) {
 					t.Fatalf("datagram %d: body differs", d.Index)
+				}
+				if d.KeyKind == "default" {
+					if b, err := startup.Open(bytes.Clone(d.Wire[4:])); err != nil || !bytes.Equal(b, body) {
+						t.Fatalf("datagram %d: the startup codec cannot open it: %v", d.Index, err)
+					}
 				}
 				if d.SSeq != nil {
 					c.nextSeq = *d.SSeq
