@@ -43,6 +43,8 @@ type Controller struct {
 	// recovery counts the bytes that must drain (acked or lost) before
 	// another loss may reduce the window again.
 	recovery int
+	// The window and threshold before the last reduction, for Undo.
+	priorCwnd, priorSsthresh int
 }
 
 // New returns a controller for segments of mss bytes.
@@ -71,6 +73,7 @@ func (c *Controller) OnAck(acked, lost, outstanding int) {
 		c.recovery = 0
 	}
 	if lost > 0 {
+		c.priorCwnd, c.priorSsthresh = c.cwnd, c.ssthresh
 		base := min(c.cwnd, outstanding)
 		c.ssthresh = max(base/2, InitialSegments*c.mss)
 		c.cwnd = c.ssthresh
@@ -84,7 +87,8 @@ func (c *Controller) OnAck(acked, lost, outstanding int) {
 		return
 	}
 	if c.cwnd < c.ssthresh {
-		c.cwnd += min(acked, c.mss)
+		// Appropriate byte counting with L = 2 (RFC 3465).
+		c.cwnd += min(acked, 2*c.mss)
 		return
 	}
 	c.accum += acked
@@ -92,6 +96,19 @@ func (c *Controller) OnAck(acked, lost, outstanding int) {
 		c.accum -= c.cwnd
 		c.cwnd += c.mss
 	}
+}
+
+// Undo reverses the last loss reduction once the loss turned out to be
+// reordering (the "lost" data was acknowledged before it was sent again),
+// in the manner of RFC 4015.
+func (c *Controller) Undo() {
+	if c.priorCwnd == 0 {
+		return
+	}
+	c.cwnd = max(c.cwnd, c.priorCwnd)
+	c.ssthresh = max(c.ssthresh, c.priorSsthresh)
+	c.priorCwnd, c.priorSsthresh = 0, 0
+	c.recovery = 0
 }
 
 // OnTimeout reacts to a retransmission timeout. outstanding reports whether
@@ -105,6 +122,7 @@ func (c *Controller) OnTimeout(outstanding bool) {
 	c.ssthresh = max(c.ssthresh, InitialSegments*c.mss)
 	c.accum = 0
 	c.recovery = 0
+	c.priorCwnd, c.priorSsthresh = 0, 0
 	if outstanding {
 		c.cwnd = TimedOutSegments * c.mss
 	} else {
@@ -152,5 +170,7 @@ func (p *Pacer) Next(now time.Time, need, cwnd int, srtt time.Duration) time.Tim
 	}
 	rate := 2 * float64(cwnd) / srtt.Seconds()
 	wait := (float64(need) - p.tokens) / rate
-	return now.Add(time.Duration(wait * float64(time.Second)))
+	// Round up (plus a microsecond) so that Allow at the returned time
+	// really has the bytes despite float rounding.
+	return now.Add(time.Duration(wait*float64(time.Second)) + time.Microsecond)
 }

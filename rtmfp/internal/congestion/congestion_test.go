@@ -88,7 +88,34 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("refill: %d", got)
 	}
 	next := p.Next(t0.Add(time.Millisecond), 3000, 10*mss, 10*time.Millisecond)
-	if d := next.Sub(t0.Add(time.Millisecond)); d != 500*time.Microsecond {
+	if d := next.Sub(t0.Add(time.Millisecond)); d != 501*time.Microsecond {
 		t.Fatalf("next in %v", d)
+	}
+}
+
+// TestPacerSustained checks that a pacer driven by its own Next times sends
+// at its rate (2·cwnd/srtt) instead of stalling on rounding.
+func TestPacerSustained(t *testing.T) {
+	var p Pacer
+	now := time.Unix(100, 0)
+	sent := 0
+	for i := 0; i < 10000; i++ {
+		a := p.Allow(now, 17572, 1154, 20*time.Millisecond)
+		if a >= 1040 {
+			p.Spend(1040)
+			sent++
+			continue
+		}
+		nx := p.Next(now, 1040, 17572, 20*time.Millisecond)
+		if !nx.After(now) {
+			t.Fatalf("next %v not after now", nx)
+		}
+		now = nx
+		if now.Sub(time.Unix(100, 0)) > 100*time.Millisecond {
+			break
+		}
+	}
+	if sent < 150 {
+		t.Fatalf("sent %d packets in 100ms, want about 170", sent)
 	}
 }

@@ -67,6 +67,7 @@ type Queue struct {
 	closed    bool
 	peerCum   uint64 // highest cumulative ack received
 	abnNotice bool   // an abandon notice must be sent for FSN
+	timed     int    // fragments with a deadline, not yet acknowledged or abandoned
 }
 
 // New returns an empty queue whose fragments carry at most fragSize bytes.
@@ -99,6 +100,9 @@ func (q *Queue) Push(data []byte, deadline time.Time) {
 		lo := i * q.fragSize
 		hi := min(lo+q.fragSize, len(data))
 		q.append(Fragment{Data: data[lo:hi:hi], Flags: ctl, Deadline: deadline})
+	}
+	if !deadline.IsZero() {
+		q.timed += n
 	}
 	q.buffered += len(data)
 }
@@ -256,6 +260,7 @@ func (q *Queue) Expire(now time.Time) (outOfFlight int) {
 
 func (q *Queue) abandonFrag(f *Fragment) (outOfFlight int) {
 	f.abandon = true
+	q.timed--
 	if f.inFlight {
 		f.inFlight = false
 		q.inFlight -= f.size
@@ -300,12 +305,23 @@ type AckResult struct {
 	Acked    int  // bytes newly acknowledged
 	Lost     int  // bytes newly declared lost
 	Progress bool // the cumulative acknowledgement moved
+	// Spurious counts fragments acknowledged while declared lost and not
+	// yet retransmitted: the loss was reordering.
+	Spurious int
 }
 
-// OnAck applies an acknowledgement: everything up to cum, plus the
+// OnAck applies an acknowledgement at now: everything up to cum, plus the
 // inclusive ranges above it (ascending), was received. Sequence numbers never
 // sent are ignored.
-func (q *Queue) OnAck(cum uint64, ranges []Range) AckResult {
+//
+// A fragment the acknowledgement passes over is declared lost once it has
+// been in flight longer than lossDelay (a round trip plus a reordering
+// allowance), the time-based rule of RFC 8985: it tolerates reordering, and
+// unlike counting three negative acknowledgements it works with small
+// windows where three later acknowledgements may never come. With no round
+// trip measured yet (lossDelay 0) NAKsForLoss acknowledgements are needed.
+// DetectLoss applies the same rule when no acknowledgement arrives.
+func (q *Queue) OnAck(cum uint64, ranges []Range, now time.Time, lossDelay time.Duration) AckResult {
 	var r AckResult
 	top := q.nextSeq - 1
 	cum = min(cum, top)
@@ -319,6 +335,9 @@ func (q *Queue) OnAck(cum uint64, ranges []Range) AckResult {
 		if f.Seq > cum {
 			break
 		}
+		if f.lost {
+			r.Spurious++
+		}
 		r.Acked += q.ack(f)
 	}
 	for _, rg := range ranges {
@@ -331,6 +350,9 @@ func (q *Queue) OnAck(cum uint64, ranges []Range) AckResult {
 		for s := start; s <= end; s++ {
 			f := &q.frags[s-q.base]
 			if !f.acked {
+				if f.lost {
+					r.Spurious++
+				}
 				r.Acked += q.ack(f)
 			}
 		}
@@ -345,8 +367,10 @@ func (q *Queue) OnAck(cum uint64, ranges []Range) AckResult {
 		if !f.inFlight || f.acked {
 			continue
 		}
-		f.naks++
-		if f.naks >= NAKsForLoss {
+		if f.naks < 255 {
+			f.naks++
+		}
+		if q.lostByRule(f, now, lossDelay) {
 			r.Lost += q.markLost(f)
 		}
 	}
@@ -354,11 +378,49 @@ func (q *Queue) OnAck(cum uint64, ranges []Range) AckResult {
 	return r
 }
 
+func (q *Queue) lostByRule(f *Fragment, now time.Time, lossDelay time.Duration) bool {
+	if lossDelay <= 0 {
+		return f.naks >= NAKsForLoss
+	}
+	return now.Sub(f.SentAt) > lossDelay
+}
+
+// DetectLoss declares lost the in-flight fragments that an acknowledgement
+// passed over and that have now been in flight longer than lossDelay. It
+// returns the bytes taken out of flight.
+func (q *Queue) DetectLoss(now time.Time, lossDelay time.Duration) int {
+	n := 0
+	for i := q.head; i < q.unsent; i++ {
+		f := &q.frags[i]
+		if f.inFlight && f.naks > 0 && q.lostByRule(f, now, lossDelay) {
+			n += q.markLost(f)
+		}
+	}
+	return n
+}
+
+// LossDeadline returns when the oldest in-flight fragment that an
+// acknowledgement passed over will count as lost.
+func (q *Queue) LossDeadline(lossDelay time.Duration) (time.Time, bool) {
+	if lossDelay <= 0 {
+		return time.Time{}, false
+	}
+	for i := q.head; i < q.unsent; i++ {
+		if f := &q.frags[i]; f.inFlight && f.naks > 0 {
+			return f.SentAt.Add(lossDelay), true
+		}
+	}
+	return time.Time{}, false
+}
+
 func (q *Queue) ack(f *Fragment) (bytes int) {
 	if f.acked {
 		return 0
 	}
 	f.acked = true
+	if !f.Deadline.IsZero() && !f.abandon {
+		q.timed--
+	}
 	if f.lost {
 		f.lost = false
 		q.lost--
@@ -407,18 +469,6 @@ func (q *Queue) OldestSent() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// NextDeadline returns the earliest deadline among fragments not yet
-// acknowledged or abandoned.
-func (q *Queue) NextDeadline() (time.Time, bool) {
-	var d time.Time
-	for i := q.head; i < len(q.frags); i++ {
-		f := &q.frags[i]
-		if f.acked || f.abandon || f.Deadline.IsZero() {
-			continue
-		}
-		if d.IsZero() || f.Deadline.Before(d) {
-			d = f.Deadline
-		}
-	}
-	return d, !d.IsZero()
-}
+// Timed reports whether fragments with a deadline are waiting for
+// acknowledgement: the owner must call Expire now and then.
+func (q *Queue) Timed() bool { return q.timed > 0 }

@@ -54,12 +54,12 @@ func TestAckAndLoss(t *testing.T) {
 		t.Fatalf("sent %v", got)
 	}
 	// Fragment 3 is missing from three acknowledgements.
-	r := q.OnAck(2, []Range{{4, 5}})
+	r := q.OnAck(2, []Range{{4, 5}}, t0, 0)
 	if r.Acked != 80 || r.Lost != 0 || !r.Progress {
 		t.Fatalf("first ack %+v", r)
 	}
-	q.OnAck(2, []Range{{4, 6}})
-	r = q.OnAck(2, []Range{{4, 7}})
+	q.OnAck(2, []Range{{4, 6}}, t0, 0)
+	r = q.OnAck(2, []Range{{4, 7}}, t0, 0)
 	if r.Lost != 20 {
 		t.Fatalf("third ack: %+v", r)
 	}
@@ -67,13 +67,41 @@ func TestAckAndLoss(t *testing.T) {
 		t.Fatalf("retransmission = %+v", f)
 	}
 	q.MarkSent(q.Next(), t0.Add(time.Second), 20)
-	r = q.OnAck(10, nil)
+	r = q.OnAck(10, nil, t0, 0)
 	if q.InFlight() != 0 || !q.Empty() || q.FSN() != 10 || q.Buffered() != 0 {
 		t.Fatalf("after final ack: %+v in flight %d fsn %d buffered %d", r, q.InFlight(), q.FSN(), q.Buffered())
 	}
 	// Acknowledgements of sequence numbers never sent are ignored.
-	if r := q.OnAck(1000, []Range{{2000, 3000}}); r.Acked != 0 {
+	if r := q.OnAck(1000, []Range{{2000, 3000}}, t0, 0); r.Acked != 0 {
 		t.Fatalf("ack of unsent: %+v", r)
+	}
+}
+
+func TestTimeBasedLoss(t *testing.T) {
+	q := New(10)
+	q.Push(make([]byte, 20), time.Time{})
+	sendAll(q, t0)
+	// One acknowledgement passing over seq 1, long after it was sent.
+	r := q.OnAck(0, []Range{{2, 2}}, t0.Add(time.Second), 300*time.Millisecond)
+	if r.Lost != 20 || r.Acked != 20 {
+		t.Fatalf("%+v", r)
+	}
+	// Soon after sending, one NAK is not enough.
+	q2 := New(10)
+	q2.Push(make([]byte, 20), time.Time{})
+	sendAll(q2, t0)
+	if r := q2.OnAck(0, []Range{{2, 2}}, t0.Add(10*time.Millisecond), 300*time.Millisecond); r.Lost != 0 {
+		t.Fatalf("%+v", r)
+	}
+	d, ok := q2.LossDeadline(300 * time.Millisecond)
+	if !ok || !d.Equal(t0.Add(300*time.Millisecond)) {
+		t.Fatalf("loss deadline %v %v", d, ok)
+	}
+	if n := q2.DetectLoss(d, 300*time.Millisecond); n != 0 {
+		t.Fatal("lost at the deadline itself")
+	}
+	if n := q2.DetectLoss(d.Add(time.Millisecond), 300*time.Millisecond); n != 20 {
+		t.Fatalf("DetectLoss took %d", n)
 	}
 }
 
@@ -99,13 +127,19 @@ func TestPartialReliability(t *testing.T) {
 	q.Push(make([]byte, 5), time.Time{})
 	sendAll(q, t0)
 	// Seq 2 is lost; seq 1, 3, 4 arrive.
-	q.OnAck(1, []Range{{3, 4}})
+	q.OnAck(1, []Range{{3, 4}}, t0, 0)
 	if q.Expire(t0.Add(500*time.Millisecond)) != 0 {
 		t.Fatal("expired early")
+	}
+	if !q.Timed() {
+		t.Fatal("deadlined fragments not reported")
 	}
 	out := q.Expire(deadline)
 	if out != 20 || q.InFlight() != 0 {
 		t.Fatalf("expire took %d, in flight %d", out, q.InFlight())
+	}
+	if q.Timed() {
+		t.Fatal("timed fragments left after expiry")
 	}
 	if q.FSN() != 4 || q.HasNewData() || q.Empty() {
 		t.Fatalf("fsn %d", q.FSN())
@@ -119,7 +153,7 @@ func TestPartialReliability(t *testing.T) {
 	if !q.Outstanding() {
 		t.Fatal("unacknowledged notice not outstanding")
 	}
-	q.OnAck(4, nil)
+	q.OnAck(4, nil, t0, 0)
 	if q.Outstanding() {
 		t.Fatal("still outstanding after the notice was acknowledged")
 	}
@@ -150,7 +184,7 @@ func TestLongRunCompacts(t *testing.T) {
 		sendAll(q, t0)
 		if i%7 == 0 {
 			acked = q.NextSeq() - 1
-			q.OnAck(acked, nil)
+			q.OnAck(acked, nil, t0, 0)
 		}
 	}
 	if len(q.frags) > 64 || cap(q.frags) > 256 {
@@ -167,6 +201,6 @@ func BenchmarkPushSendAck(b *testing.B) {
 		for f := q.Next(); f != nil; f = q.Next() {
 			q.MarkSent(f, t0, len(f.Data))
 		}
-		q.OnAck(q.NextSeq()-1, nil)
+		q.OnAck(q.NextSeq()-1, nil, t0, 0)
 	}
 }

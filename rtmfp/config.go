@@ -1,0 +1,166 @@
+package rtmfp
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+)
+
+// Config configures an Endpoint. The zero value of every field but Profile
+// means "use the default" given in its comment.
+type Config struct {
+	// Profile is the cryptography profile and identity (required).
+	Profile profile.Profile
+
+	// Logger receives the endpoint's logs. Nothing is logged per packet.
+	// Default: slog.Default().
+	Logger *slog.Logger
+
+	// AcceptEPD decides whether an IHello whose endpoint discriminator
+	// does not name a peer (a connection to a server URL) is answered.
+	// Default: every such IHello is answered.
+	AcceptEPD func(epd profile.EPD, from netip.AddrPort) bool
+
+	// NoPeerResponder turns off answering IHellos (direct or forwarded)
+	// that name this endpoint's own peer ID.
+	NoPeerResponder bool
+
+	// OnIntroduction is called for each IHello whose endpoint
+	// discriminator names another peer: an introducer answers it with
+	// Endpoint.Redirect and Session.ForwardIHello. It runs on the
+	// endpoint's receive goroutine and must not block. Default: ignored.
+	OnIntroduction func(Introduction)
+
+	// MaxSessions caps established and opening sessions. Default 100000.
+	MaxSessions int
+	// AcceptQueue is how many responder sessions may wait for Accept.
+	// Default 1024; beyond it new sessions are refused.
+	AcceptQueue int
+	// HandshakeWorkers is the number of goroutines doing responder key
+	// agreement. Default GOMAXPROCS.
+	HandshakeWorkers int
+	// HandshakeQueue caps IIKeyings waiting for a worker; more are dropped
+	// (the initiator retransmits). Default 256.
+	HandshakeQueue int
+	// StartupRate and StartupBurst limit the startup replies (RHello,
+	// Redirect, Cookie Change, RIKeying) sent to one IP address, per
+	// second. Default 20 per second, bursts of 40. This keeps the endpoint
+	// from being used as a reflector.
+	StartupRate  float64
+	StartupBurst int
+
+	// KeepalivePeriod is how long a session may go without receiving
+	// before it sends a keepalive ping. Default 15 s.
+	KeepalivePeriod time.Duration
+	// IdleTimeout closes a session that received nothing for this long.
+	// Default 120 s.
+	IdleTimeout time.Duration
+	// RetransmitLimit closes a session whose outstanding data went
+	// unacknowledged for this long. Default 30 s.
+	RetransmitLimit time.Duration
+	// HandshakeTimeout bounds Connect when its context has no deadline.
+	// Default 30 s.
+	HandshakeTimeout time.Duration
+	// CloseTimeout bounds the close exchange of a session. Default 5 s.
+	CloseTimeout time.Duration
+
+	// MaxRecvFlows caps the flows the far end may open in one session.
+	// Default 256.
+	MaxRecvFlows int
+	// MaxSendFlows caps the flows this end may open in one session.
+	// Default 1024.
+	MaxSendFlows int
+	// RecvWindow is the receive buffer of each flow in bytes: reassembly,
+	// out-of-order data and messages not yet read. Default 1 MiB.
+	RecvWindow int
+	// SendBuffer caps the bytes held by each send flow (unsent and
+	// unacknowledged). Default 4 MiB.
+	SendBuffer int
+	// MaxMessageSize caps one message. Default 16 MiB.
+	MaxMessageSize int
+	// InboxSize caps the packets queued for one session's goroutine.
+	// Default 512.
+	InboxSize int
+}
+
+// Default values.
+const (
+	DefaultMaxSessions      = 100000
+	DefaultAcceptQueue      = 1024
+	DefaultHandshakeQueue   = 256
+	DefaultStartupRate      = 20
+	DefaultStartupBurst     = 40
+	DefaultKeepalivePeriod  = 15 * time.Second
+	DefaultIdleTimeout      = 120 * time.Second
+	DefaultRetransmitLimit  = 30 * time.Second
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultMaxRecvFlows     = 256
+	DefaultMaxSendFlows     = 1024
+	DefaultRecvWindow       = 1 << 20
+	DefaultSendBuffer       = 4 << 20
+	DefaultMaxMessageSize   = 16 << 20
+	DefaultInboxSize        = 512
+)
+
+// MaxPacketSize is the largest session packet sent: the plaintext after the
+// 4-byte session ID field, as MonaServer2, librtmfp and rtmfp-cpp all send
+// (rtmfp-facts §15), which keeps the UDP payload at 1204 bytes.
+const MaxPacketSize = 1200
+
+// Introduction is an IHello for another peer, handed to
+// Config.OnIntroduction.
+type Introduction struct {
+	// From is the address the IHello came from.
+	From netip.AddrPort
+	// Target is the peer ID the IHello asks for.
+	Target profile.PeerID
+	// EPD is the endpoint discriminator as received; Tag the initiator's
+	// tag. Both are copies the handler may keep.
+	EPD, Tag []byte
+}
+
+func (c *Config) populate() error {
+	if c.Profile == nil {
+		return errors.New("rtmfp: Config.Profile is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxSessions, DefaultMaxSessions)
+	def(&c.AcceptQueue, DefaultAcceptQueue)
+	def(&c.HandshakeWorkers, runtime.GOMAXPROCS(0))
+	def(&c.HandshakeQueue, DefaultHandshakeQueue)
+	def(&c.StartupBurst, DefaultStartupBurst)
+	if c.StartupRate <= 0 {
+		c.StartupRate = DefaultStartupRate
+	}
+	defd(&c.KeepalivePeriod, DefaultKeepalivePeriod)
+	defd(&c.IdleTimeout, DefaultIdleTimeout)
+	defd(&c.RetransmitLimit, DefaultRetransmitLimit)
+	defd(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	defd(&c.CloseTimeout, DefaultCloseTimeout)
+	def(&c.MaxRecvFlows, DefaultMaxRecvFlows)
+	def(&c.MaxSendFlows, DefaultMaxSendFlows)
+	def(&c.RecvWindow, DefaultRecvWindow)
+	def(&c.SendBuffer, DefaultSendBuffer)
+	def(&c.MaxMessageSize, DefaultMaxMessageSize)
+	def(&c.InboxSize, DefaultInboxSize)
+	c.KeepalivePeriod = max(c.KeepalivePeriod, time.Second)
+	c.IdleTimeout = max(c.IdleTimeout, 2*c.KeepalivePeriod)
+	return nil
+}

@@ -1,0 +1,266 @@
+package rtmfp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/ratelimit"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+)
+
+// Endpoint is one RTMFP endpoint on one datagram socket: the responder for
+// sessions others open to it and the initiator of sessions it opens
+// (RFC 7016 §3). A receive goroutine demultiplexes datagrams by session ID;
+// each session has its own goroutine.
+type Endpoint struct {
+	conn    PacketConn
+	cfg     Config
+	prof    profile.Profile
+	log     *slog.Logger
+	startup profile.PacketCodec
+	jar     *cookie.Jar
+	limiter *ratelimit.Limiter
+	epoch   time.Time
+
+	closing    chan struct{}
+	closeOnce  sync.Once
+	readerDone chan struct{}
+	wg         sync.WaitGroup
+	acceptCh   chan *Session
+	jobs       chan *keyingJob
+
+	mu         sync.Mutex
+	sessions   map[uint32]*Session
+	byTag      map[string]*Session
+	byCookie   map[string]*Session
+	byPeer     map[profile.PeerID]*Session
+	inProgress map[string]struct{}
+
+	stats endpointCounters
+}
+
+// Listen opens a UDP socket on address (host:port; "" host for all
+// addresses) and runs an endpoint on it. network is "udp", "udp4" or
+// "udp6".
+func Listen(network, address string, cfg Config) (*Endpoint, error) {
+	ua, err := net.ResolveUDPAddr(network, address)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadBuffer(4 << 20)
+	_ = c.SetWriteBuffer(4 << 20)
+	e, err := NewEndpoint(c, cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// NewEndpoint runs an endpoint on conn. The endpoint owns conn and closes it
+// when it is closed.
+func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
+	if err := cfg.populate(); err != nil {
+		return nil, err
+	}
+	e := &Endpoint{
+		conn:       conn,
+		cfg:        cfg,
+		prof:       cfg.Profile,
+		log:        cfg.Logger.With("endpoint", conn.LocalAddr().String()),
+		startup:    cfg.Profile.StartupCodec(),
+		jar:        cookie.New(),
+		limiter:    ratelimit.New(cfg.StartupRate, cfg.StartupBurst, max(cfg.StartupRate*1000, 20000)),
+		epoch:      time.Now(),
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+		acceptCh:   make(chan *Session, cfg.AcceptQueue),
+		jobs:       make(chan *keyingJob, cfg.HandshakeQueue),
+		sessions:   make(map[uint32]*Session),
+		byTag:      make(map[string]*Session),
+		byCookie:   make(map[string]*Session),
+		byPeer:     make(map[profile.PeerID]*Session),
+		inProgress: make(map[string]struct{}),
+	}
+	for range cfg.HandshakeWorkers {
+		e.wg.Add(1)
+		go e.keyingWorker()
+	}
+	go e.readLoop()
+	return e, nil
+}
+
+// LocalAddr is the socket's address.
+func (e *Endpoint) LocalAddr() net.Addr { return e.conn.LocalAddr() }
+
+// PeerID is this endpoint's peer ID (the fingerprint of its certificate).
+func (e *Endpoint) PeerID() profile.PeerID { return e.prof.PeerID() }
+
+// Profile returns the endpoint's cryptography profile.
+func (e *Endpoint) Profile() profile.Profile { return e.prof }
+
+// Accept returns the next session a far end opened to this endpoint.
+func (e *Endpoint) Accept(ctx context.Context) (*Session, error) {
+	select {
+	case s := <-e.acceptCh:
+		return s, nil
+	case <-e.closing:
+		return nil, ErrEndpointClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Session returns the open session with the far peer whose peer ID is id,
+// if there is one.
+func (e *Endpoint) Session(id profile.PeerID) (*Session, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.byPeer[id]
+	return s, ok
+}
+
+// Sessions returns a snapshot of the endpoint's sessions.
+func (e *Endpoint) Sessions() []*Session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*Session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Close closes every session (with the close exchange, bounded by
+// CloseTimeout) and then the socket. It is Shutdown with a context that
+// expires after CloseTimeout plus a second.
+func (e *Endpoint) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CloseTimeout+time.Second)
+	defer cancel()
+	return e.Shutdown(ctx)
+}
+
+// Shutdown stops accepting sessions, closes the open ones gracefully and
+// waits for them until ctx is done; then it closes the socket.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.closeOnce.Do(func() { close(e.closing) })
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	cerr := e.conn.Close()
+	<-e.readerDone
+	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		err = cerr
+	}
+	return err
+}
+
+// readLoop receives datagrams and hands them to their sessions.
+func (e *Endpoint) readLoop() {
+	defer close(e.readerDone)
+	for {
+		p := getPacket()
+		n, from, err := e.conn.ReadFromUDPAddrPort(p.buf[:])
+		if err != nil {
+			putPacket(p)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-e.closing:
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue
+				}
+				return
+			default:
+			}
+			e.stats.readErrors.Add(1)
+			continue
+		}
+		e.stats.packetsIn.Add(1)
+		// The smallest packet is a 4-byte session ID field and one
+		// 16-byte cipher block; a full buffer may be a truncated one.
+		if n < 20 || n >= len(p.buf) {
+			e.stats.dropShort.Add(1)
+			putPacket(p)
+			continue
+		}
+		p.n, p.from = n, from
+		ssid := unscramble(p.buf[:n])
+		if ssid == 0 {
+			e.handleStartup(p)
+			continue
+		}
+		e.mu.Lock()
+		s := e.sessions[ssid]
+		e.mu.Unlock()
+		if s == nil {
+			e.stats.dropUnknownSession.Add(1)
+			putPacket(p)
+			continue
+		}
+		if !s.deliver(p) {
+			e.stats.dropInboxFull.Add(1)
+			putPacket(p)
+		}
+	}
+}
+
+// write sends a datagram.
+func (e *Endpoint) write(b []byte, to netip.AddrPort) {
+	if _, err := e.conn.WriteToUDPAddrPort(b, to); err != nil {
+		e.stats.writeErrors.Add(1)
+		return
+	}
+	e.stats.packetsOut.Add(1)
+}
+
+// allocID reserves a fresh random non-zero session ID for s (e.mu held).
+func (e *Endpoint) allocID() uint32 {
+	var b [4]byte
+	for {
+		rand.Read(b[:])
+		id := binary.BigEndian.Uint32(b[:])
+		if _, used := e.sessions[id]; id != 0 && !used {
+			return id
+		}
+	}
+}
+
+// removeSession forgets a session that ended.
+func (e *Endpoint) removeSession(s *Session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sessions[s.nearID] == s {
+		delete(e.sessions, s.nearID)
+	}
+	if s.hs != nil && e.byTag[string(s.hs.tag)] == s {
+		delete(e.byTag, string(s.hs.tag))
+	}
+	if s.rikeyCookie != nil && e.byCookie[string(s.rikeyCookie)] == s {
+		delete(e.byCookie, string(s.rikeyCookie))
+	}
+	if s.crypto != nil && e.byPeer[s.crypto.FarPeerID] == s {
+		delete(e.byPeer, s.crypto.FarPeerID)
+	}
+}

@@ -1,0 +1,504 @@
+package rtmfp
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/congestion"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/rtt"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+)
+
+// sessionState is the life cycle of a session (RFC 7016 §3.5).
+type sessionState uint8
+
+const (
+	stateOpening   sessionState = iota // initiator: IHello sent, waiting for RHello
+	stateKeying                        // initiator: IIKeying sent, waiting for RIKeying
+	stateOpen                          // established
+	stateNearClose                     // we sent Session Close Request
+	stateFarClose                      // far end closed; lingering to acknowledge
+	stateClosed
+)
+
+func (st sessionState) String() string {
+	switch st {
+	case stateOpening:
+		return "opening"
+	case stateKeying:
+		return "keying"
+	case stateOpen:
+		return "open"
+	case stateNearClose:
+		return "near-close"
+	case stateFarClose:
+		return "far-close"
+	case stateClosed:
+		return "closed"
+	}
+	return "invalid"
+}
+
+// Time limits of the session life cycle (RFC 7016 §3.5.5 and the reference
+// implementation's values).
+const (
+	farCloseLinger       = 19 * time.Second
+	recvFlowLinger       = 120 * time.Second
+	timeCriticalTimeout  = 800 * time.Millisecond
+	maxEchoAge           = 128 * time.Second
+	expireCheckPeriod    = 20 * time.Millisecond
+	persistInitial       = time.Second
+	persistMax           = 60 * time.Second
+	maxPendingPingReplys = 4
+	maxPingData          = 1000
+	maxPendingFIHellos   = 64
+	// delayedAck is how long an acknowledgement may wait for a second
+	// data packet; RFC 7016 §3.6.3.4 allows up to 200 ms. A short delay
+	// keeps small windows moving.
+	delayedAck = 50 * time.Millisecond
+	// maxReorderMult caps the reordering window at about a round trip.
+	maxReorderMult = 3
+)
+
+// Session is an RTMFP session between this endpoint and a far endpoint. One
+// goroutine owns its state; the methods below are safe for concurrent use.
+type Session struct {
+	ep        *Endpoint
+	nearID    uint32
+	initiator bool
+	log       *slog.Logger
+	opened    chan struct{}
+	done      chan struct{}
+	notify    chan struct{}
+	acceptCh  chan *RecvFlow
+	addr      atomic.Pointer[netip.AddrPort]
+
+	// Set before the session opens and constant afterwards.
+	farID     uint32
+	crypto    *profile.SessionCrypto
+	epd       []byte
+	maxBody   int
+	openedAt  time.Time
+	closeOnce sync.Once
+
+	mu        sync.Mutex
+	inbox     []*packet
+	spare     []*packet
+	newFlows  []*SendFlow
+	dirty     []*SendFlow
+	dirtyRecv []*RecvFlow
+	fihellos  [][]byte
+	closeReq  bool
+	abortErr  error
+	err       error
+	nextFlow  uint64
+	nSend     int
+	exited    bool
+
+	// Owned by the session goroutine.
+	state        sessionState
+	hs           *initiatorState
+	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying
+	rikeyCookie  []byte
+	sendFlows    map[uint64]*SendFlow
+	order        []*SendFlow // round-robin order of send flows
+	rr           int
+	recvFlows    map[uint64]*RecvFlow
+	rtt          rtt.Estimator
+	cc           *congestion.Controller
+	pacer        congestion.Pacer
+	inFlight     int
+	rtoBase      time.Time // start of the current retransmission timeout
+	firstUnacked time.Time // when the oldest unacknowledged data was sent
+	lastRecv     time.Time
+	keepaliveAt  time.Time
+	farTS        uint16
+	farTSAt      time.Time
+	echoDue      bool
+	tcRecvAt     time.Time
+	dataPkts     int // packets with user data since the last acknowledgement
+	delackAt     time.Time
+	nextExpire   time.Time
+	pingReplies  [][]byte
+	pingDue      bool
+	closeSentAt  time.Time
+	closeUntil   time.Time
+	closeAckDue  bool
+	closing      bool      // Close was called: flows are draining
+	pacedUntil   time.Time // data waits for the pacer until then
+	reorderMult  int       // reordering window, in quarter round trips beyond the first
+	lingerUntil  time.Time
+	ackScratch   wire.Ack
+	rangeScratch []sendbuf.Range
+	body         []byte
+	out          []byte
+	timer        *time.Timer
+	stats        sessionCounters
+	srttNanos    atomic.Int64
+}
+
+// newSession makes a session object; it does not start its goroutine.
+func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort) *Session {
+	s := &Session{
+		ep:        e,
+		nearID:    nearID,
+		initiator: initiator,
+		opened:    make(chan struct{}),
+		done:      make(chan struct{}),
+		notify:    make(chan struct{}, 1),
+		acceptCh:  make(chan *RecvFlow, e.cfg.MaxRecvFlows),
+		sendFlows: make(map[uint64]*SendFlow),
+		recvFlows: make(map[uint64]*RecvFlow),
+		rtt:       rtt.New(),
+		nextFlow:  1,
+		body:      make([]byte, 0, maxDatagram),
+		out:       make([]byte, 0, maxDatagram),
+	}
+	s.addr.Store(&addr)
+	s.log = e.log.With("session", nearID)
+	return s
+}
+
+// setOpen completes the handshake (session goroutine or before it starts).
+func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time) {
+	s.farID = farID
+	s.crypto = sc
+	s.state = stateOpen
+	s.openedAt = now
+	s.lastRecv = now
+	s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
+	s.maxBody = MaxPacketSize - sc.Send.Overhead()
+	s.cc = congestion.New(s.maxBody)
+	s.log = s.log.With("peer", sc.FarPeerID.String()[:16])
+	close(s.opened)
+}
+
+// mss is the largest fragment payload a data packet carries.
+func (s *Session) mss() int { return s.maxBody - dataOverhead }
+
+// dataOverhead bounds the bytes a packet needs around one fragment: header
+// (flags, timestamp, echo), chunk header, user data flags, flow ID, sequence
+// number and forward sequence number offset VLUs.
+const dataOverhead = 5 + 3 + 1 + 5 + 10 + 5
+
+// ID is this end's session ID, the one the far end puts in its packets.
+func (s *Session) ID() uint32 { return s.nearID }
+
+// Initiator reports whether this end opened the session.
+func (s *Session) Initiator() bool { return s.initiator }
+
+// RemoteAddr is the far end's address: where packets are sent. It follows
+// the far end when it moves (RFC 7016 §3.5.4).
+func (s *Session) RemoteAddr() netip.AddrPort { return *s.addr.Load() }
+
+// FarPeerID is the fingerprint of the far end's certificate (its peer ID
+// in the Flash profile).
+func (s *Session) FarPeerID() profile.PeerID { return s.crypto.FarPeerID }
+
+// FarCertificate is the far end's certificate.
+func (s *Session) FarCertificate() []byte { return s.crypto.FarCertificate }
+
+// Crypto returns the session's negotiated cryptography: nonces and key
+// components, from which the Flash profile derives NetGroup keys.
+func (s *Session) Crypto() *profile.SessionCrypto { return s.crypto }
+
+// EPD is the endpoint discriminator this end used to open the session
+// (nil for sessions it responded to).
+func (s *Session) EPD() []byte { return s.epd }
+
+// Endpoint returns the session's endpoint.
+func (s *Session) Endpoint() *Endpoint { return s.ep }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is why the session ended: nil while it is open, ErrSessionClosed
+// after a local Close, ErrFarClose, ErrTimeout, ...
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// OpenFlow opens a send flow carrying metadata (RFC 7016 §3.6.2.1).
+func (s *Session) OpenFlow(metadata []byte, o FlowOptions) (*SendFlow, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || s.closeReq || s.exited {
+		return nil, ErrSessionClosed
+	}
+	if s.nSend >= s.ep.cfg.MaxSendFlows {
+		return nil, ErrTooManyFlows
+	}
+	options := encodeFlowOptions(metadata, o.ReturnFor)
+	f := &SendFlow{
+		s:        s,
+		id:       s.nextFlow,
+		metadata: append([]byte(nil), metadata...),
+		opts:     o,
+		options:  options,
+		done:     make(chan struct{}),
+		rwnd:     initialSendWindow,
+	}
+	f.fragSize = max(s.mss()-len(options), 64)
+	s.nextFlow++
+	s.nSend++
+	s.newFlows = append(s.newFlows, f)
+	s.wake()
+	return f, nil
+}
+
+// initialSendWindow is the far end's receive window assumed before its
+// first acknowledgement.
+const initialSendWindow = 65536
+
+// AcceptFlow returns the next flow the far end opened.
+func (s *Session) AcceptFlow(ctx context.Context) (*RecvFlow, error) {
+	select {
+	case f := <-s.acceptCh:
+		return f, nil
+	default:
+	}
+	select {
+	case f := <-s.acceptCh:
+		return f, nil
+	case <-s.done:
+		return nil, s.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ForwardIHello sends a Forwarded IHello chunk (RFC 7016 §2.3.7) to the far
+// end: an introducer's request that it answer the initiator at reply
+// directly. epd and tag are those of the initiator's IHello.
+func (s *Session) ForwardIHello(epd []byte, reply wire.Address, tag []byte) error {
+	c := wire.FIHello{EPD: epd, ReplyAddress: reply, Tag: tag}
+	chunk := c.Append(nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || s.exited {
+		return ErrSessionClosed
+	}
+	if len(s.fihellos) >= maxPendingFIHellos {
+		return ErrBufferFull
+	}
+	s.fihellos = append(s.fihellos, chunk)
+	s.wake()
+	return nil
+}
+
+// Close closes the session: its send flows are closed, and once their data
+// is delivered (or CloseTimeout passes) the session close exchange runs
+// (RFC 7016 §3.5.5). Close returns at once; Done reports the end.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	s.closeReq = true
+	s.wake()
+	s.mu.Unlock()
+	return nil
+}
+
+// Abort ends the session at once with a close request to the far end,
+// discarding unsent data.
+func (s *Session) Abort() { s.abort(ErrSessionClosed) }
+
+func (s *Session) abort(err error) {
+	s.mu.Lock()
+	if s.abortErr == nil {
+		s.abortErr = err
+	}
+	s.wake()
+	s.mu.Unlock()
+}
+
+// wake signals the session goroutine; s.mu may or may not be held.
+func (s *Session) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) wakeFlow(f *SendFlow) {
+	s.mu.Lock()
+	s.dirty = append(s.dirty, f)
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Session) windowOpened(f *RecvFlow) {
+	s.mu.Lock()
+	s.dirtyRecv = append(s.dirtyRecv, f)
+	s.mu.Unlock()
+	s.wake()
+}
+
+// deliver hands a received datagram to the session (receive goroutine). It
+// reports false, keeping ownership with the caller, when the inbox is full.
+func (s *Session) deliver(p *packet) bool {
+	s.mu.Lock()
+	if s.exited || len(s.inbox) >= s.ep.cfg.InboxSize {
+		s.mu.Unlock()
+		return false
+	}
+	s.inbox = append(s.inbox, p)
+	s.mu.Unlock()
+	s.wake()
+	return true
+}
+
+// start runs the session goroutine.
+func (s *Session) start() {
+	s.ep.wg.Add(1)
+	go func() {
+		defer s.ep.wg.Done()
+		s.run()
+	}()
+}
+
+// run is the session goroutine: it owns every field documented as such.
+func (s *Session) run() {
+	s.timer = time.NewTimer(time.Hour)
+	defer s.timer.Stop()
+	defer s.exit()
+	closing := s.ep.closing
+	for {
+		now := time.Now()
+		s.step(now)
+		if s.state == stateClosed {
+			return
+		}
+		s.resetTimer(now)
+		select {
+		case <-s.notify:
+		case <-s.timer.C:
+		case <-closing:
+			closing = nil
+			s.shutdown()
+		}
+	}
+}
+
+// step handles everything that happened since the last wake-up.
+func (s *Session) step(now time.Time) {
+	s.mu.Lock()
+	in := s.inbox
+	s.inbox = s.spare[:0]
+	newFlows, dirty, dirtyRecv := s.newFlows, s.dirty, s.dirtyRecv
+	s.newFlows, s.dirty, s.dirtyRecv = nil, nil, nil
+	fih := s.fihellos
+	s.fihellos = nil
+	closeReq, abortErr := s.closeReq, s.abortErr
+	s.mu.Unlock()
+
+	for i, p := range in {
+		s.handlePacket(p, now)
+		putPacket(p)
+		in[i] = nil
+	}
+	s.spare = in[:0]
+	if s.state == stateClosed {
+		return
+	}
+	if abortErr != nil && s.state < stateNearClose {
+		s.beginClose(now, abortErr)
+	}
+	for _, f := range newFlows {
+		s.sendFlows[f.id] = f
+		f.q = newQueue(f.fragSize)
+		s.order = append(s.order, f)
+	}
+	for _, f := range dirty {
+		if f.q != nil && !f.finished {
+			f.takePending()
+		}
+	}
+	for _, f := range dirtyRecv {
+		s.recvFlowChanged(f)
+	}
+	if len(fih) > 0 && s.state == stateOpen {
+		s.sendControl(now, fih...)
+	}
+	if closeReq && s.state == stateOpen {
+		s.closeGracefully(now)
+	}
+	s.onTimers(now)
+	if s.state >= stateOpen && s.state != stateClosed {
+		s.flush(now)
+	}
+}
+
+// shutdown reacts to the endpoint closing.
+func (s *Session) shutdown() {
+	s.mu.Lock()
+	s.closeReq = true
+	s.mu.Unlock()
+	if s.state < stateOpen || s.state == stateFarClose {
+		s.finishClose(ErrEndpointClosed)
+	}
+}
+
+// resetTimer arms the session timer for the earliest pending deadline.
+func (s *Session) resetTimer(now time.Time) {
+	next := s.nextDeadline(now)
+	d := next.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	s.timer.Reset(d)
+}
+
+// exit releases everything when the goroutine ends.
+func (s *Session) exit() {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = ErrSessionClosed
+	}
+	err := s.err
+	s.exited = true
+	in := s.inbox
+	s.inbox = nil
+	pending := append(s.newFlows, s.dirty...)
+	s.newFlows, s.dirty = nil, nil
+	s.mu.Unlock()
+	for _, p := range in {
+		putPacket(p)
+	}
+	for _, f := range s.sendFlows {
+		f.fail(err)
+	}
+	for _, f := range pending {
+		f.fail(err)
+	}
+	for _, f := range s.recvFlows {
+		f.end(err)
+	}
+	s.ep.removeSession(s)
+	if s.hs != nil {
+		s.hs.fail(err)
+	}
+	s.markDone()
+}
+
+// markDone closes Done: the session is of no further use, though its
+// goroutine may linger to answer the far end's close.
+func (s *Session) markDone() {
+	s.closeOnce.Do(func() { close(s.done) })
+}
+
+// finishClose marks the session closed with err.
+func (s *Session) finishClose(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.state = stateClosed
+}

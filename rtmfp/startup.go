@@ -1,0 +1,313 @@
+package rtmfp
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+)
+
+// Certificate kinds remembered in a cookie: which certificate the RHello
+// carried, so the responder uses the same one for the key agreement.
+const (
+	certServer byte = 0 // the server certificate (URL discriminators)
+	certPeer   byte = 1 // the static peer certificate (our peer ID)
+)
+
+// signature is the Flash profile's IIKeying/RIKeying signature field: a
+// single 'X' meaning "no signature" (RFC 7425 §4.3.2).
+var signature = []byte{'X'}
+
+// handleStartup processes a datagram with session ID 0 (RFC 7016 §2.2.2):
+// IHello and IIKeying for the responder, RHello and Redirect for an opening
+// session. It takes ownership of p.
+func (e *Endpoint) handleStartup(p *packet) {
+	body, err := e.startup.Open(p.data()[4:])
+	if err != nil {
+		e.stats.dropBadStartup.Add(1)
+		putPacket(p)
+		return
+	}
+	hdr, n, err := wire.ParseHeader(body)
+	if err != nil || hdr.Mode() != wire.ModeStartup {
+		e.stats.dropBadStartup.Add(1)
+		putPacket(p)
+		return
+	}
+	now := time.Now()
+	r := wire.NewChunkReader(body[n:])
+	for r.Next() {
+		v := r.Value()
+		switch r.Type() {
+		case wire.TypeIHello:
+			if c, err := wire.ParseIHello(v); err == nil {
+				e.handleIHello(c.EPD, c.Tag, p.from, now)
+			}
+		case wire.TypeIIKeying:
+			if c, err := wire.ParseIIKeying(v); err == nil {
+				e.handleIIKeying(c, p.from, now)
+			}
+		case wire.TypeRHello, wire.TypeRedirect:
+			var tag []byte
+			if r.Type() == wire.TypeRHello {
+				if c, err := wire.ParseRHello(v); err == nil {
+					tag = c.Tag
+				}
+			} else if c, err := wire.ParseRedirect(v); err == nil {
+				tag = c.Tag
+			}
+			e.mu.Lock()
+			s := e.byTag[string(tag)]
+			e.mu.Unlock()
+			if s == nil {
+				e.stats.dropUnknownTag.Add(1)
+				continue
+			}
+			p.body = body
+			if !s.deliver(p) {
+				e.stats.dropInboxFull.Add(1)
+				break
+			}
+			return // the session owns p now
+		}
+	}
+	putPacket(p)
+}
+
+// sendStartup sends one startup packet (default key) carrying chunk, with the
+// session ID field set to ssid (0, or the initiator's ID for RIKeying and
+// Cookie Change). It reports false when the reply rate limit refused it.
+func (e *Endpoint) sendStartup(to netip.AddrPort, ssid uint32, chunk []byte, now time.Time, limited bool) bool {
+	if limited && !e.limiter.Allow(to.Addr(), now) {
+		e.stats.dropRateLimited.Add(1)
+		return false
+	}
+	var body [maxDatagram]byte
+	h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp, Timestamp: timestamp16(e.epoch, now)}
+	b := h.Append(body[:0])
+	b = append(b, chunk...)
+	var out [maxDatagram + 64]byte
+	pkt := e.startup.Seal(out[:4], b)
+	scramble(pkt, ssid)
+	e.write(pkt, to)
+	return true
+}
+
+// handleIHello answers an IHello or a Forwarded IHello (RFC 7016 §3.5.1.1).
+// reply is where the initiator listens.
+func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, now time.Time) {
+	epd, err := e.prof.ParseEPD(epdRaw)
+	if err != nil {
+		e.stats.dropBadStartup.Add(1)
+		return
+	}
+	kind := certServer
+	switch {
+	case epd.HasPeerID && epd.PeerID == e.prof.PeerID():
+		if e.cfg.NoPeerResponder {
+			return
+		}
+		kind = certPeer
+	case epd.HasPeerID:
+		e.stats.introductionRequests.Add(1)
+		if e.cfg.OnIntroduction != nil {
+			e.cfg.OnIntroduction(Introduction{
+				From:   reply,
+				Target: epd.PeerID,
+				EPD:    bytes.Clone(epdRaw),
+				Tag:    bytes.Clone(tag),
+			})
+		}
+		return
+	default:
+		if e.cfg.AcceptEPD != nil && !e.cfg.AcceptEPD(epd, reply) {
+			e.stats.dropRefusedEPD.Add(1)
+			return
+		}
+	}
+	select {
+	case <-e.closing:
+		return
+	default:
+	}
+	rh := wire.RHello{
+		Tag:         tag,
+		Cookie:      e.jar.Mint(nil, now, reply, tag, kind),
+		Certificate: e.prof.ResponderCertificate(epd),
+	}
+	if e.sendStartup(reply, 0, rh.Append(nil), now, true) {
+		e.stats.rhellosSent.Add(1)
+	}
+}
+
+// handleFIHello acts on a Forwarded IHello received from an introducer: if
+// it names this endpoint, answer the initiator directly (RFC 7016 §3.5.1.5).
+func (e *Endpoint) handleFIHello(c wire.FIHello, now time.Time) {
+	e.stats.fihellosIn.Add(1)
+	e.handleIHello(c.EPD, c.Tag, c.ReplyAddress.AddrPort, now)
+}
+
+// Redirect answers an initiator's IHello with a Redirect listing addresses
+// where the wanted endpoint may be reached (RFC 7016 §2.3.5, §3.5.1.4). It
+// is subject to the startup reply rate limit and reports false when refused.
+func (e *Endpoint) Redirect(to netip.AddrPort, tag []byte, addrs []wire.Address) bool {
+	rd := wire.Redirect{Tag: tag, Addresses: addrs}
+	chunk := rd.Append(nil)
+	if len(chunk) > MaxPacketSize-32 {
+		return false
+	}
+	ok := e.sendStartup(to, 0, chunk, time.Now(), true)
+	if ok {
+		e.stats.redirectsSent.Add(1)
+	}
+	return ok
+}
+
+// keyingJob is an IIKeying waiting for a worker.
+type keyingJob struct {
+	from   netip.AddrPort
+	isid   uint32
+	cookie []byte
+	info   cookie.Info
+	cert   []byte
+	skic   []byte
+}
+
+// handleIIKeying validates an IIKeying's cookie and queues the key
+// agreement (RFC 7016 §3.5.1.2–§3.5.1.3). Nothing is kept for invalid
+// cookies.
+func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, now time.Time) {
+	info, err := e.jar.Verify(c.Cookie, now)
+	if err != nil {
+		e.stats.dropBadCookie.Add(1)
+		return
+	}
+	if info.Addr != from {
+		// The initiator moved since the RHello: give it a cookie for
+		// its new address (RFC 7016 §3.5.1.3).
+		cc := wire.CookieChange{OldCookie: c.Cookie, NewCookie: e.jar.Mint(nil, now, from, nil, info.Kind)}
+		e.sendStartup(from, c.InitiatorSessionID, cc.Append(nil), now, true)
+		return
+	}
+	key := string(c.Cookie)
+	e.mu.Lock()
+	if s := e.byCookie[key]; s != nil {
+		e.mu.Unlock()
+		if s.farID == c.InitiatorSessionID && now.Sub(s.openedAt) < cookie.Lifetime {
+			// A repeated IIKeying: the RIKeying was lost. Send it again
+			// rather than making a second session.
+			if e.limiter.Allow(from.Addr(), now) {
+				e.write(s.rikeying, from)
+			}
+		}
+		return
+	}
+	if _, busy := e.inProgress[key]; busy {
+		e.mu.Unlock()
+		return
+	}
+	if len(e.sessions) >= e.cfg.MaxSessions {
+		e.mu.Unlock()
+		e.stats.dropSessionLimit.Add(1)
+		return
+	}
+	job := &keyingJob{from: from, isid: c.InitiatorSessionID, cookie: bytes.Clone(c.Cookie), info: info,
+		cert: bytes.Clone(c.Certificate), skic: bytes.Clone(c.SKIC)}
+	select {
+	case e.jobs <- job:
+		e.inProgress[key] = struct{}{}
+	default:
+		e.stats.dropHandshakeQueue.Add(1)
+	}
+	e.mu.Unlock()
+}
+
+// keyingWorker runs responder key agreements.
+func (e *Endpoint) keyingWorker() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.closing:
+			return
+		case job := <-e.jobs:
+			e.respond(job)
+			e.mu.Lock()
+			delete(e.inProgress, string(job.cookie))
+			e.mu.Unlock()
+		}
+	}
+}
+
+// respond completes a responder handshake: key agreement, session, RIKeying.
+func (e *Endpoint) respond(job *keyingJob) {
+	var respCert []byte
+	if job.info.Kind == certPeer {
+		respCert = e.staticCert()
+	} else {
+		respCert = e.prof.ResponderCertificate(profile.EPD{})
+	}
+	skrc, sc, err := e.prof.Respond(respCert, job.cert, job.skic)
+	if err != nil {
+		e.stats.dropKeying.Add(1)
+		e.log.Debug("key agreement failed", "from", job.from, "err", err)
+		return
+	}
+	now := time.Now()
+	e.mu.Lock()
+	// Glare (RFC 7016 §3.5.1.3, RFC 7425 §4.3.6): we are opening a session
+	// to the same peer. The side whose certificate sorts first wins.
+	var glare *Session
+	if g := e.openingTo(sc.FarPeerID); g != nil {
+		if bytes.Compare(sc.FarCertificate, e.staticCert()) >= 0 {
+			e.mu.Unlock()
+			e.stats.glareWon.Add(1)
+			return
+		}
+		glare = g
+	}
+	s := e.newSession(e.allocID(), false, job.from)
+	s.setOpen(job.isid, sc, now)
+	rk := wire.RIKeying{ResponderSessionID: s.nearID, SKRC: skrc, Signature: signature}
+	var body [maxDatagram]byte
+	h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp, Timestamp: timestamp16(e.epoch, now)}
+	b := rk.Append(h.Append(body[:0]))
+	pkt := e.startup.Seal(make([]byte, 4, 4+len(b)+64), b)
+	scramble(pkt, job.isid)
+	s.rikeying = pkt
+	s.rikeyCookie = job.cookie
+	e.sessions[s.nearID] = s
+	e.byCookie[string(job.cookie)] = s
+	if old := e.byPeer[sc.FarPeerID]; old != nil && old.RemoteAddr() == job.from &&
+		bytes.Equal(old.crypto.FarCertificate, sc.FarCertificate) {
+		// The same peer opens a new session from the same address: the
+		// old one is stale (RFC 7425 §4.3.7).
+		old.abort(ErrSessionClosed)
+	}
+	e.byPeer[sc.FarPeerID] = s
+	e.mu.Unlock()
+	if e.limiter.Allow(job.from.Addr(), now) {
+		e.write(pkt, job.from)
+	}
+	e.stats.handshakesResponder.Add(1)
+	s.start()
+	if glare != nil {
+		e.stats.glareLost.Add(1)
+		glare.hs.handOver(s)
+		return
+	}
+	select {
+	case e.acceptCh <- s:
+	default:
+		e.stats.dropAcceptQueue.Add(1)
+		s.Abort()
+	}
+}
+
+// staticCert is this endpoint's own static certificate, the one whose
+// fingerprint is its peer ID.
+func (e *Endpoint) staticCert() []byte {
+	return e.prof.ResponderCertificate(profile.EPD{HasPeerID: true, PeerID: e.prof.PeerID()})
+}
