@@ -35,6 +35,9 @@ func udpEndpoint(t testing.TB, cfg Config) *Endpoint {
 		cfg.Profile = newFlash(t)
 	}
 	cfg.Logger = testLogger()
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = 300 * time.Millisecond
+	}
 	e, err := Listen("udp4", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)

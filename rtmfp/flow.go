@@ -51,6 +51,8 @@ type SendFlow struct {
 	closeReq bool
 	err      error
 	done     chan struct{}
+	space    chan struct{} // signalled when the buffer drains
+	dirty    bool          // queued for the session goroutine (under s.mu)
 
 	// Owned by the session goroutine.
 	q              *sendbuf.Queue
@@ -185,8 +187,40 @@ func (f *SendFlow) takePending() (closeReq bool) {
 func (f *SendFlow) publish() {
 	n := f.q.Buffered()
 	f.mu.Lock()
+	drained := n < f.queued
 	f.queued = n
 	f.mu.Unlock()
+	if drained {
+		select {
+		case f.space <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// WaitBuffer blocks until n more bytes fit in the flow's send buffer, the
+// flow ends or ctx is done. A sender that must not drop data calls it when
+// Write returns ErrBufferFull.
+func (f *SendFlow) WaitBuffer(ctx context.Context, n int) error {
+	for {
+		f.mu.Lock()
+		err := f.err
+		fits := f.pendBuf+f.queued+n <= f.s.ep.cfg.SendBuffer || f.pendBuf+f.queued == 0
+		f.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if fits {
+			return nil
+		}
+		select {
+		case <-f.space:
+		case <-f.done:
+			return f.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // RecvFlow is a flow from the far end to this end. ReadMessage returns its
@@ -204,6 +238,7 @@ type RecvFlow struct {
 	ended      bool
 	err        error
 	ready      chan struct{}
+	dirty      bool // queued for the session goroutine (under s.mu)
 	rejectCode uint64
 	rejectReq  bool
 

@@ -244,6 +244,7 @@ func (s *Session) OpenFlow(metadata []byte, o FlowOptions) (*SendFlow, error) {
 		opts:     o,
 		options:  options,
 		done:     make(chan struct{}),
+		space:    make(chan struct{}, 1),
 		rwnd:     initialSendWindow,
 	}
 	f.fragSize = max(s.mss()-len(options), 64)
@@ -328,14 +329,20 @@ func (s *Session) wake() {
 
 func (s *Session) wakeFlow(f *SendFlow) {
 	s.mu.Lock()
-	s.dirty = append(s.dirty, f)
+	if !f.dirty {
+		f.dirty = true
+		s.dirty = append(s.dirty, f)
+	}
 	s.mu.Unlock()
 	s.wake()
 }
 
 func (s *Session) windowOpened(f *RecvFlow) {
 	s.mu.Lock()
-	s.dirtyRecv = append(s.dirtyRecv, f)
+	if !f.dirty {
+		f.dirty = true
+		s.dirtyRecv = append(s.dirtyRecv, f)
+	}
 	s.mu.Unlock()
 	s.wake()
 }
@@ -393,6 +400,12 @@ func (s *Session) step(now time.Time) {
 	s.inbox = s.spare[:0]
 	newFlows, dirty, dirtyRecv := s.newFlows, s.dirty, s.dirtyRecv
 	s.newFlows, s.dirty, s.dirtyRecv = nil, nil, nil
+	for _, f := range dirty {
+		f.dirty = false
+	}
+	for _, f := range dirtyRecv {
+		f.dirty = false
+	}
 	fih := s.fihellos
 	s.fihellos = nil
 	closeReq, abortErr := s.closeReq, s.abortErr

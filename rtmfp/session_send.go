@@ -405,6 +405,7 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 	switch s.state {
 	case stateOpening, stateKeying:
 		at(s.hs.next)
+		at(s.hs.deadline)
 		return next
 	case stateFarClose:
 		at(s.lingerUntil)

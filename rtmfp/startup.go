@@ -74,6 +74,9 @@ func (e *Endpoint) handleStartup(p *packet) {
 			return // the session owns p now
 		}
 	}
+	if r.Err() != nil {
+		e.stats.dropBadStartup.Add(1)
+	}
 	putPacket(p)
 }
 

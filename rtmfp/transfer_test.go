@@ -101,7 +101,10 @@ func TestBulkTransferLossy(t *testing.T) {
 									t.Error(err)
 									return
 								}
-								time.Sleep(5 * time.Millisecond) // virtual time: wait for acks
+								if err := f.WaitBuffer(ctx, len(m)); err != nil {
+									t.Error(err)
+									return
+								}
 							}
 						}
 						f.Close()
