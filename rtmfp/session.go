@@ -420,6 +420,10 @@ func (s *Session) step(now time.Time) {
 	if s.state == stateClosed {
 		return
 	}
+	if abortErr != nil && s.state < stateOpen {
+		s.finishClose(abortErr)
+		return
+	}
 	if abortErr != nil && s.state < stateNearClose {
 		s.beginClose(now, abortErr)
 	}

@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// serverBinary builds cmd/rtmfpd once per test binary.
+func serverBinary(tb testing.TB) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rtmfpd-bench")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "rtmfpd")
+		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/rtmfpd/rtmfpd/cmd/rtmfpd")
+		cmd.Stderr = os.Stderr
+		buildErr = cmd.Run()
+	})
+	if buildErr != nil {
+		tb.Fatalf("building rtmfpd: %v", buildErr)
+	}
+	return buildPath
+}
+
+// benchConfig lifts the per-address handshake rate limit: every load
+// generator client shares 127.0.0.1.
+const benchConfig = `{"session": {"startupRate": 1000000, "startupBurst": 1000000}}`
+
+// server is an rtmfpd process on loopback.
+type server struct {
+	cmd  *exec.Cmd
+	addr netip.AddrPort
+}
+
+// startServer runs rtmfpd on an ephemeral loopback port with extra
+// arguments and waits until it logs that it listens.
+func startServer(tb testing.TB, config string, args ...string) *server {
+	tb.Helper()
+	if config == "" {
+		config = benchConfig
+	}
+	cf := filepath.Join(tb.TempDir(), "rtmfpd.json")
+	if err := os.WriteFile(cf, []byte(config), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(serverBinary(tb), append([]string{"-config", cf, "-listen", "127.0.0.1:0", "-log-level", "info"}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	listening := make(chan netip.AddrPort, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if os.Getenv("RTMFPD_BENCH_LOG") != "" {
+				fmt.Fprintln(os.Stderr, "rtmfpd:", line)
+			}
+			if strings.Contains(line, "RTMFP endpoint listening") {
+				if i := strings.Index(line, "address="); i >= 0 {
+					if ap, err := netip.ParseAddrPort(strings.Fields(line[i+8:])[0]); err == nil {
+						listening <- ap
+					}
+				}
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	select {
+	case addr := <-listening:
+		return &server{cmd: cmd, addr: addr}
+	case <-time.After(10 * time.Second):
+		tb.Fatal("rtmfpd did not report listening within 10 s")
+	}
+	return nil
+}
+
+// cpu returns the process's user+system CPU time so far.
+func (s *server) cpu(tb testing.TB) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatalf("reading server CPU time: %v", err)
+	}
+	// Fields after the command name (which is in parentheses).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz
+}
+

@@ -1,0 +1,147 @@
+// Package daemon wires rtmfpd together: configuration, sockets, the
+// servers on them, the status endpoint, and an orderly shutdown.
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is rtmfpd's configuration. It is read from a JSON file; every field
+// has a default, so an empty file (or none) gives a working server.
+type Config struct {
+	// RTMFP lists the UDP addresses of the RTMFP endpoints. Default
+	// ["0.0.0.0:1935", "[::]:1935"] (IPv6 is skipped with a warning when
+	// the host has none).
+	RTMFP []string `json:"rtmfp"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `json:"logLevel"`
+	// LogFormat is text or json. Default text.
+	LogFormat string `json:"logFormat"`
+	// IdentityFile keeps the server's RTMFP identity (its static DH key,
+	// hence its peer ID) across restarts. Empty: a new identity per run.
+	IdentityFile string `json:"identityFile"`
+	// ShutdownTimeout bounds the graceful shutdown. Default 5 s.
+	ShutdownTimeout Duration `json:"shutdownTimeout"`
+	// Session tunes RTMFP sessions.
+	Session SessionConfig `json:"session"`
+}
+
+// SessionConfig holds the RTMFP session limits (zero: the rtmfp package's
+// defaults).
+type SessionConfig struct {
+	MaxSessions     int      `json:"maxSessions"`
+	KeepalivePeriod Duration `json:"keepalive"`
+	IdleTimeout     Duration `json:"idleTimeout"`
+	// StartupRate and StartupBurst limit the handshake replies sent to one
+	// IP address per second (anti-reflection; 0: 20/s, bursts of 40).
+	// Raise them when many clients share one address.
+	StartupRate  float64 `json:"startupRate"`
+	StartupBurst int     `json:"startupBurst"`
+	// ExponentBits is the length of the Diffie-Hellman private exponents
+	// (0: about twice the group's strength, see RFC 3526 §8).
+	ExponentBits int `json:"dhExponentBits"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("15s").
+type Duration time.Duration
+
+// UnmarshalJSON accepts "1m30s" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("a duration is a string such as \"15s\" or a number of seconds")
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		RTMFP:           []string{"0.0.0.0:1935", "[::]:1935"},
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: Duration(5 * time.Second),
+	}
+}
+
+// Load reads a JSON configuration file over the defaults. Unknown fields
+// are an error, so a typo does not go unnoticed.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration and reports the first problem.
+func (c *Config) Validate() error {
+	for _, a := range c.RTMFP {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return fmt.Errorf("rtmfp address %q: %w", a, err)
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("logFormat %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("logLevel %q: want debug, info, warn or error", s)
+}
+
+// NewLogger builds the logger the configuration asks for.
+func (c *Config) NewLogger(w *os.File) *slog.Logger {
+	lvl, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+)
+
+// Daemon is a running rtmfpd.
+type Daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	prof      *flash.Profile
+	endpoints []*rtmfp.Endpoint
+	wg        sync.WaitGroup
+}
+
+// Start opens the sockets and starts serving. It returns once everything
+// listens.
+func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	prof, err := loadIdentity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, prof: prof}
+	for _, a := range cfg.RTMFP {
+		ap := netip.MustParseAddrPort(a)
+		network := "udp4"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			network = "udp6"
+		}
+		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
+			Profile:         prof,
+			Logger:          log,
+			MaxSessions:     cfg.Session.MaxSessions,
+			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
+			IdleTimeout:     time.Duration(cfg.Session.IdleTimeout),
+			StartupRate:     cfg.Session.StartupRate,
+			StartupBurst:    cfg.Session.StartupBurst,
+		})
+		if err != nil {
+			if network == "udp6" && len(cfg.RTMFP) > 1 {
+				log.Warn("IPv6 RTMFP endpoint not started", "address", a, "err", err)
+				continue
+			}
+			d.close()
+			return nil, fmt.Errorf("rtmfp endpoint %s: %w", a, err)
+		}
+		d.endpoints = append(d.endpoints, ep)
+		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
+		d.wg.Add(1)
+		go d.acceptLoop(ep)
+	}
+	if len(d.endpoints) == 0 {
+		return nil, errors.New("no RTMFP endpoint could be opened")
+	}
+	log.Info("rtmfpd started", "peerID", prof.PeerID().String())
+	return d, nil
+}
+
+// Endpoints returns the RTMFP endpoints.
+func (d *Daemon) Endpoints() []*rtmfp.Endpoint { return d.endpoints }
+
+// PeerID is the server's RTMFP peer ID.
+func (d *Daemon) PeerID() string { return d.prof.PeerID().String() }
+
+func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
+	defer d.wg.Done()
+	for {
+		s, err := ep.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		d.log.Debug("session opened", "peer", s.FarPeerID().String(), "addr", s.RemoteAddr())
+	}
+}
+
+// Shutdown closes every session gracefully (close requests sent, bounded
+// by ctx) and the sockets.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, ep := range d.endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ep.Shutdown(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	d.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) close() {
+	for _, ep := range d.endpoints {
+		ep.Close()
+	}
+}
+
+// loadIdentity returns the server's Flash profile, keeping its static key
+// in cfg.IdentityFile when one is configured.
+func loadIdentity(cfg Config) (*flash.Profile, error) {
+	fc := flash.Config{ExponentBits: cfg.Session.ExponentBits}
+	if cfg.IdentityFile != "" {
+		b, err := os.ReadFile(cfg.IdentityFile)
+		switch {
+		case err == nil:
+			fc.StaticPrivateKey = b
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("identity file: %w", err)
+		}
+	}
+	p, err := flash.New(fc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IdentityFile != "" && fc.StaticPrivateKey == nil {
+		if err := os.WriteFile(cfg.IdentityFile, p.StaticPrivateKey(), 0o600); err != nil {
+			return nil, fmt.Errorf("identity file: %w", err)
+		}
+	}
+	return p, nil
+}
