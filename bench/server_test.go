@@ -114,4 +114,3 @@ func (s *server) cpu(tb testing.TB) time.Duration {
 	const hz = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / hz
 }
-
