@@ -1,0 +1,421 @@
+// Package client is a Flash-style NetConnection and NetStream client over
+// RTMFP (RFC 7016 with the RFC 7425 profile): connect to
+// rtmfp://host[:port]/app[/instance], call server methods, create streams,
+// publish and play, and receive status events, as Flash Player and
+// librtmfp do.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+)
+
+// DefaultPort is the RTMFP port of a URL that names none.
+const DefaultPort = 1935
+
+// Options configure Dial.
+type Options struct {
+	// Endpoint to use; nil makes one on an ephemeral UDP port, closed with
+	// the connection.
+	Endpoint *rtmfp.Endpoint
+	Logger   *slog.Logger
+	// Args are extra arguments of the connect command.
+	Args []any
+	// ObjectEncoding announced in connect. Default 3 (AMF3), as Flash.
+	ObjectEncoding float64
+	// FlashVer announced in connect. Default "WIN 32,0,0,465" (the last
+	// Flash Player).
+	FlashVer string
+	// StatusBuffer bounds the status events kept for Status readers.
+	// Default 64; older events are dropped when nobody reads.
+	StatusBuffer int
+}
+
+// Status is a status event (onStatus, or the info object of _result and
+// _error).
+type Status struct {
+	Code, Level, Description string
+	Info                     *amf.Object
+}
+
+func (s Status) String() string { return s.Code + " (" + s.Level + "): " + s.Description }
+
+// StatusError is a call or command that failed with a status.
+type StatusError struct{ Status Status }
+
+func (e *StatusError) Error() string { return "client: " + e.Status.String() }
+
+func statusOf(v amf.Value) (Status, bool) {
+	o, ok := amf.AsObject(v)
+	if !ok {
+		return Status{}, false
+	}
+	code, _ := o.GetString("code")
+	level, _ := o.GetString("level")
+	desc, _ := o.GetString("description")
+	return Status{Code: code, Level: level, Description: desc, Info: o}, code != ""
+}
+
+// Conn is a NetConnection over RTMFP.
+type Conn struct {
+	ep    *rtmfp.Endpoint
+	ownEP bool
+	s     *rtmfp.Session
+	log   *slog.Logger
+	nc    *rtmfp.SendFlow
+	ctx   context.Context
+	stop  context.CancelFunc
+	opts  Options
+
+	mu      sync.Mutex
+	txn     float64
+	pending map[float64]chan callResult
+	streams map[uint32]*Stream
+	status  chan Status
+	// ConnectResult is the info object of the connect answer.
+	ConnectResult Status
+}
+
+type callResult struct {
+	ok   bool
+	args []amf.Value
+}
+
+// ParseURL splits rtmfp://host[:port]/path into the server addresses (host
+// resolved) and the application path.
+func ParseURL(ctx context.Context, raw string) (addrs []netip.AddrPort, u *url.URL, err error) {
+	u, err = url.Parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Scheme != "rtmfp" {
+		return nil, nil, fmt.Errorf("client: %q is not an rtmfp:// URL", raw)
+	}
+	port := DefaultPort
+	if p := u.Port(); p != "" {
+		port, err = strconv.Atoi(p)
+		if err != nil || port <= 0 || port > 65535 {
+			return nil, nil, fmt.Errorf("client: bad port in %q", raw)
+		}
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}, u, nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ip := range ips {
+		addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
+	}
+	return addrs, u, nil
+}
+
+// Dial connects to rtmfp://host[:port]/app[/instance][?query]: RTMFP
+// handshake, then NetConnection.connect. It returns a *StatusError when the
+// server refuses the connection.
+func Dial(ctx context.Context, rawurl string, opts Options) (*Conn, error) {
+	addrs, u, err := ParseURL(ctx, rawurl)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ObjectEncoding == 0 {
+		opts.ObjectEncoding = 3
+	}
+	if opts.FlashVer == "" {
+		opts.FlashVer = "WIN 32,0,0,465"
+	}
+	if opts.StatusBuffer <= 0 {
+		opts.StatusBuffer = 64
+	}
+	ep, own := opts.Endpoint, false
+	if ep == nil {
+		prof, err := flash.New(flash.Config{})
+		if err != nil {
+			return nil, err
+		}
+		network := "udp4"
+		if addrs[0].Addr().Is6() {
+			network = "udp6"
+		}
+		ep, err = rtmfp.Listen(network, ":0", rtmfp.Config{Profile: prof, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		own = true
+	}
+	s, err := ep.Connect(ctx, flash.URLEPD(rawurl), addrs...)
+	if err != nil {
+		if own {
+			ep.Close()
+		}
+		return nil, err
+	}
+	c, err := NewConn(ctx, s, u, opts)
+	if err != nil {
+		s.Abort()
+		if own {
+			ep.Close()
+		}
+		return nil, err
+	}
+	c.ep, c.ownEP = ep, own
+	return c, nil
+}
+
+// NewConn runs NetConnection.connect on an open session (for instance a
+// direct P2P session) and returns the connection.
+func NewConn(ctx context.Context, s *rtmfp.Session, u *url.URL, opts Options) (*Conn, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.StatusBuffer <= 0 {
+		opts.StatusBuffer = 64
+	}
+	nc, err := s.OpenFlow(tcflow.Metadata(0), rtmfp.FlowOptions{Priority: 3})
+	if err != nil {
+		return nil, err
+	}
+	cctx, stop := context.WithCancel(context.Background())
+	c := &Conn{ep: s.Endpoint(), s: s, log: opts.Logger, nc: nc, ctx: cctx, stop: stop, opts: opts,
+		pending: map[float64]chan callResult{}, streams: map[uint32]*Stream{},
+		status: make(chan Status, opts.StatusBuffer)}
+	go c.acceptFlows()
+	app := ""
+	tcURL := ""
+	if u != nil {
+		app = trimSlash(u.Path)
+		if u.RawQuery != "" {
+			app += "?" + u.RawQuery
+		}
+		tcURL = u.String()
+	}
+	obj := amf.NewObject(
+		amf.Property{Key: "app", Value: app},
+		amf.Property{Key: "flashVer", Value: opts.FlashVer},
+		amf.Property{Key: "swfUrl", Value: ""},
+		amf.Property{Key: "tcUrl", Value: tcURL},
+		amf.Property{Key: "fpad", Value: false},
+		amf.Property{Key: "capabilities", Value: 235.0},
+		amf.Property{Key: "audioCodecs", Value: 3575.0},
+		amf.Property{Key: "videoCodecs", Value: 252.0},
+		amf.Property{Key: "videoFunction", Value: 1.0},
+		amf.Property{Key: "pageUrl", Value: ""},
+		amf.Property{Key: "objectEncoding", Value: opts.ObjectEncoding},
+	)
+	args := make([]amf.Value, len(opts.Args))
+	for i, a := range opts.Args {
+		args[i] = a
+	}
+	res, err := c.callObj(ctx, 0, "connect", obj, args...)
+	if err != nil {
+		c.shutdown()
+		return nil, err
+	}
+	for _, v := range res {
+		if st, ok := statusOf(v); ok {
+			c.ConnectResult = st
+		}
+	}
+	return c, nil
+}
+
+func trimSlash(p string) string {
+	for len(p) > 0 && p[0] == '/' {
+		p = p[1:]
+	}
+	return p
+}
+
+// Session returns the underlying RTMFP session.
+func (c *Conn) Session() *rtmfp.Session { return c.s }
+
+// Status returns the NetConnection's status events.
+func (c *Conn) Status() <-chan Status { return c.status }
+
+// Done is closed when the connection ended.
+func (c *Conn) Done() <-chan struct{} { return c.s.Done() }
+
+// Call invokes a server method and returns the values of its _result. A
+// failed call returns a *StatusError.
+func (c *Conn) Call(ctx context.Context, name string, args ...any) ([]amf.Value, error) {
+	vs := make([]amf.Value, len(args))
+	for i, a := range args {
+		vs[i] = a
+	}
+	return c.callObj(ctx, 0, name, nil, vs...)
+}
+
+// callObj sends a command with a fresh transaction ID on the NetConnection
+// flow and waits for its answer.
+func (c *Conn) callObj(ctx context.Context, streamID uint32, name string, obj amf.Value, args ...amf.Value) ([]amf.Value, error) {
+	c.mu.Lock()
+	c.txn++
+	txn := c.txn
+	ch := make(chan callResult, 1)
+	c.pending[txn] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, txn)
+		c.mu.Unlock()
+	}()
+	m, err := netstream.EncodeCommand(name, txn, obj, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := tcflow.Write(ctx, c.nc, m, 0); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		if !r.ok {
+			for _, v := range r.args {
+				if st, ok := statusOf(v); ok {
+					return nil, &StatusError{st}
+				}
+			}
+			return nil, &StatusError{Status{Code: netstream.CallFailed, Level: "error", Description: name + " failed"}}
+		}
+		return r.args, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.s.Done():
+		return nil, c.closedErr()
+	}
+}
+
+func (c *Conn) closedErr() error {
+	if err := c.s.Err(); err != nil {
+		return err
+	}
+	return errors.New("client: connection closed")
+}
+
+// Close closes the connection (and the endpoint Dial made).
+func (c *Conn) Close() error {
+	c.s.Close()
+	select {
+	case <-c.s.Done():
+	case <-time.After(5 * time.Second):
+	}
+	c.shutdown()
+	return nil
+}
+
+func (c *Conn) shutdown() {
+	c.stop()
+	if c.ownEP {
+		c.ep.Close()
+	}
+}
+
+// acceptFlows reads the server's flows.
+func (c *Conn) acceptFlows() {
+	for {
+		f, err := c.s.AcceptFlow(c.ctx)
+		if err != nil {
+			return
+		}
+		id, ok := tcflow.ParseMetadata(f.Metadata())
+		if !ok {
+			f.Reject(0)
+			continue
+		}
+		go c.readFlow(id, f)
+	}
+}
+
+func (c *Conn) readFlow(id uint32, f *rtmfp.RecvFlow) {
+	for {
+		b, err := f.ReadMessage(c.ctx)
+		if err != nil {
+			return
+		}
+		m, err := tcflow.Decode(b)
+		if err != nil {
+			continue
+		}
+		c.dispatch(id, m)
+	}
+}
+
+// dispatch routes a server message: call answers, status events, media.
+func (c *Conn) dispatch(id uint32, m media.Message) {
+	switch m.Type {
+	case media.TypeCommandAMF0, media.TypeCommandAMF3:
+		cmd, err := netstream.DecodeCommand(m)
+		if err != nil {
+			return
+		}
+		switch cmd.Name {
+		case "_result", "_error":
+			c.mu.Lock()
+			ch := c.pending[cmd.TxnID]
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}
+			}
+			return
+		case "onStatus":
+			for _, a := range cmd.Args {
+				if st, ok := statusOf(a); ok {
+					c.deliverStatus(id, st)
+				}
+			}
+			return
+		case "close":
+			c.s.Close()
+			return
+		}
+	case media.TypeUserControl:
+		return
+	}
+	if st := c.stream(id); st != nil {
+		st.deliverMedia(m)
+	}
+}
+
+func (c *Conn) stream(id uint32) *Stream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streams[id]
+}
+
+func (c *Conn) deliverStatus(id uint32, st Status) {
+	ch := c.status
+	if s := c.stream(id); s != nil && id != 0 {
+		ch = s.status
+	}
+	for {
+		select {
+		case ch <- st:
+			return
+		default:
+		}
+		// Full: drop the oldest event.
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}

@@ -1,0 +1,375 @@
+package netstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// Transport carries a NetConnection's messages to the client. Send must be
+// reliable and ordered per stream; it may block briefly.
+type Transport interface {
+	// Send delivers a control message (command, status, user control or
+	// data) for stream streamID; 0 is the NetConnection itself.
+	Send(streamID uint32, m media.Message) error
+	// MediaSink returns the sink for the media of stream streamID played
+	// by the client.
+	MediaSink(streamID uint32) Sink
+	// CloseStream releases what the transport holds for a stream.
+	CloseStream(streamID uint32)
+	// Close ends the connection; err says why.
+	Close(err error)
+	// Protocol is "rtmfp" or "rtmp".
+	Protocol() string
+	// RemoteAddr describes the client's address.
+	RemoteAddr() string
+}
+
+// ConnectedNotifier is implemented by transports that act once a connect
+// succeeded (RTMFP sends its keepalive timers then).
+type ConnectedNotifier interface {
+	Connected()
+}
+
+// Conn is one NetConnection, whichever transport carries it. Its methods
+// are safe for concurrent use (an RTMFP connection reads several flows at
+// once).
+type Conn struct {
+	srv *Server
+	t   Transport
+	log *slog.Logger
+
+	mu        sync.Mutex
+	connected bool
+	closed    bool
+	info      ConnectInfo
+	streams   map[uint32]*netStream
+	nextID    uint32
+	peerAddrs []string
+	// ID identifies the connection in logs and status (the peer ID for
+	// RTMFP).
+	ID string
+}
+
+// NewConn registers a connection arriving on transport t.
+func (srv *Server) NewConn(t Transport, id string) *Conn {
+	c := &Conn{srv: srv, t: t, streams: make(map[uint32]*netStream), nextID: 1, ID: id}
+	c.log = srv.log.With("conn", id, "proto", t.Protocol(), "addr", t.RemoteAddr())
+	srv.mu.Lock()
+	srv.conns[c] = struct{}{}
+	srv.mu.Unlock()
+	return c
+}
+
+// Info returns what the client's connect said.
+func (c *Conn) Info() ConnectInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
+
+// Connected reports whether connect succeeded.
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
+// PeerAddresses returns the addresses the client announced with setPeerInfo
+// (RTMFP): where other peers may reach it directly.
+func (c *Conn) PeerAddresses() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.peerAddrs...)
+}
+
+// Transport returns the connection's transport.
+func (c *Conn) Transport() Transport { return c.t }
+
+// HandleMessage processes one message the client sent on stream streamID.
+// An error means the connection must be closed.
+func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
+	switch m.Type {
+	case media.TypeCommandAMF0, media.TypeCommandAMF3:
+		cmd, err := DecodeCommand(m)
+		if err != nil {
+			return err
+		}
+		return c.handleCommand(streamID, cmd)
+	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
+		ns := c.stream(streamID)
+		if ns == nil || ns.publishing == nil {
+			return nil // media for nothing published: ignored, as FMS does
+		}
+		if m.IsData() {
+			if vs, err := DecodeData(m); err == nil && len(vs) > 0 {
+				if h, _ := vs[0].(string); h == "@clearDataFrame" {
+					ns.publishing.ClearMetadata()
+					return nil
+				}
+			}
+		}
+		ns.publishing.Write(ns, m)
+	}
+	return nil
+}
+
+// Close ends the connection's streams (the transport is gone).
+func (c *Conn) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	streams := c.streams
+	c.streams = map[uint32]*netStream{}
+	c.mu.Unlock()
+	for _, ns := range streams {
+		ns.close(false)
+	}
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+	if h := c.srv.cfg.Hooks.OnDisconnect; h != nil {
+		h(c)
+	}
+}
+
+func (c *Conn) stream(id uint32) *netStream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streams[id]
+}
+
+// send writes a control message, logging failures (the transport closes
+// the connection on its own when it is gone).
+func (c *Conn) send(streamID uint32, m media.Message) {
+	if err := c.t.Send(streamID, m); err != nil {
+		c.log.Debug("send failed", "stream", streamID, "err", err)
+	}
+}
+
+// reply answers a call with _result or _error.
+func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, args ...amf.Value) {
+	m, err := EncodeCommand(name, txn, obj, args...)
+	if err != nil {
+		c.log.Warn("encoding reply", "err", err)
+		return
+	}
+	c.send(streamID, m)
+}
+
+// status sends onStatus with an info object on a stream.
+func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Property) {
+	info := Info(code, description)
+	info.Props = append(info.Props, extra...)
+	c.reply(streamID, "onStatus", 0, nil, info)
+}
+
+func (c *Conn) callFailed(streamID uint32, txn float64, description string) {
+	if txn == 0 {
+		return
+	}
+	c.reply(streamID, "_error", txn, nil, Info(CallFailed, description))
+}
+
+// handleCommand dispatches a command (NetConnection commands on stream 0,
+// NetStream commands on the others).
+func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
+	if cmd.Name == "connect" {
+		return c.connect(cmd)
+	}
+	if !c.Connected() {
+		switch cmd.Name {
+		case "publish":
+			c.status(streamID, PublishFailed, "connect first")
+		case "play":
+			c.status(streamID, PlayFailed, "connect first")
+		default:
+			c.callFailed(streamID, cmd.TxnID, "not connected")
+		}
+		return nil
+	}
+	switch cmd.Name {
+	case "createStream":
+		c.createStream(cmd)
+	case "deleteStream":
+		if id, ok := amf.Number(cmd.Arg(0)); ok {
+			c.deleteStream(uint32(id))
+		}
+	case "closeStream":
+		if ns := c.stream(streamID); ns != nil {
+			ns.close(true)
+		}
+	case "releaseStream":
+		c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+	case "FCPublish":
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "onFCPublish", 0, nil, Info(PublishStart, name))
+	case "FCUnpublish":
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "onFCUnpublish", 0, nil, Info(UnpublishSuccess, name))
+	case "publish":
+		c.publish(streamID, cmd)
+	case "play":
+		c.play(streamID, cmd)
+	case "receiveAudio", "receiveVideo":
+		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+			on, _ := cmd.Arg(0).(bool)
+			ns.setReceive(cmd.Name == "receiveAudio", on)
+		}
+	case "pause":
+		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+			p, _ := cmd.Arg(0).(bool)
+			ns.sub.SetPaused(p)
+			if p {
+				c.status(streamID, PauseNotify, "paused "+ns.playName)
+			} else {
+				c.status(streamID, UnpauseNotify, "unpaused "+ns.playName)
+			}
+		}
+	case "seek":
+		c.status(streamID, SeekFailed, "seek is not possible on a live stream")
+	case "setPeerInfo":
+		var addrs []string
+		for _, a := range cmd.Args {
+			if s, ok := a.(string); ok && len(addrs) < 16 {
+				addrs = append(addrs, s)
+			}
+		}
+		c.mu.Lock()
+		c.peerAddrs = addrs
+		c.mu.Unlock()
+	case "getStreamLength":
+		c.reply(streamID, "_result", cmd.TxnID, nil, 0.0)
+	default:
+		c.call(streamID, cmd)
+	}
+	return nil
+}
+
+func (c *Conn) call(streamID uint32, cmd Command) {
+	if h := c.srv.cfg.Hooks.OnCall; h != nil {
+		res, err := h(c, cmd)
+		if err == nil {
+			if cmd.TxnID != 0 {
+				c.reply(streamID, "_result", cmd.TxnID, nil, res)
+			}
+			return
+		}
+		if !errors.Is(err, ErrUnknownMethod) {
+			c.callFailed(streamID, cmd.TxnID, err.Error())
+			return
+		}
+	}
+	c.callFailed(streamID, cmd.TxnID, fmt.Sprintf("method %q not found", cmd.Name))
+}
+
+// connect answers NetConnection.connect (rtmfp-facts §5.4).
+func (c *Conn) connect(cmd Command) error {
+	c.mu.Lock()
+	already := c.connected
+	c.mu.Unlock()
+	if already {
+		c.callFailed(0, cmd.TxnID, "already connected")
+		return nil
+	}
+	obj, _ := amf.AsObject(cmd.Object)
+	info := ConnectInfo{ObjectEncoding: 0}
+	info.TcURL, _ = objString(obj, "tcUrl")
+	info.FlashVer, _ = objString(obj, "flashVer")
+	if oe, ok := obj.GetNumber("objectEncoding"); ok {
+		info.ObjectEncoding = oe
+	}
+	appField, _ := objString(obj, "app")
+	info.App, info.Instance, info.Query = SplitAppPath(appField)
+	if info.App == "" && info.TcURL != "" {
+		info.App, info.Instance, info.Query = appFromURL(info.TcURL)
+	}
+	if q := appQuery(info.TcURL); info.Query == nil && q != nil {
+		info.Query = q
+	}
+	for _, a := range cmd.Args {
+		info.Args = append(info.Args, a)
+	}
+	reject := func(code, why string) error {
+		c.srv.stats.rejects.Add(1)
+		c.log.Info("connect rejected", "app", info.App, "reason", why)
+		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
+		c.reply(0, "close", 0, nil)
+		c.t.Close(errors.New(why))
+		return nil
+	}
+	if !c.srv.appAllowed(info.App) {
+		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", info.App))
+	}
+	if h := c.srv.cfg.Hooks.OnConnect; h != nil {
+		if err := h(c, info); err != nil {
+			return reject(ConnectRejected, err.Error())
+		}
+	}
+	c.mu.Lock()
+	c.connected = true
+	c.info = info
+	c.mu.Unlock()
+	c.srv.stats.connects.Add(1)
+	res := Info(ConnectSuccess, "Connection succeeded.")
+	res.Set("objectEncoding", info.ObjectEncoding)
+	var props amf.Value
+	if c.t.Protocol() == "rtmp" {
+		// What FMS and nginx-rtmp put first; RTMFP servers send null.
+		props = amf.NewObject(
+			amf.Property{Key: "fmsVer", Value: "FMS/3,5,7,7009"},
+			amf.Property{Key: "capabilities", Value: 31.0},
+			amf.Property{Key: "mode", Value: 1.0},
+		)
+	}
+	c.reply(0, "_result", cmd.TxnID, props, res)
+	if n, ok := c.t.(ConnectedNotifier); ok {
+		n.Connected()
+	}
+	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	return nil
+}
+
+func objString(o *amf.Object, key string) (string, bool) {
+	v, ok := o.Get(key)
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+func (c *Conn) createStream(cmd Command) {
+	c.mu.Lock()
+	if len(c.streams) >= c.srv.cfg.MaxStreamsPerConn {
+		c.mu.Unlock()
+		c.callFailed(0, cmd.TxnID, "too many streams")
+		return
+	}
+	id := c.nextID
+	for c.streams[id] != nil || id == 0 {
+		id++
+	}
+	c.nextID = id + 1
+	c.streams[id] = &netStream{c: c, id: id}
+	c.mu.Unlock()
+	c.reply(0, "_result", cmd.TxnID, nil, float64(id))
+}
+
+func (c *Conn) deleteStream(id uint32) {
+	c.mu.Lock()
+	ns := c.streams[id]
+	delete(c.streams, id)
+	c.mu.Unlock()
+	if ns != nil {
+		ns.close(true)
+	}
+	c.t.CloseStream(id)
+}

@@ -1,0 +1,246 @@
+package netstream
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+
+	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// netStream is one NetStream of a connection (an ID from createStream): it
+// publishes or plays.
+type netStream struct {
+	c  *Conn
+	id uint32
+
+	mu         sync.Mutex
+	publishing *Stream
+	pubName    string
+	playing    *Stream
+	playName   string
+	sub        *Subscription
+	unlisten   func()
+}
+
+// PublisherName names the publisher in logs.
+func (ns *netStream) PublisherName() string { return ns.c.ID + "/" + ns.pubName }
+
+// Conn returns the connection of a publisher that is a client NetStream.
+func ConnOf(p Publisher) (*Conn, bool) {
+	ns, ok := p.(*netStream)
+	if !ok {
+		return nil, false
+	}
+	return ns.c, true
+}
+
+func appFromURL(tcURL string) (app, inst string, q url.Values) {
+	u, err := url.Parse(tcURL)
+	if err != nil {
+		return "", "", nil
+	}
+	app, inst, _ = SplitAppPath(u.Path)
+	return app, inst, u.Query()
+}
+
+func appQuery(tcURL string) url.Values {
+	if tcURL == "" {
+		return nil
+	}
+	u, err := url.Parse(tcURL)
+	if err != nil || u.RawQuery == "" {
+		return nil
+	}
+	return u.Query()
+}
+
+// publish answers NetStream.publish(name, type).
+func (c *Conn) publish(streamID uint32, cmd Command) {
+	ns := c.stream(streamID)
+	if ns == nil {
+		c.status(streamID, PublishFailed, "publish on a stream that was not created")
+		return
+	}
+	raw, _ := cmd.ArgString(0)
+	name, _ := SplitStreamName(raw)
+	mode, _ := cmd.ArgString(1)
+	if name == "" {
+		// publish(null) or publish(false) stops publishing.
+		ns.stopPublishing(true)
+		return
+	}
+	switch mode {
+	case "", "live":
+	case "record", "append", "appendWithGap":
+		c.status(streamID, RecordNoAccess, "recording ("+mode+") is not supported yet; publish live")
+		return
+	default:
+		c.status(streamID, PublishFailed, "unknown publish type "+mode)
+		return
+	}
+	ns.mu.Lock()
+	busy := ns.publishing != nil || ns.playing != nil
+	ns.mu.Unlock()
+	if busy {
+		c.status(streamID, PublishBadName, "this NetStream is already in use")
+		return
+	}
+	info := c.Info()
+	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
+	if err != nil {
+		c.log.Info("publish refused: name in use", "stream", name)
+		c.status(streamID, PublishBadName, name+" is already being published")
+		return
+	}
+	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
+		if err := h(c, s); err != nil {
+			c.srv.Registry.Unpublish(s, ns)
+			c.status(streamID, PublishBadName, err.Error())
+			return
+		}
+	}
+	ns.mu.Lock()
+	ns.publishing, ns.pubName = s, name
+	ns.mu.Unlock()
+	c.srv.stats.publishes.Add(1)
+	c.log.Info("publish", "stream", name)
+	c.send(streamID, UserControl(EventStreamBegin, streamID))
+	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
+}
+
+// play answers NetStream.play(name, start, len, reset): live streams only;
+// a name not yet published is waited for, as FMS does for start -2 and -1.
+func (c *Conn) play(streamID uint32, cmd Command) {
+	ns := c.stream(streamID)
+	if ns == nil {
+		c.status(streamID, PlayFailed, "play on a stream that was not created")
+		return
+	}
+	raw, _ := cmd.ArgString(0)
+	name, _ := SplitStreamName(raw)
+	start := -2.0
+	if v, ok := amf.Number(cmd.Arg(1)); ok {
+		start = v
+	}
+	reset := true
+	if v, ok := cmd.Arg(3).(bool); ok {
+		reset = v
+	}
+	ns.stopPlaying(false)
+	if name == "" {
+		// play(false) stops playing.
+		c.status(streamID, PlayStop, "stopped")
+		return
+	}
+	info := c.Info()
+	s, exists := c.srv.Registry.Lookup(info.App, info.Instance, name)
+	live := exists && s.Publisher() != nil
+	if !live && start >= 0 {
+		// A recorded stream was asked for; there are none.
+		c.status(streamID, PlayStreamNotFound, "failed to play "+name+"; stream not found.", amf.Property{Key: "details", Value: name})
+		return
+	}
+	s = c.srv.Registry.Get(info.App, info.Instance, name)
+	sink := &playerSink{ns: ns, sink: c.t.MediaSink(streamID)}
+	ns.mu.Lock()
+	ns.playing, ns.playName = s, name
+	ns.mu.Unlock()
+	c.send(streamID, UserControl(EventStreamBegin, streamID))
+	if reset {
+		c.status(streamID, PlayReset, "Playing and resetting "+name+".", amf.Property{Key: "details", Value: name})
+	}
+	c.status(streamID, PlayStart, "Started playing "+name+".", amf.Property{Key: "details", Value: name})
+	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
+		c.send(streamID, m)
+	}
+	sub := s.Subscribe(sink, c.srv.cfg.PlayerQueue)
+	unlisten := s.Listen(ns)
+	ns.mu.Lock()
+	ns.sub, ns.unlisten = sub, unlisten
+	ns.mu.Unlock()
+	c.srv.stats.plays.Add(1)
+	c.log.Info("play", "stream", name, "live", live)
+}
+
+// PublishStarted tells a waiting player its stream started.
+func (ns *netStream) PublishStarted(s *Stream) {
+	ns.c.status(ns.id, PlayPublishNotify, s.Name+" is now published.", amf.Property{Key: "details", Value: s.Name})
+}
+
+// PublishStopped tells a player its stream's publisher left.
+func (ns *netStream) PublishStopped(s *Stream) {
+	ns.c.status(ns.id, PlayUnpublishNotify, s.Name+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
+}
+
+func (ns *netStream) setReceive(audio, on bool) {
+	ns.mu.Lock()
+	sub := ns.sub
+	ns.mu.Unlock()
+	if sub == nil {
+		return
+	}
+	sub.mu.Lock()
+	a, v := !sub.noAudio, !sub.noVideo
+	sub.mu.Unlock()
+	if audio {
+		a = on
+	} else {
+		v = on
+	}
+	sub.SetReceive(a, v)
+}
+
+// close ends what the stream does; notify sends the final status.
+func (ns *netStream) close(notify bool) {
+	ns.stopPublishing(notify)
+	ns.stopPlaying(notify)
+}
+
+func (ns *netStream) stopPublishing(notify bool) {
+	ns.mu.Lock()
+	s, name := ns.publishing, ns.pubName
+	ns.publishing = nil
+	ns.mu.Unlock()
+	if s == nil {
+		return
+	}
+	ns.c.srv.Registry.Unpublish(s, ns)
+	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
+		h(ns.c, s)
+	}
+	ns.c.log.Info("unpublish", "stream", name)
+	if notify {
+		ns.c.status(ns.id, UnpublishSuccess, name+" is now unpublished.", amf.Property{Key: "details", Value: name})
+	}
+}
+
+func (ns *netStream) stopPlaying(notify bool) {
+	ns.mu.Lock()
+	sub, unlisten, name := ns.sub, ns.unlisten, ns.playName
+	ns.sub, ns.unlisten, ns.playing = nil, nil, nil
+	ns.mu.Unlock()
+	if sub == nil {
+		return
+	}
+	sub.Close()
+	unlisten()
+	if notify {
+		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
+	}
+}
+
+// playerSink passes media to the transport's sink for one player.
+type playerSink struct {
+	ns   *netStream
+	sink Sink
+}
+
+func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
+	if p.sink == nil {
+		return errors.New("netstream: transport has no media sink")
+	}
+	return p.sink.WriteMedia(ctx, m)
+}

@@ -1,0 +1,287 @@
+// Package rtmfpnc runs Flash NetConnections over RTMFP sessions (RFC 7425
+// §5): it maps the TC flows of a session onto a netstream.Conn, answers on
+// return flows associated with the client's NetConnection flow (as
+// rtmfp-cpp's tcserver and MonaServer2 do), sends each played stream's
+// audio, video and data on their own partially reliable flows, and hands
+// NetGroup control flows ("GC") to the group layer.
+package rtmfpnc
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+)
+
+// Config configures the RTMFP side of the NetConnection server.
+type Config struct {
+	NS     *netstream.Server
+	Logger *slog.Logger
+	// KeepaliveServer and KeepalivePeer are announced to clients with the
+	// Set Keepalive Timers event after connect (RFC 7425 §5.3.4). Default
+	// 15 s and 10 s, as Cumulus and MonaServer.
+	KeepaliveServer, KeepalivePeer time.Duration
+	// MediaLifetime is how long audio and video stay worth delivering:
+	// older media is abandoned on lossy paths. Default 2 s.
+	MediaLifetime time.Duration
+	// OnGroupFlow receives NetGroup control flows ("GC" metadata). When nil
+	// they are refused.
+	OnGroupFlow func(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow)
+	// OnConn is told of each NetConnection as it starts (after the client's
+	// NetConnection flow arrives) and, with done closed, when it ends.
+	OnConn func(s *rtmfp.Session, c *netstream.Conn)
+}
+
+// Server serves NetConnections on RTMFP sessions.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.KeepaliveServer <= 0 {
+		cfg.KeepaliveServer = 15 * time.Second
+	}
+	if cfg.KeepalivePeer <= 0 {
+		cfg.KeepalivePeer = 10 * time.Second
+	}
+	if cfg.MediaLifetime <= 0 {
+		cfg.MediaLifetime = 2 * time.Second
+	}
+	return &Server{cfg: cfg, log: cfg.Logger}
+}
+
+// Serve accepts sessions from ep until ctx ends or ep closes.
+func (srv *Server) Serve(ctx context.Context, ep *rtmfp.Endpoint) error {
+	for {
+		s, err := ep.Accept(ctx)
+		if err != nil {
+			return err
+		}
+		go srv.HandleSession(s)
+	}
+}
+
+// Metadata signatures of NetGroup flows (rtmfp-facts §5.1).
+var groupControl = []byte("GC")
+
+// HandleSession runs the NetConnection of one session until it ends.
+func (srv *Server) HandleSession(s *rtmfp.Session) {
+	t := &transport{srv: srv, s: s, ctrl: map[uint32]*rtmfp.SendFlow{}, media: map[uint32]*mediaFlows{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.ctx = ctx
+	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		if t.conn != nil {
+			t.conn.Close()
+		}
+	}()
+	for {
+		f, err := s.AcceptFlow(ctx)
+		if err != nil {
+			return
+		}
+		md := f.Metadata()
+		if bytes.Equal(md, groupControl) {
+			if srv.cfg.OnGroupFlow == nil || t.conn == nil {
+				f.Reject(0)
+				continue
+			}
+			srv.cfg.OnGroupFlow(s, t.conn, f)
+			continue
+		}
+		id, ok := tcflow.ParseMetadata(md)
+		if !ok {
+			f.Reject(0)
+			continue
+		}
+		if t.conn == nil {
+			if id != 0 {
+				// A NetStream flow before the NetConnection flow.
+				f.Reject(0)
+				continue
+			}
+			t.ncIn = f
+			t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
+			if srv.cfg.OnConn != nil {
+				srv.cfg.OnConn(s, t.conn)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.readFlow(id, f)
+		}()
+	}
+}
+
+// transport implements netstream.Transport over one session.
+type transport struct {
+	srv  *Server
+	s    *rtmfp.Session
+	ctx  context.Context
+	ncIn *rtmfp.RecvFlow
+	conn *netstream.Conn
+
+	mu    sync.Mutex
+	ctrl  map[uint32]*rtmfp.SendFlow
+	media map[uint32]*mediaFlows
+}
+
+// readFlow passes the messages of one client flow to the connection.
+func (t *transport) readFlow(streamID uint32, f *rtmfp.RecvFlow) {
+	for {
+		b, err := f.ReadMessage(t.ctx)
+		if err != nil {
+			return
+		}
+		m, err := tcflow.Decode(b)
+		if err != nil {
+			t.srv.log.Debug("bad TC message, closing", "peer", t.s.FarPeerID().String(), "err", err)
+			t.Close(err)
+			return
+		}
+		if err := t.conn.HandleMessage(streamID, m); err != nil {
+			t.srv.log.Info("closing connection", "peer", t.s.FarPeerID().String(), "err", err)
+			t.Close(err)
+			return
+		}
+	}
+}
+
+func (t *transport) Protocol() string   { return "rtmfp" }
+func (t *transport) RemoteAddr() string { return t.s.RemoteAddr().String() }
+
+// Close ends the session.
+func (t *transport) Close(err error) { t.s.Close() }
+
+// Connected sends the keepalive timers, as MonaServer does right after
+// NetConnection.Connect.Success.
+func (t *transport) Connected() {
+	t.Send(0, netstream.UserControl(netstream.EventSetKeepalive,
+		uint32(t.srv.cfg.KeepaliveServer/time.Millisecond), uint32(t.srv.cfg.KeepalivePeer/time.Millisecond)))
+}
+
+// control returns the reliable flow carrying stream id's control messages,
+// opening it (associated with the client's NetConnection flow) on first use.
+func (t *transport) control(id uint32) (*rtmfp.SendFlow, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.ctrl[id]; f != nil {
+		return f, nil
+	}
+	f, err := t.s.OpenFlow(tcflow.Metadata(id), rtmfp.FlowOptions{ReturnFor: t.ncIn, Priority: 3})
+	if err != nil {
+		return nil, err
+	}
+	t.ctrl[id] = f
+	return f, nil
+}
+
+// Send writes a control message reliably.
+func (t *transport) Send(id uint32, m media.Message) error {
+	f, err := t.control(id)
+	if err != nil {
+		return err
+	}
+	if m.Type != media.TypeAudio && m.Type != media.TypeVideo {
+		m.Timestamp = 0 // Flash may drop control messages with timestamps (MonaServer2)
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	return tcflow.Write(ctx, f, m, 0)
+}
+
+// mediaFlows are the flows of one played stream, one per media type so
+// that audio is not held up behind video (as rtmfp-cpp's tcserver does).
+type mediaFlows struct {
+	t                  *transport
+	id                 uint32
+	mu                 sync.Mutex
+	audio, video, data *rtmfp.SendFlow
+}
+
+// MediaSink returns the sink of stream id's media.
+func (t *transport) MediaSink(id uint32) netstream.Sink {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	mf := t.media[id]
+	if mf == nil {
+		mf = &mediaFlows{t: t, id: id}
+		t.media[id] = mf
+	}
+	return mf
+}
+
+func (mf *mediaFlows) flow(typ uint8) (*rtmfp.SendFlow, time.Duration, error) {
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
+	var slot **rtmfp.SendFlow
+	prio, tc, life := 1, false, time.Duration(0)
+	switch typ {
+	case media.TypeAudio:
+		slot, prio, tc, life = &mf.audio, 2, true, mf.t.srv.cfg.MediaLifetime
+	case media.TypeVideo:
+		slot, prio, tc, life = &mf.video, 1, true, mf.t.srv.cfg.MediaLifetime
+	default:
+		slot = &mf.data
+	}
+	if *slot == nil {
+		f, err := mf.t.s.OpenFlow(tcflow.Metadata(mf.id), rtmfp.FlowOptions{ReturnFor: mf.t.ncIn, Priority: prio, TimeCritical: tc})
+		if err != nil {
+			return nil, 0, err
+		}
+		*slot = f
+	}
+	return *slot, life, nil
+}
+
+// WriteMedia sends one message on the flow of its type.
+func (mf *mediaFlows) WriteMedia(ctx context.Context, m media.Message) error {
+	f, life, err := mf.flow(m.Type)
+	if err != nil {
+		return err
+	}
+	return tcflow.Write(ctx, f, m, life)
+}
+
+func (mf *mediaFlows) close() {
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
+	for _, f := range []*rtmfp.SendFlow{mf.audio, mf.video, mf.data} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	mf.audio, mf.video, mf.data = nil, nil, nil
+}
+
+// CloseStream closes the flows of a deleted stream.
+func (t *transport) CloseStream(id uint32) {
+	t.mu.Lock()
+	mf := t.media[id]
+	delete(t.media, id)
+	f := t.ctrl[id]
+	delete(t.ctrl, id)
+	t.mu.Unlock()
+	if mf != nil {
+		mf.close()
+	}
+	if f != nil && id != 0 {
+		f.Close()
+	}
+}
+
+var _ netstream.Transport = (*transport)(nil)

@@ -1,0 +1,168 @@
+// Package netstream implements the NetConnection and NetStream semantics
+// of Flash Media Server, shared by the RTMFP transport (RFC 7425 §5: TC
+// flows carrying RTMP-style messages) and by RTMP over TCP: applications
+// and instances taken from the connection URI, connect and its answer,
+// createStream, publish and play with Flash's status codes, NetStream.send
+// and metadata, and the live fan-out from one publisher to many players.
+//
+// A transport adapter creates a Conn per NetConnection with Server.NewConn,
+// passes it every message it receives (HandleMessage) and implements
+// Transport to carry the answers. The fan-out never lets a slow player slow
+// the publisher: each player has a bounded queue that drops whole groups of
+// pictures (see Subscription).
+package netstream
+
+import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultInstance is the instance of a URI that names only an application.
+const DefaultInstance = "_definst_"
+
+// Config configures a Server. Zero values mean the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// Apps lists the applications clients may connect to. Empty: any
+	// (the Cirrus-compatible mode accepts any developer key as the app).
+	Apps []string
+	// PlayerQueue bounds each player's queue in bytes. Default 2 MiB.
+	PlayerQueue int
+	// MaxStreamsPerConn caps createStream per connection. Default 64.
+	MaxStreamsPerConn int
+	// Hooks let the application accept, refuse and follow connections and
+	// streams.
+	Hooks Hooks
+}
+
+// Hooks are the application's say, in the manner of FMS server-side
+// scripts (application.onConnect, onPublish, onUnpublish). Each may be nil.
+// They run on the connection's goroutine and should return quickly.
+type Hooks struct {
+	// OnConnect accepts (nil) or rejects (an error, whose text becomes
+	// the rejection's description) a connection.
+	OnConnect func(c *Conn, info ConnectInfo) error
+	// OnDisconnect is told when a connection ends.
+	OnDisconnect func(c *Conn)
+	// OnPublish is told when a stream starts; an error refuses the publish
+	// (NetStream.Publish.BadName with the error's text).
+	OnPublish func(c *Conn, s *Stream) error
+	// OnUnpublish is told when a stream's publisher stops.
+	OnUnpublish func(c *Conn, s *Stream)
+	// OnCall answers a client call the server does not implement itself.
+	// Return ErrUnknownMethod for NetConnection.Call.Failed.
+	OnCall func(c *Conn, cmd Command) (result any, err error)
+}
+
+// ErrUnknownMethod makes a call fail with NetConnection.Call.Failed.
+var ErrUnknownMethod = errors.New("netstream: unknown method")
+
+// ConnectInfo is what a client's connect command said.
+type ConnectInfo struct {
+	App, Instance string
+	// Query holds the URI's query parameters (application keys).
+	Query          url.Values
+	TcURL          string
+	ObjectEncoding float64
+	FlashVer       string
+	// Args are the extra arguments of NetConnection.connect.
+	Args []any
+}
+
+// Server holds the applications' streams and connections.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	Registry *Registry
+
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	stats serverCounters
+}
+
+type serverCounters struct {
+	connects, rejects, publishes, plays atomic.Uint64
+}
+
+// NewServer returns a server.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PlayerQueue <= 0 {
+		cfg.PlayerQueue = 2 << 20
+	}
+	if cfg.MaxStreamsPerConn <= 0 {
+		cfg.MaxStreamsPerConn = 64
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, Registry: NewRegistry(), conns: make(map[*Conn]struct{})}
+}
+
+// Conns returns a snapshot of the connections.
+func (srv *Server) Conns() []*Conn {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	out := make([]*Conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// ServerStats counts connections and streams.
+type ServerStats struct {
+	Conns                               int
+	Connects, Rejects, Publishes, Plays uint64
+}
+
+// Stats returns the server's counters.
+func (srv *Server) Stats() ServerStats {
+	srv.mu.Lock()
+	n := len(srv.conns)
+	srv.mu.Unlock()
+	return ServerStats{Conns: n, Connects: srv.stats.connects.Load(), Rejects: srv.stats.rejects.Load(),
+		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load()}
+}
+
+// appAllowed reports whether app is served.
+func (srv *Server) appAllowed(app string) bool {
+	if len(srv.cfg.Apps) == 0 {
+		return app != ""
+	}
+	for _, a := range srv.cfg.Apps {
+		if a == app {
+			return true
+		}
+	}
+	return false
+}
+
+// SplitAppPath splits the path of rtmfp://host/app/instance (or of an RTMP
+// URL, or the app string a client sends) into application and instance;
+// the instance defaults to "_definst_" and query parameters are returned
+// apart.
+func SplitAppPath(p string) (app, inst string, query url.Values) {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		query, _ = url.ParseQuery(p[i+1:])
+		p = p[:i]
+	}
+	p = strings.Trim(p, "/")
+	app, inst, _ = strings.Cut(p, "/")
+	if inst == "" {
+		inst = DefaultInstance
+	}
+	return app, inst, query
+}
+
+// SplitStreamName separates a stream name from its query ("name?key=v").
+func SplitStreamName(s string) (name string, query url.Values) {
+	name, q, found := strings.Cut(s, "?")
+	if found {
+		query, _ = url.ParseQuery(q)
+	}
+	return name, query
+}

@@ -1,0 +1,301 @@
+package netstream
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// Publisher is the source of a stream: a client NetStream, an RTMP
+// encoder, a relay, a file. The registry tells it when it is displaced.
+type Publisher interface {
+	// PublisherName describes the publisher in logs and status.
+	PublisherName() string
+}
+
+// ErrNameInUse is returned by Publish for a name someone else publishes.
+var ErrNameInUse = errors.New("netstream: stream name already published")
+
+// Stream is one named live stream of an application instance: at most one
+// publisher and any number of subscriptions. The metadata and the codec
+// headers of the current publisher are kept and sent first to late joiners.
+type Stream struct {
+	reg  *Registry
+	key  string
+	Name string
+	App  string
+	Inst string
+
+	mu        sync.Mutex
+	publisher Publisher
+	subs      map[*Subscription]struct{}
+	metadata  *media.Message // onMetaData, as a data message
+	videoHdr  *media.Message
+	audioHdr  *media.Message
+	listeners []StreamListener
+	stats     StreamStats
+}
+
+// StreamListener is told when a stream's publisher starts and stops (a
+// player waiting for a live stream, a relay).
+type StreamListener interface {
+	PublishStarted(s *Stream)
+	PublishStopped(s *Stream)
+}
+
+// StreamStats counts a stream's traffic.
+type StreamStats struct {
+	Messages, Bytes uint64
+}
+
+// Key is the registry key: app/instance/name.
+func (s *Stream) Key() string { return s.key }
+
+// Publisher returns the current publisher, or nil.
+func (s *Stream) Publisher() Publisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.publisher
+}
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats() StreamStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Subscribers returns the number of subscriptions.
+func (s *Stream) Subscribers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
+}
+
+// Write fans one message of the publisher out to every subscription. Only
+// the current publisher may write; others are ignored.
+func (s *Stream) Write(p Publisher, m media.Message) {
+	sticky := false
+	switch {
+	case m.IsSequenceHeader():
+		sticky = true
+	case m.IsData():
+		if md, ok := metadataOf(m); ok {
+			m, sticky = md, true
+		}
+	}
+	s.mu.Lock()
+	if s.publisher != p {
+		s.mu.Unlock()
+		return
+	}
+	if sticky {
+		c := m
+		switch {
+		case m.IsData():
+			s.metadata = &c
+		case m.Type == media.TypeVideo:
+			s.videoHdr = &c
+		case m.Type == media.TypeAudio:
+			s.audioHdr = &c
+		}
+	}
+	s.stats.Messages++
+	s.stats.Bytes += uint64(len(m.Payload))
+	for sub := range s.subs {
+		sub.push(m, sticky)
+	}
+	s.mu.Unlock()
+}
+
+// ClearMetadata forgets the stored metadata (@clearDataFrame).
+func (s *Stream) ClearMetadata() {
+	s.mu.Lock()
+	s.metadata = nil
+	s.mu.Unlock()
+}
+
+// Subscribe adds a consumer. The stored metadata and codec headers are
+// queued first; live media follows from the next key frame. limit bounds the
+// queue in bytes.
+func (s *Stream) Subscribe(sink Sink, limit int) *Subscription {
+	sub := newSubscription(s, sink, limit)
+	s.mu.Lock()
+	for _, m := range []*media.Message{s.metadata, s.videoHdr, s.audioHdr} {
+		if m != nil {
+			sub.push(*m, true)
+		}
+	}
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+	return sub
+}
+
+func (s *Stream) unsubscribe(sub *Subscription) {
+	s.mu.Lock()
+	delete(s.subs, sub)
+	s.mu.Unlock()
+	s.reg.release(s)
+}
+
+// Listen registers l for publish start and stop events; the returned
+// function removes it.
+func (s *Stream) Listen(l StreamListener) (remove func()) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		for i, x := range s.listeners {
+			if x == l {
+				s.listeners = append(s.listeners[:i], s.listeners[i+1:]...)
+				break
+			}
+		}
+		s.mu.Unlock()
+		s.reg.release(s)
+	}
+}
+
+// metadataOf recognises @setDataFrame(onMetaData, obj) and onMetaData(obj)
+// and returns the onMetaData data message players expect.
+func metadataOf(m media.Message) (media.Message, bool) {
+	vs, err := DecodeData(m)
+	if err != nil || len(vs) == 0 {
+		return m, false
+	}
+	name, _ := vs[0].(string)
+	switch name {
+	case "onMetaData":
+		return m, true
+	case "@setDataFrame":
+		if len(vs) >= 3 {
+			if h, _ := vs[1].(string); h == "onMetaData" {
+				md, err := EncodeData("onMetaData", vs[2])
+				if err == nil {
+					md.Timestamp = m.Timestamp
+					return md, true
+				}
+			}
+		}
+	}
+	return m, false
+}
+
+// Registry holds the live streams of a server by application, instance and
+// name. A stream exists while it has a publisher, subscribers or listeners.
+type Registry struct {
+	mu      sync.Mutex
+	streams map[string]*Stream
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{streams: make(map[string]*Stream)} }
+
+func streamKey(app, inst, name string) string { return app + "/" + inst + "/" + name }
+
+// Get returns the stream, creating it.
+func (r *Registry) Get(app, inst, name string) *Stream {
+	k := streamKey(app, inst, name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.streams[k]
+	if s == nil {
+		s = &Stream{reg: r, key: k, Name: name, App: app, Inst: inst, subs: make(map[*Subscription]struct{})}
+		r.streams[k] = s
+	}
+	return s
+}
+
+// Lookup returns the stream if it exists.
+func (r *Registry) Lookup(app, inst, name string) (*Stream, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.streams[streamKey(app, inst, name)]
+	return s, ok
+}
+
+// Streams returns a snapshot of the streams.
+func (r *Registry) Streams() []*Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Stream, 0, len(r.streams))
+	for _, s := range r.streams {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Publish makes p the publisher of the stream app/inst/name. It fails with
+// ErrNameInUse when another publisher has it (NetStream.Publish.BadName).
+func (r *Registry) Publish(app, inst, name string, p Publisher) (*Stream, error) {
+	s := r.Get(app, inst, name)
+	s.mu.Lock()
+	if s.publisher != nil && s.publisher != p {
+		s.mu.Unlock()
+		r.release(s)
+		return nil, ErrNameInUse
+	}
+	s.publisher = p
+	s.metadata, s.videoHdr, s.audioHdr = nil, nil, nil
+	ls := append([]StreamListener(nil), s.listeners...)
+	subs := make([]*Subscription, 0, len(s.subs))
+	for sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.mu.Lock()
+		sub.waitKey = true
+		sub.mu.Unlock()
+	}
+	for _, l := range ls {
+		l.PublishStarted(s)
+	}
+	return s, nil
+}
+
+// Unpublish removes p as the stream's publisher.
+func (r *Registry) Unpublish(s *Stream, p Publisher) {
+	s.mu.Lock()
+	if s.publisher != p {
+		s.mu.Unlock()
+		return
+	}
+	s.publisher = nil
+	ls := append([]StreamListener(nil), s.listeners...)
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.PublishStopped(s)
+	}
+	r.release(s)
+}
+
+// release forgets a stream that nobody uses any more.
+func (r *Registry) release(s *Stream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.mu.Lock()
+	idle := s.publisher == nil && len(s.subs) == 0 && len(s.listeners) == 0
+	s.mu.Unlock()
+	if idle && r.streams[s.key] == s {
+		delete(r.streams, s.key)
+	}
+}
+
+// Metadata returns the stream's stored onMetaData object, if any.
+func (s *Stream) Metadata() (*amf.Object, bool) {
+	s.mu.Lock()
+	m := s.metadata
+	s.mu.Unlock()
+	if m == nil {
+		return nil, false
+	}
+	vs, err := DecodeData(*m)
+	if err != nil || len(vs) < 2 {
+		return nil, false
+	}
+	return amf.AsObject(vs[1])
+}

@@ -1,0 +1,210 @@
+package netstream
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// Sink receives a stream's messages in order. WriteMedia may block (the
+// transport applies back-pressure); the subscription's own goroutine calls
+// it, never the publisher's. An error ends the subscription.
+type Sink interface {
+	WriteMedia(ctx context.Context, m media.Message) error
+}
+
+// SubscriptionStats counts what a subscription delivered and dropped.
+type SubscriptionStats struct {
+	Delivered, Dropped uint64
+	DroppedBytes       uint64
+}
+
+// Subscription is one consumer of a stream: a bounded queue and a goroutine
+// draining it into a Sink. The publisher only ever appends to the queue, so
+// a slow consumer never slows the publisher or other consumers: when the
+// queue is over its limit, whole groups of pictures are dropped from its
+// head (audio and data with them), never the metadata and codec headers, and
+// after a drop video restarts at the next key frame.
+type Subscription struct {
+	stream *Stream
+	sink   Sink
+	limit  int
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	q        []entry
+	bytes    int
+	waitKey  bool // video waits for a key frame
+	noAudio  bool
+	noVideo  bool
+	paused   bool
+	ready    chan struct{}
+	stats    SubscriptionStats
+	closeErr error
+}
+
+type entry struct {
+	m      media.Message
+	sticky bool // metadata and sequence headers: never dropped
+}
+
+func newSubscription(s *Stream, sink Sink, limit int) *Subscription {
+	ctx, cancel := context.WithCancel(context.Background())
+	sub := &Subscription{stream: s, sink: sink, limit: limit, ctx: ctx, cancel: cancel,
+		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
+	go sub.run()
+	return sub
+}
+
+// Done is closed when the subscription ended.
+func (sub *Subscription) Done() <-chan struct{} { return sub.done }
+
+// Err is why the subscription ended (the sink's error), or nil.
+func (sub *Subscription) Err() error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.closeErr
+}
+
+// Stats returns the delivery counters.
+func (sub *Subscription) Stats() SubscriptionStats {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.stats
+}
+
+// SetReceive turns audio or video delivery on and off (NetStream
+// receiveAudio/receiveVideo).
+func (sub *Subscription) SetReceive(audio, video bool) {
+	sub.mu.Lock()
+	if !sub.noVideo && !video {
+		// nothing
+	} else if sub.noVideo && video {
+		sub.waitKey = true
+	}
+	sub.noAudio, sub.noVideo = !audio, !video
+	sub.mu.Unlock()
+}
+
+// SetPaused pauses or resumes delivery; a live stream resumes at the next
+// key frame.
+func (sub *Subscription) SetPaused(p bool) {
+	sub.mu.Lock()
+	if sub.paused && !p {
+		sub.waitKey = true
+	}
+	sub.paused = p
+	sub.mu.Unlock()
+}
+
+// Close ends the subscription and detaches it from its stream.
+func (sub *Subscription) Close() {
+	if sub.stream != nil {
+		sub.stream.unsubscribe(sub)
+	}
+	sub.cancel()
+}
+
+// push queues m (publisher side: never blocks).
+func (sub *Subscription) push(m media.Message, sticky bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ctx.Err() != nil || (sub.paused && !sticky) {
+		return
+	}
+	switch {
+	case m.Type == media.TypeAudio && sub.noAudio && !sticky,
+		m.Type == media.TypeVideo && sub.noVideo && !sticky:
+		return
+	case m.Type == media.TypeVideo && !sticky && sub.waitKey:
+		if !m.IsKeyframe() {
+			sub.stats.Dropped++
+			return
+		}
+		sub.waitKey = false
+	}
+	sub.q = append(sub.q, entry{m: m, sticky: sticky})
+	sub.bytes += len(m.Payload)
+	if sub.bytes > sub.limit {
+		sub.dropOldestGOP()
+	}
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+}
+
+// dropOldestGOP removes queued messages from the head up to the second key
+// frame (so the queue starts at a key frame), keeping sticky ones. When the
+// queue holds less than two key frames, everything droppable goes and video
+// waits for the next key frame.
+func (sub *Subscription) dropOldestGOP() {
+	cut := -1
+	seenKey := false
+	for i, e := range sub.q {
+		if e.sticky || e.m.Type != media.TypeVideo || !e.m.IsKeyframe() {
+			continue
+		}
+		if seenKey || i > 0 {
+			cut = i
+			break
+		}
+		seenKey = true
+	}
+	if cut < 0 {
+		cut = len(sub.q)
+		sub.waitKey = true
+	}
+	kept := sub.q[:0]
+	for i, e := range sub.q {
+		if i < cut && !e.sticky {
+			sub.stats.Dropped++
+			sub.stats.DroppedBytes += uint64(len(e.m.Payload))
+			sub.bytes -= len(e.m.Payload)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(sub.q[len(kept):])
+	sub.q = kept
+}
+
+// run delivers queued messages to the sink.
+func (sub *Subscription) run() {
+	defer close(sub.done)
+	for {
+		sub.mu.Lock()
+		if len(sub.q) == 0 {
+			sub.mu.Unlock()
+			select {
+			case <-sub.ready:
+				continue
+			case <-sub.ctx.Done():
+				return
+			}
+		}
+		e := sub.q[0]
+		sub.q[0] = entry{}
+		sub.q = sub.q[1:]
+		sub.bytes -= len(e.m.Payload)
+		sub.mu.Unlock()
+		if err := sub.sink.WriteMedia(sub.ctx, e.m); err != nil {
+			sub.mu.Lock()
+			if sub.closeErr == nil && sub.ctx.Err() == nil {
+				sub.closeErr = err
+			}
+			sub.mu.Unlock()
+			if sub.stream != nil {
+				sub.stream.unsubscribe(sub)
+			}
+			sub.cancel()
+			return
+		}
+		sub.mu.Lock()
+		sub.stats.Delivered++
+		sub.mu.Unlock()
+	}
+}
