@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +15,10 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-const envProbeFail = "NETNS_TEST_PROBE_FAIL"
+const (
+	envProbeFail = "NETNS_TEST_PROBE_FAIL"
+	envNoNetns   = "NETNS_TEST_NO_NETNS"
+)
 
 // TestProbe is re-executed by the tests below with various environments. On
 // its own it is a plain isolated test.
@@ -201,6 +205,49 @@ func TestRunPropagatesChildFailure(t *testing.T) {
 		t.Fatalf("failing probe: err %v, output:\n%s", err, out)
 	}
 	for _, want := range []string{"TestProbe failed inside the namespace", "probe failure requested"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestProbeWithoutNetns is re-executed by TestRunFailsWithoutNamespaces in
+// a private user namespace; there it first forbids new network namespaces
+// (for that user namespace only). On its own it is a plain isolated test.
+func TestProbeWithoutNetns(t *testing.T) {
+	if os.Getenv(envNoNetns) == "1" && !InChild() {
+		if err := os.WriteFile("/proc/sys/user/max_net_namespaces", []byte("0"), 0); err != nil {
+			t.Fatalf("forbidding network namespaces: %v", err)
+		}
+	}
+	Run(t, func(t *testing.T) {})
+}
+
+// TestRunFailsWithoutNamespaces checks that Run fails, with its
+// explanation, when no network namespace can be created.
+func TestRunFailsWithoutNamespaces(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestProbeWithoutNetns$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envNoNetns+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		// Not the condition under test: without a user namespace there is no
+		// way to forbid network namespaces without touching the host.
+		t.Skipf("cannot create a user namespace for the test: %v", err)
+	}
+	if err == nil {
+		t.Fatalf("Run succeeded although network namespaces were forbidden:\n%s", out)
+	}
+	for _, want := range []string{"cannot create a private network namespace", "must never run on the host's interfaces", "--- FAIL: TestProbeWithoutNetns"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
