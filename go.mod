@@ -1,3 +1,7 @@
 module github.com/rtmfpd/rtmfpd
 
-go 1.26
+go 1.26.0
+
+require golang.org/x/net v0.62.0
+
+require golang.org/x/sys v0.49.0 // indirect
