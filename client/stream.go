@@ -181,21 +181,39 @@ func (st *Stream) deliverMedia(m media.Message) {
 	}
 }
 
-// Close stops publishing or playing and deletes the stream.
+// Close stops publishing or playing and deletes the stream. Published
+// media still in flight is delivered (or abandoned at its lifetime) first,
+// so that the server has every frame before it unpublishes.
 func (st *Stream) Close(ctx context.Context) error {
-	err := st.command(ctx, "closeStream")
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
 		return nil
 	}
-	st.closed = true
-	flows := []*rtmfp.SendFlow{st.audio, st.video, st.cmd}
+	media := []*rtmfp.SendFlow{st.audio, st.video}
 	st.mu.Unlock()
-	for _, f := range flows {
+	for _, f := range media {
 		if f != nil {
 			f.Close()
 		}
+	}
+	wait, cancel := context.WithTimeout(ctx, MediaLifetime+time.Second)
+	for _, f := range media {
+		if f != nil {
+			select {
+			case <-f.Done():
+			case <-wait.Done():
+			}
+		}
+	}
+	cancel()
+	err := st.command(ctx, "closeStream")
+	st.mu.Lock()
+	st.closed = true
+	cmd := st.cmd
+	st.mu.Unlock()
+	if cmd != nil {
+		cmd.Close()
 	}
 	m, e := netstream.EncodeCommand("deleteStream", 0, nil, float64(st.ID))
 	if e == nil {

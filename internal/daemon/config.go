@@ -20,6 +20,10 @@ type Config struct {
 	// ["0.0.0.0:1935", "[::]:1935"] (IPv6 is skipped with a warning when
 	// the host has none).
 	RTMFP []string `json:"rtmfp"`
+	// Apps lists the applications clients may connect to
+	// (rtmfp://host/app/...). Empty: any application, which is also the
+	// Cirrus-compatible mode (rtmfp://host/<developer key>).
+	Apps []string `json:"apps"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `json:"logLevel"`
 	// LogFormat is text or json. Default text.

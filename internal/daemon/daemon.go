@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
@@ -20,6 +22,8 @@ type Daemon struct {
 	log       *slog.Logger
 	prof      *flash.Profile
 	endpoints []*rtmfp.Endpoint
+	ns        *netstream.Server
+	nc        *rtmfpnc.Server
 	wg        sync.WaitGroup
 }
 
@@ -34,6 +38,8 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, prof: prof}
+	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps})
+	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log})
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
 		network := "udp4"
@@ -83,8 +89,12 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 			return
 		}
 		d.log.Debug("session opened", "peer", s.FarPeerID().String(), "addr", s.RemoteAddr())
+		go d.nc.HandleSession(s)
 	}
 }
+
+// NetStream returns the NetConnection/NetStream server.
+func (d *Daemon) NetStream() *netstream.Server { return d.ns }
 
 // Shutdown closes every session gracefully (close requests sent, bounded
 // by ctx) and the sockets.
