@@ -107,4 +107,3 @@ func playCmd(ctx context.Context, args []string) error {
 		}
 	}
 }
-
