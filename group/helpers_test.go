@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rtmfpd/rtmfpd/internal/tracefile"
+	"github.com/rtmfpd/rtmfpd/internal/traceflow"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
@@ -37,17 +38,17 @@ func unhex(t testing.TB, s string) []byte {
 
 var traceCache struct {
 	once sync.Once
-	msgs []tracefile.FlowMessage
+	msgs []traceflow.FlowMessage
 	keys *tracefile.Keys
 	err  error
 }
 
 // netgroupTrace loads the reassembled flow messages and the keys of the
 // c_netgroup capture once per test binary.
-func netgroupTrace(t testing.TB) ([]tracefile.FlowMessage, *tracefile.Keys) {
+func netgroupTrace(t testing.TB) ([]traceflow.FlowMessage, *tracefile.Keys) {
 	t.Helper()
 	traceCache.once.Do(func() {
-		traceCache.msgs, traceCache.err = tracefile.ExtractFlowMessages("c_netgroup")
+		traceCache.msgs, traceCache.err = traceflow.ExtractFlowMessages("c_netgroup")
 		if traceCache.err == nil {
 			traceCache.keys, traceCache.err = tracefile.LoadKeys("c_netgroup")
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rtmfpd/rtmfpd/internal/tracefile"
+	"github.com/rtmfpd/rtmfpd/internal/traceflow"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
@@ -44,7 +45,7 @@ func TestTraceMessages(t *testing.T) {
 		if got := msg.Append(nil); !bytes.Equal(got, m.Data) || msg.Len() != len(m.Data) {
 			t.Errorf("#%d: re-encoded %x\n   wire %x", m.DatagramIndex, got, m.Data)
 		}
-		counts[fmt.Sprintf("%s %T", tracefile.SignatureString(m.Metadata), msg)]++
+		counts[fmt.Sprintf("%s %T", traceflow.SignatureString(m.Metadata), msg)]++
 		switch v := msg.(type) {
 		case Join:
 			if v.ID() != sp.GroupID() {
@@ -89,7 +90,7 @@ func knownPeer(peers map[string][32]byte, id [32]byte) bool {
 
 // checkInit recomputes the group key from the session's Diffie-Hellman
 // values and key components.
-func checkInit(t *testing.T, m tracefile.FlowMessage, v Init, sp *Spec, s tracefile.Session, peerOf map[string][32]byte) {
+func checkInit(t *testing.T, m traceflow.FlowMessage, v Init, sp *Spec, s tracefile.Session, peerOf map[string][32]byte) {
 	t.Helper()
 	if id, err := v.GroupID(); err != nil || id != sp.GroupID() || v.GroupHex != sp.GroupID().String() {
 		t.Errorf("#%d: init group %q", m.DatagramIndex, v.GroupHex)

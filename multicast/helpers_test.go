@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rtmfpd/rtmfpd/internal/tracefile"
+	"github.com/rtmfpd/rtmfpd/internal/traceflow"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -20,15 +20,15 @@ func unhex(t testing.TB, s string) []byte {
 
 var traceCache struct {
 	once sync.Once
-	msgs []tracefile.FlowMessage
+	msgs []traceflow.FlowMessage
 	err  error
 }
 
 // netgroupMessages loads the reassembled flow messages of c_netgroup once.
-func netgroupMessages(t testing.TB) []tracefile.FlowMessage {
+func netgroupMessages(t testing.TB) []traceflow.FlowMessage {
 	t.Helper()
 	traceCache.once.Do(func() {
-		traceCache.msgs, traceCache.err = tracefile.ExtractFlowMessages("c_netgroup")
+		traceCache.msgs, traceCache.err = traceflow.ExtractFlowMessages("c_netgroup")
 	})
 	if traceCache.err != nil {
 		t.Fatal(traceCache.err)

@@ -1,8 +1,10 @@
-package tracefile
+package traceflow
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/rtmfpd/rtmfpd/internal/tracefile"
 
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
@@ -10,7 +12,7 @@ import (
 func TestExtractFlowMessages(t *testing.T) {
 	// Lower bounds that every scenario must reach; the exact counts are
 	// logged.
-	for _, s := range Scenarios {
+	for _, s := range tracefile.Scenarios {
 		ms, err := ExtractFlowMessages(s)
 		if err != nil {
 			t.Fatal(err)

@@ -1,10 +1,11 @@
-package tracefile
+package traceflow
 
 import (
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/rtmfpd/rtmfpd/internal/tracefile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
@@ -71,18 +72,18 @@ type sessionDir struct {
 // in the capture order of the datagram holding their completing fragment,
 // then in sequence order.
 func ExtractFlowMessages(scenario string) ([]FlowMessage, error) {
-	ds, err := LoadDatagrams(scenario)
+	ds, err := tracefile.LoadDatagrams(scenario)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := LoadKeys(scenario)
+	keys, err := tracefile.LoadKeys(scenario)
 	if err != nil {
 		return nil, err
 	}
 	return extractFlowMessages(scenario, ds, keys)
 }
 
-func extractFlowMessages(scenario string, ds []Datagram, keys *Keys) ([]FlowMessage, error) {
+func extractFlowMessages(scenario string, ds []tracefile.Datagram, keys *tracefile.Keys) ([]FlowMessage, error) {
 	sessions := map[sessionDir]string{}
 	for _, s := range keys.Sessions {
 		sessions[sessionDir{s.Responder.Role, s.Responder.SessionID}] = s.Name
