@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
-	"github.com/rtmfpd/rtmfpd/rtmfp/internal/ratelimit"
+	"github.com/rtmfpd/rtmfpd/internal/ratelimit"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
