@@ -114,8 +114,9 @@ func (s *Session) handleChunks(b []byte, now time.Time) {
 		case wire.TypeCloseRequest:
 			s.handleCloseRequest(now)
 		case wire.TypeCloseAck:
-			if s.state == stateNearClose {
-				s.finishClose(s.closeErr())
+			s.handleCloseAck()
+			if s.state == stateClosed {
+				return
 			}
 		case wire.TypeFIHello:
 			if c, err := wire.ParseFIHello(v); err == nil {
@@ -368,6 +369,19 @@ func (s *Session) handleCloseRequest(now time.Time) {
 	case stateNearClose:
 		// Both ends closing: acknowledge and finish.
 		s.finishClose(s.closeErr())
+	}
+}
+
+// handleCloseAck ends the session on a Session Close Acknowledgement. In
+// S_NEARCLOSE it completes our close; in S_OPEN and S_FARCLOSE_LINGER it is
+// the far end's abrupt close (RFC 7016 §3.5.5.2): it has already moved to
+// S_CLOSED, so nothing more is sent. librtmfp ends every session this way.
+func (s *Session) handleCloseAck() {
+	switch s.state {
+	case stateNearClose:
+		s.finishClose(s.closeErr())
+	case stateOpen, stateFarClose:
+		s.finishClose(ErrFarClose)
 	}
 }
 
