@@ -41,7 +41,7 @@ func serverBinary(tb testing.TB) string {
 
 // benchConfig lifts the per-address handshake rate limit: every load
 // generator client shares 127.0.0.1.
-const benchConfig = `{"session": {"startupRate": 1000000, "startupBurst": 1000000}}`
+const benchConfig = `{"status": "off", "session": {"startupRate": 1000000, "startupBurst": 1000000}}`
 
 // server is an rtmfpd process on loopback.
 type server struct {

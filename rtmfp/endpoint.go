@@ -264,3 +264,6 @@ func (e *Endpoint) removeSession(s *Session) {
 		delete(e.byPeer, s.crypto.FarPeerID)
 	}
 }
+
+// Logger returns the endpoint's logger.
+func (e *Endpoint) Logger() *slog.Logger { return e.log }
