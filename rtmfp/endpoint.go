@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/internal/ratelimit"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
