@@ -85,6 +85,7 @@ type Session struct {
 	epd       []byte
 	maxBody   int
 	openedAt  time.Time
+	peerMode  bool // opened to a peer ID rather than a server URL
 	closeOnce sync.Once
 
 	mu        sync.Mutex
@@ -207,6 +208,11 @@ func (s *Session) FarCertificate() []byte { return s.crypto.FarCertificate }
 // Crypto returns the session's negotiated cryptography: nonces and key
 // components, from which the Flash profile derives NetGroup keys.
 func (s *Session) Crypto() *profile.SessionCrypto { return s.crypto }
+
+// PeerMode reports whether the session was opened to a peer ID (a P2P
+// session: this end answered, or sent, an IHello naming a peer) rather than
+// to a server's URL.
+func (s *Session) PeerMode() bool { return s.peerMode }
 
 // EPD is the endpoint discriminator this end used to open the session
 // (nil for sessions it responded to).

@@ -272,6 +272,7 @@ func (e *Endpoint) respond(job *keyingJob) {
 		glare = g
 	}
 	s := e.newSession(e.allocID(), false, job.from)
+	s.peerMode = job.info.Kind == certPeer
 	s.setOpen(job.isid, sc, now)
 	rk := wire.RIKeying{ResponderSessionID: s.nearID, SKRC: skrc, Signature: signature}
 	var body [maxDatagram]byte
