@@ -138,7 +138,7 @@ type Session struct {
 	ackScratch   wire.Ack
 	rangeScratch []sendbuf.Range
 	body         []byte
-	out          []byte
+	batch        outBatch
 	timer        *time.Timer
 	stats        sessionCounters
 	srttNanos    atomic.Int64
@@ -159,7 +159,6 @@ func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort
 		rtt:       rtt.New(),
 		nextFlow:  1,
 		body:      make([]byte, 0, maxDatagram),
-		out:       make([]byte, 0, maxDatagram),
 	}
 	s.addr.Store(&addr)
 	s.log = e.log.With("session", nearID)
