@@ -306,3 +306,41 @@ func TestDeclaredLengthNotAllocated(t *testing.T) {
 		t.Errorf("held %d bytes", r.Held())
 	}
 }
+
+// stepReader returns its script of reads one by one.
+type stepReader struct {
+	steps []any // []byte or error
+}
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	x := s.steps[0]
+	s.steps = s.steps[1:]
+	if err, ok := x.(error); ok {
+		return 0, err
+	}
+	return copy(p, x.([]byte)), nil
+}
+
+func TestErrorRecovery(t *testing.T) {
+	errTimeout := errors.New("timeout")
+	msg := chunk{format: 0, csid: 3, length: 2, typ: 8, payload: []byte{1, 2}}.bytes()
+	// A timeout between chunks leaves the reader usable.
+	r := NewReader(&stepReader{steps: []any{errTimeout, msg}}, Limits{})
+	if _, err := r.ReadMessage(); err != errTimeout {
+		t.Fatal(err)
+	}
+	if m, err := r.ReadMessage(); err != nil || len(m.Payload) != 2 {
+		t.Fatalf("after a clean timeout: %v", err)
+	}
+	// A timeout inside a chunk is sticky.
+	r = NewReader(&stepReader{steps: []any{msg[:3], errTimeout, msg[3:]}}, Limits{})
+	if _, err := r.ReadMessage(); err != errTimeout {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadMessage(); err != errTimeout {
+		t.Fatalf("after a timeout inside a chunk: %v", err)
+	}
+}

@@ -42,6 +42,8 @@ type Reader struct {
 	held      int // capacity of their buffers
 	hdr       [11]byte
 	ext       [4]byte
+	err       error // sticky: the stream is out of sync
+	clean     bool  // the last error came before any byte of a chunk
 }
 
 // NewReader returns a Reader reading chunks from r with the default chunk
@@ -93,12 +95,20 @@ func (r *Reader) drop(st *inStream) {
 // ReadMessage reads chunks until a message is complete and returns it. The
 // payload is newly allocated and belongs to the caller. At the end of the
 // input it returns io.EOF if the input ended between messages and
-// io.ErrUnexpectedEOF if it ended inside a chunk or an incomplete message. After any other error the stream is out of
-// sync and the Reader must not be used again.
+// io.ErrUnexpectedEOF if it ended inside a chunk or an incomplete message.
+// An error of the underlying reader (such as a timeout) before the first
+// byte of a chunk leaves the Reader usable; any other error is returned
+// again by every later call, since the stream is then out of sync.
 func (r *Reader) ReadMessage() (Message, error) {
+	if r.err != nil {
+		return Message{}, r.err
+	}
 	for {
 		m, done, err := r.readChunk()
 		if err != nil {
+			if !r.clean {
+				r.err = err
+			}
 			return Message{}, err
 		}
 		if !done {
@@ -139,11 +149,13 @@ var headerSize = [4]int{11, 7, 3, 0}
 func (r *Reader) readChunk() (m Message, done bool, err error) {
 	b0, err := r.r.ReadByte()
 	if err != nil {
-		if r.partial > 0 {
-			return m, false, unexpected(err)
+		if err == io.EOF && r.partial > 0 {
+			return m, false, io.ErrUnexpectedEOF
 		}
+		r.clean = err != io.EOF
 		return m, false, err // io.EOF between messages
 	}
+	r.clean = false
 	format := b0 >> 6
 	csid := uint32(b0 & 0x3f)
 	switch csid {
