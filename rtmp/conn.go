@@ -71,7 +71,7 @@ type Conn struct {
 	wmu        sync.Mutex
 	w          *chunk.Writer
 	werr       error
-	sentWindow uint32 // last Window Acknowledgement Size sent
+	sentWindow atomic.Uint32 // last Window Acknowledgement Size sent
 
 	ctlMu      sync.Mutex
 	ctl        []media.Message
@@ -206,11 +206,7 @@ func (c *Conn) control(m Message) (handled bool, err error) {
 		if len(m.Payload) < 5 {
 			return true, fmt.Errorf("%w: Set Peer Bandwidth of %d bytes", ErrMalformed, len(m.Payload))
 		}
-		v := binary.BigEndian.Uint32(m.Payload)
-		c.wmu.Lock()
-		differ := v != c.sentWindow
-		c.wmu.Unlock()
-		if differ {
+		if v := binary.BigEndian.Uint32(m.Payload); v != c.sentWindow.Load() {
 			c.queueControl(uint32Message(media.TypeWindowAckSize, v))
 		}
 		return true, nil
@@ -324,7 +320,7 @@ func (c *Conn) writeLocked(streamID uint32, m media.Message) error {
 		}
 	case media.TypeWindowAckSize:
 		if v, err := controlValue(m, "Window Acknowledgement Size"); err == nil {
-			c.sentWindow = v
+			c.sentWindow.Store(v)
 		}
 	}
 	return nil

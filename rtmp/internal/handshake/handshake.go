@@ -215,5 +215,6 @@ func fill(p []byte, r io.Reader) error {
 	return nil
 }
 
-// now is the handshake time field: milliseconds, wrapping at 2^32.
-func now() uint32 { return uint32(time.Now().UnixMilli()) }
+// now is the handshake time field: milliseconds, wrapping at 2^32. Tests
+// replaying recorded exchanges replace it.
+var now = func() uint32 { return uint32(time.Now().UnixMilli()) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 )
 
@@ -246,6 +247,9 @@ func FuzzServer(f *testing.F) {
 	f.Add(append(append([]byte{3}, c1...), make([]byte, Size)...))
 	f.Add(append([]byte{3}, make([]byte, 2*Size)...))
 	f.Add([]byte("GET / HTTP/1.1\r\n"))
+	if b, err := os.ReadFile("testdata/ffmpeg-c0c1.bin"); err == nil {
+		f.Add(append(b, make([]byte, Size)...))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := &scripted{in: bytes.NewReader(in)}
 		r, err := Server(s, ServerOptions{})
@@ -270,6 +274,9 @@ func FuzzServer(f *testing.F) {
 func FuzzClient(f *testing.F) {
 	f.Add(append([]byte{3}, make([]byte, 2*Size)...))
 	f.Add([]byte{3, 0})
+	if b, err := os.ReadFile("testdata/nginx-s0s1s2.bin"); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := &scripted{in: bytes.NewReader(in)}
 		r, err := Client(s, ClientOptions{Digest: true})
