@@ -235,3 +235,107 @@ func TestInteropFFmpeg(t *testing.T) {
 		t.Errorf("server errors: %v", srv.errs)
 	}
 }
+
+// extendedBase shifts timestamps past 0xFFFFFF (4h39m), so that every
+// header carries an extended timestamp, type 3 continuations included.
+const extendedBase = 0x01000000
+
+// TestInteropNginxExtendedTimestamps publishes through nginx-rtmp with
+// timestamps that need the extended field: nginx must read our chunks and
+// we must read nginx's, payload for payload.
+func TestInteropNginxExtendedTimestamps(t *testing.T) {
+	n := testtools.StartNginxRTMP(t, testtools.DefaultApplications)
+	src := testtools.GenerateFLV(t, 2)
+	msgs := readFLV(t, src)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	player, err := Dial(ctx, n.URL("live"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer player.Close()
+	if err := player.Play(ctx, "ext"); err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan []media.Message, 1)
+	go func() { received <- readUntilStopNoT(player) }()
+	pub, err := Dial(ctx, n.URL("live"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, "ext", ModeLive); err != nil {
+		t.Fatal(err)
+	}
+	var sent []media.Message
+	for _, m := range msgs {
+		if m.IsData() {
+			continue
+		}
+		m.Timestamp += extendedBase
+		sent = append(sent, m)
+		if err := pub.WriteMedia(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub.Close()
+	var got []media.Message
+	select {
+	case got = <-received:
+	case <-ctx.Done():
+		t.Fatal("player did not see the end of the stream")
+	}
+	// nginx may repeat sequence headers; compare the frames in order.
+	frames := func(ms []media.Message) []media.Message {
+		var out []media.Message
+		for _, m := range ms {
+			if !m.IsSequenceHeader() {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	g, w := frames(got), frames(sent)
+	if len(g) != len(w) {
+		t.Fatalf("received %d frames, sent %d", len(g), len(w))
+	}
+	for i := range g {
+		if g[i].Type != w[i].Type || !bytes.Equal(g[i].Payload, w[i].Payload) {
+			t.Fatalf("frame %d differs", i)
+		}
+		if g[i].Timestamp < 0xFFFFFF {
+			t.Fatalf("frame %d came back with timestamp %#x", i, g[i].Timestamp)
+		}
+	}
+	t.Logf("%d frames through nginx with timestamps %#x..%#x", len(g), g[0].Timestamp, g[len(g)-1].Timestamp)
+}
+
+// TestInteropFFmpegExtendedTimestamps has ffmpeg publish with timestamps
+// past 0xFFFFFF to our server and play them back from it.
+func TestInteropFFmpegExtendedTimestamps(t *testing.T) {
+	testtools.Require(t, "ffmpeg", "ffprobe")
+	srv := startTestServer(t, nil)
+	src := testtools.GenerateFLV(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := testtools.FFmpegCommand(ctx, t, "-i", src, "-c", "copy", "-output_ts_offset", "20000",
+		"-f", "flv", srv.url("live/ext")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg publishing: %v\n%s", err, out)
+	}
+	st := srv.stream("ext")
+	msgs, done, _ := st.from(0)
+	if !done || len(msgs) == 0 {
+		t.Fatalf("stream done %v with %d messages", done, len(msgs))
+	}
+	for _, m := range msgs {
+		if (m.IsAudio() || m.IsVideo()) && !m.IsSequenceHeader() && m.Timestamp < 0xFFFFFF {
+			t.Fatalf("ffmpeg sent timestamp %#x (type %d, %x); the test needs extended timestamps", m.Timestamp, m.Type, m.Payload[:min(4, len(m.Payload))])
+		}
+	}
+	recv := filepath.Join(t.TempDir(), "played.flv")
+	out, err = testtools.FFmpegCommand(ctx, t, "-i", srv.url("live/ext"), "-c", "copy", "-f", "flv", recv).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg playing: %v\n%s", err, out)
+	}
+	compareProbes(t, recv, src)
+}
