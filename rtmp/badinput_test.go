@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/rtmp/internal/chunk"
 	"github.com/rtmfpd/rtmfpd/rtmp/internal/handshake"
 )
 
@@ -152,4 +155,71 @@ func TestWriteStall(t *testing.T) {
 			t.Error("second write succeeded")
 		}
 	})
+}
+
+// TestKeepalivePings: a quiet peer that answers pings stays connected past
+// the read timeout; one that does not is dropped at the read timeout.
+func TestKeepalivePings(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			c, b := serverAfterHandshake(t, &Config{ReadTimeout: 10 * time.Second, PingInterval: 3 * time.Second})
+			defer b.Close()
+			r, w := chunk.NewReader(b, chunk.Limits{}), chunk.NewWriter(b)
+			var wmu sync.Mutex // the peer writes from two goroutines
+			pings := make(chan uint32, 100)
+			go func() {
+				for {
+					m, err := r.ReadMessage()
+					if err != nil {
+						return
+					}
+					u, err := ParseUserControl(m.Payload)
+					if m.Type != media.TypeUserControl || err != nil || u.Event != EventPingRequest {
+						continue
+					}
+					pings <- u.Timestamp
+					if answer {
+						wmu.Lock()
+						w.WriteMessage(2, chunk.Message{Type: media.TypeUserControl,
+							Payload: UserControl{Event: EventPingResponse, Timestamp: u.Timestamp}.Message().Payload})
+						w.Flush()
+						wmu.Unlock()
+					}
+				}
+			}()
+			start := time.Now()
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				// A message after 25 s of silence.
+				select {
+				case <-time.After(25 * time.Second):
+				case <-stop:
+					return
+				}
+				wmu.Lock()
+				w.WriteMessage(3, chunk.Message{Type: media.TypeVideo, StreamID: 1, Payload: []byte{1}})
+				w.Flush()
+				wmu.Unlock()
+			}()
+			m, err := c.ReadMessage()
+			elapsed := time.Since(start)
+			if answer {
+				if err != nil || m.Type != media.TypeVideo || elapsed != 25*time.Second {
+					t.Fatalf("answering peer: %v %v after %v", m.Type, err, elapsed)
+				}
+			} else if !errors.Is(err, os.ErrDeadlineExceeded) || elapsed != 10*time.Second {
+				t.Fatalf("silent peer: %v after %v", err, elapsed)
+			}
+			synctest.Wait()
+			n := len(pings)
+			want := 8 // every 3 s over 25 s, each answer restarting the interval
+			if !answer {
+				want = 3 // at 3, 6 and 9 s
+			}
+			if n != want {
+				t.Errorf("answer=%v: %d pings, want %d", answer, n, want)
+			}
+		})
+	}
 }

@@ -34,6 +34,7 @@ type StatusError struct {
 	Description string
 }
 
+// Error describes the failure with its status code and description.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("rtmp: %s: %s (%s)", e.Command, e.Code, e.Description)
 }

@@ -16,6 +16,10 @@ const (
 	// DefaultWriteTimeout is how long a write may wait for the peer to
 	// take bytes.
 	DefaultWriteTimeout = 30 * time.Second
+	// DefaultPingInterval is how long a read waits before it sends a Ping
+	// Request to keep a quiet peer (a player, which sends almost nothing)
+	// answering, as nginx-rtmp's "ping" does.
+	DefaultPingInterval = 20 * time.Second
 	// DefaultChunkSize is the outgoing chunk size announced after the
 	// handshake ([Conn.AcceptConnect], [Dial]); 4096 like nginx-rtmp and
 	// ffmpeg.
@@ -55,8 +59,16 @@ const (
 // a negative timeout disables that deadline.
 type Config struct {
 	HandshakeTimeout time.Duration
-	ReadTimeout      time.Duration
-	WriteTimeout     time.Duration
+	// ReadTimeout bounds how long a read waits for the peer's next bytes.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds how long a write waits for the peer to take
+	// bytes.
+	WriteTimeout time.Duration
+	// PingInterval: after this long without bytes from the peer, a read
+	// sends a Ping Request (and again every interval) while it goes on
+	// waiting up to ReadTimeout. Peers answer pings, so a quiet but live
+	// peer never times out.
+	PingInterval time.Duration
 
 	// ChunkSize is the outgoing chunk size announced by AcceptConnect and
 	// by a Client (default DefaultChunkSize).
@@ -93,6 +105,7 @@ func (c *Config) withDefaults() Config {
 	timeout(&o.HandshakeTimeout, DefaultHandshakeTimeout)
 	timeout(&o.ReadTimeout, DefaultReadTimeout)
 	timeout(&o.WriteTimeout, DefaultWriteTimeout)
+	timeout(&o.PingInterval, DefaultPingInterval)
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = DefaultChunkSize
 	}

@@ -77,6 +77,8 @@ type Conn struct {
 	ctl        []media.Message
 	ctlRunning bool
 
+	start time.Time // for ping timestamps
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -92,6 +94,7 @@ func NewServerConn(nc net.Conn, cfg *Config) *Conn { return newConn(nc, cfg, fal
 func newConn(nc net.Conn, cfg *Config, client bool) *Conn {
 	c := &Conn{nc: nc, cfg: cfg.withDefaults(), client: client}
 	c.dc = &deadlineConn{nc: nc, readTimeout: c.cfg.ReadTimeout, writeTimeout: c.cfg.WriteTimeout, onRead: c.maybeAck}
+	c.start = time.Now()
 	c.r = chunk.NewReader(c.dc, c.cfg.limits())
 	c.w = chunk.NewWriter(c.dc)
 	return c
@@ -118,6 +121,12 @@ func (c *Conn) Handshake(ctx context.Context) error {
 		c.hs, err = handshake.Server(c.dc, handshake.ServerOptions{})
 	}
 	unbind()
+	if err == nil {
+		// Keepalive pings once the handshake is done.
+		c.dc.mu.Lock()
+		c.dc.pingInterval, c.dc.onIdle = c.cfg.PingInterval, c.ping
+		c.dc.mu.Unlock()
+	}
 	if err != nil {
 		if cerr := contextErr(ctx); cerr != nil {
 			err = fmt.Errorf("%w (%w)", cerr, err)
@@ -224,6 +233,12 @@ func (c *Conn) control(m Message) (handled bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// ping queues a Ping Request carrying the milliseconds since the Conn was
+// made.
+func (c *Conn) ping() {
+	c.queueControl(UserControl{Event: EventPingRequest, Timestamp: uint32(time.Since(c.start).Milliseconds())}.Message())
 }
 
 // maybeAck runs on the reading goroutine after bytes arrive.

@@ -2,7 +2,9 @@ package rtmp
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,8 @@ type deadlineConn struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	onRead       func() // called after bytes arrive
+	pingInterval time.Duration
+	onIdle       func() // called when a read has waited pingInterval
 
 	read    atomic.Uint64
 	written atomic.Uint64
@@ -27,20 +31,54 @@ type deadlineConn struct {
 	hard time.Time  // zero: none
 }
 
+// Read reads under the read deadline and counts the bytes. With a ping
+// interval, a read idle for that long calls onIdle (which sends a ping) and
+// goes on waiting, until the read timeout.
 func (d *deadlineConn) Read(p []byte) (int, error) {
-	d.mu.Lock()
-	d.nc.SetReadDeadline(d.deadline(d.readTimeout))
-	d.mu.Unlock()
-	n, err := d.nc.Read(p)
-	if n > 0 {
-		d.read.Add(uint64(n))
-		if d.onRead != nil {
-			d.onRead()
-		}
+	var limit time.Time
+	if d.readTimeout > 0 {
+		limit = time.Now().Add(d.readTimeout)
 	}
-	return n, err
+	for {
+		next, pinging := limit, false
+		d.mu.Lock()
+		if d.pingInterval > 0 {
+			if t := time.Now().Add(d.pingInterval); next.IsZero() || t.Before(next) {
+				next, pinging = t, true
+			}
+		}
+		hard := d.hard
+		if !hard.IsZero() && (next.IsZero() || hard.Before(next)) {
+			next, pinging = hard, false
+		}
+		d.nc.SetReadDeadline(next)
+		d.mu.Unlock()
+		n, err := d.nc.Read(p)
+		if n > 0 {
+			d.read.Add(uint64(n))
+			if d.onRead != nil {
+				d.onRead()
+			}
+			return n, err
+		}
+		if pinging && errors.Is(err, os.ErrDeadlineExceeded) && d.stillIdle(limit) {
+			d.onIdle()
+			continue
+		}
+		return n, err
+	}
 }
 
+// stillIdle reports that neither the read limit nor a hard deadline set
+// meanwhile has passed.
+func (d *deadlineConn) stillIdle(limit time.Time) bool {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return (limit.IsZero() || now.Before(limit)) && (d.hard.IsZero() || now.Before(d.hard)) && d.onIdle != nil
+}
+
+// Write writes under the write deadline and counts the bytes.
 func (d *deadlineConn) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	d.nc.SetWriteDeadline(d.deadline(d.writeTimeout))

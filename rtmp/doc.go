@@ -24,7 +24,9 @@
 // answers RTMP servers conventionally give. [Dial] returns a [Client] that
 // connects, publishes and plays like ffmpeg's RTMP client.
 //
-// Every blocking read and write is bounded by a deadline (see [Config]), and
+// Every blocking read and write is bounded by a deadline (see [Config]); a
+// read that waits long sends pings, so that quiet peers that answer them
+// (players) stay connected while dead ones time out. And
 // every quantity a peer controls — message length, chunk size, chunk
 // streams, incomplete messages, reassembly memory — has a limit whose
 // violation is an error.
