@@ -26,8 +26,7 @@
 //
 // Every blocking read and write is bounded by a deadline (see [Config]); a
 // read that waits long sends pings, so that quiet peers that answer them
-// (players) stay connected while dead ones time out. And
-// every quantity a peer controls — message length, chunk size, chunk
-// streams, incomplete messages, reassembly memory — has a limit whose
-// violation is an error.
+// (players) stay connected while dead ones time out. Every quantity a peer
+// controls — message length, chunk size, chunk streams, incomplete
+// messages, reassembly memory — has a limit whose violation is an error.
 package rtmp

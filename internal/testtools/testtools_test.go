@@ -1,7 +1,10 @@
 package testtools
 
 import (
+	"fmt"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -23,4 +26,30 @@ func TestStartNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+// fatalRecorder records Fatalf instead of failing the test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestMissingToolFails: a missing program fails the test with the hint.
+func TestMissingToolFails(t *testing.T) {
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Require(rec, "no-such-program-for-rtmfpd-tests")
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "./scripts/test.sh") {
+		t.Fatalf("message %q", rec.msg)
+	}
 }
