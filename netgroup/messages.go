@@ -49,7 +49,11 @@ func (m *Member) handleMessage(n *Neighbor, b []byte) bool {
 	switch v := msg.(type) {
 	case group.Begin:
 		// The first begin from a peer we have not reported to yet starts
-		// the report exchange.
+		// the report exchange (librtmfp: if the peer is in the heard
+		// list). In c_netgroup one side of each session reported first
+		// and the other answered, the initiator on one session and the
+		// responder on the two others; here both sides usually report on
+		// the begin, and then neither answers.
 		if !n.firstReportSent {
 			m.sendReportLocked(n, true)
 		}

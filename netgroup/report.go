@@ -52,7 +52,9 @@ func (m *Member) ownAddressesLocked() []wire.Address {
 // buildReportLocked writes the group report for neighbour n (rtmfp-facts
 // §6.7, librtmfp NetGroup::sendGroupReport): how we see n, our addresses,
 // then the peers of the best list we compute for n, each with the seconds
-// since we last heard of it and its addresses.
+// since we last heard of it and its addresses. A connected neighbour is
+// reported as heard of 0 s ago (its session is alive); librtmfp counts from
+// the last report received from or about it.
 func (m *Member) buildReportLocked(n *Neighbor, now time.Time) []byte {
 	return m.reportForLocked(n.id, n.s.RemoteAddr(), now)
 }

@@ -154,7 +154,10 @@ func (m *Member) candidatesLocked() []group.Candidate {
 // it (librtmfp NetGroup::updateBestList, manageBestConnections): neighbours
 // beyond the best list's size that are not in it are asked to disconnect
 // (0C, each at most once per AskCloseInterval), and best-list peers not yet
-// neighbours are connected until the count is reached.
+// neighbours are connected until the count is reached. librtmfp asks only
+// the peers that left its previous best list; any neighbour outside the
+// best list is asked here, so that neighbours that connected to us count
+// too.
 //
 // The best list's size is group.TargetNeighborCount of the estimated group
 // size, floor(log2(N)) + 13: librtmfp's current value. librtmfp first used
@@ -224,7 +227,9 @@ func (m *Member) periodicReport() {
 
 // cleanup forgets peers not heard of for PeerTimeout (librtmfp
 // NetGroup::cleanHeardList) and gives up group handshakes that take too
-// long.
+// long. Unlike librtmfp, which also closes a connected peer that no report
+// mentioned for PeerTimeout, a neighbour stays while its session and GR
+// 1C flows live.
 func (m *Member) cleanup() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -312,7 +317,9 @@ func (m *Member) openSession(ctx context.Context, id profile.PeerID, addrs []net
 }
 
 // connectFailedLocked backs off from a peer that could not be reached and
-// gives it up after maxConnectFailures attempts.
+// gives it up after maxConnectFailures attempts (librtmfp marks a peer dead
+// only on MonaServer2's "dead peer" redirect; it is kept out of reports'
+// reach for PeerTimeout both ways).
 func (m *Member) connectFailedLocked(id profile.PeerID, now time.Time) {
 	m.stats.ConnectFailures++
 	h := m.heard[id]
