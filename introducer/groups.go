@@ -36,12 +36,25 @@ type membership struct {
 
 	mu  sync.Mutex
 	out *rtmfp.SendFlow
+	// local replaces the GC flow for a member living on the server's own
+	// endpoint (JoinLocal); closed marks it left.
+	local  chan profile.PeerID
+	closed bool
 }
 
 // send introduces another member to this one (0B message).
 func (m *membership) send(id profile.PeerID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.local != nil {
+		if !m.closed {
+			select {
+			case m.local <- id:
+			default: // nobody reads: drop, as a client does
+			}
+		}
+		return
+	}
 	if m.out == nil {
 		f, err := m.p.s.OpenFlow(groupMetadata, rtmfp.FlowOptions{ReturnFor: m.in})
 		if err != nil {
@@ -106,29 +119,43 @@ func (in *Introducer) join(s *rtmfp.Session, f *rtmfp.RecvFlow, id group.GroupID
 		in.mu.Unlock()
 		return nil
 	}
+	g := in.groupForJoinLocked(p, id)
+	if g == nil {
+		in.mu.Unlock()
+		return nil
+	}
+	return in.addMemberLocked(p, g, &membership{p: p, g: g, in: f})
+}
+
+// groupForJoinLocked returns the group p joins, creating it, or nil when a
+// limit refuses the join. A previous membership of p in the group ends.
+func (in *Introducer) groupForJoinLocked(p *peer, id group.GroupID) *grp {
 	g := in.groups[id]
 	switch {
 	case p.groups[id] != nil:
-		// Joining twice: the new flow replaces the old membership.
+		// Joining twice: the new membership replaces the old one.
 		in.leaveLocked(p.groups[id])
 		g = in.groups[id]
 	case len(p.groups) >= in.cfg.MaxGroupsPerSession:
-		in.mu.Unlock()
 		return nil
 	}
 	if g == nil {
 		if len(in.groups) >= in.cfg.MaxGroups {
-			in.mu.Unlock()
 			return nil
 		}
 		g = &grp{id: id, members: map[profile.PeerID]*membership{}}
 		in.groups[id] = g
 	}
 	if len(g.members) >= in.cfg.MaxMembers {
-		in.mu.Unlock()
 		return nil
 	}
-	m := &membership{p: p, g: g, in: f}
+	return g
+}
+
+// addMemberLocked puts a membership on its group's ring, exchanges
+// introductions and unlocks in.mu.
+func (in *Introducer) addMemberLocked(p *peer, g *grp, m *membership) *membership {
+	id := g.id
 	g.members[p.id] = m
 	p.groups[id] = m
 	g.ring.Add(p.id)
@@ -189,6 +216,10 @@ func (in *Introducer) leaveLocked(m *membership) {
 	m.mu.Lock()
 	if m.out != nil {
 		m.out.Close()
+	}
+	if m.local != nil && !m.closed {
+		m.closed = true
+		close(m.local)
 	}
 	m.mu.Unlock()
 }

@@ -35,6 +35,12 @@
 // estimate the group size and find its place (the policy of MonaServer2,
 // with Cumulus's random extra). Membership ends with the GC flow or the
 // session. Groups, members per group and groups per session are capped.
+//
+// The server may be a group member itself (package netgroup): JoinLocal
+// places its peer ID on the ring like a client's, and it is told about
+// members on a channel instead of a GC flow; clients then reach it with a
+// P2P session to its peer ID at the server's address. PeerAddresses gives
+// it the addresses where a client can be reached.
 package introducer
 
 import (
@@ -120,7 +126,8 @@ type Introducer struct {
 	peers   map[profile.PeerID]*peer
 	byAddr  map[netip.AddrPort]*peer
 	groups  map[group.GroupID]*grp
-	unknown map[string]time.Time // tags of IHellos for unknown peers, for DeadPeerRedirect
+	locals  map[profile.PeerID]*peer // members on the server's own endpoint
+	unknown map[string]time.Time     // tags of IHellos for unknown peers, for DeadPeerRedirect
 	rnd     *rand.Rand
 
 	stats counters
@@ -150,6 +157,7 @@ func New(cfg Config) *Introducer {
 		peers:   make(map[profile.PeerID]*peer),
 		byAddr:  make(map[netip.AddrPort]*peer),
 		groups:  make(map[group.GroupID]*grp),
+		locals:  make(map[profile.PeerID]*peer),
 		unknown: make(map[string]time.Time),
 		rnd:     cfg.Rand,
 	}

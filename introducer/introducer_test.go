@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -229,4 +230,80 @@ func TestIntroductionNATs(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestLocalMember: a member on the server's own endpoint is introduced to
+// clients and told about them like any member, and leaves cleanly.
+func TestLocalMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 9, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		in, url := server(t, sh, Config{})
+		spec, err := group.ParseSpec("G:027f0201010103010c050e74657374011b00")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var self profile.PeerID
+		self[0] = 0x42
+		local, err := in.JoinLocal(self, spec.GroupID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		var clients []*client.Conn
+		var groups []*client.Group
+		for range 3 {
+			h, _ := n.NewHost()
+			c := dial(t, h, url)
+			g, err := c.JoinGroup(ctx, spec.GroupID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients, groups = append(clients, c), append(groups, g)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		told := map[profile.PeerID]bool{}
+	drain:
+		for {
+			select {
+			case id := <-local.Members():
+				told[id] = true
+			default:
+				break drain
+			}
+		}
+		for i, c := range clients {
+			id := c.Session().Endpoint().PeerID()
+			if !told[id] {
+				t.Errorf("local member not told about client %d", i)
+			}
+			if got := in.PeerAddresses(id); len(got) == 0 || got[0] != c.Session().Endpoint().LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort() {
+				t.Errorf("client %d addresses %v", i, got)
+			}
+			select {
+			case got := <-groups[i].Members():
+				if got != self && i == 0 {
+					t.Errorf("first client introduced to %v, want the local member", got)
+				}
+			default:
+				t.Errorf("client %d was introduced to nobody", i)
+			}
+		}
+		if !in.isMember(spec.GroupID(), self) {
+			t.Fatal("local member not listed")
+		}
+		local.Leave()
+		local.Leave()
+		if in.isMember(spec.GroupID(), self) {
+			t.Fatal("local member still listed after Leave")
+		}
+		if _, ok := <-local.Members(); ok {
+			t.Fatal("Members channel open after Leave")
+		}
+		if got := in.PeerAddresses(self); got != nil {
+			t.Fatalf("addresses of a non-client: %v", got)
+		}
+	})
 }
