@@ -97,7 +97,11 @@ type neighbor struct {
 	id         NeighborID
 	infoSent   bool // our stream info went to them
 	subscribed bool // their stream info came to us
-	endSent    bool
+	infoAt     time.Time
+	infoTries  int // stream infos sent (repeated until they answer, see repeatReports)
+	endAt      time.Time
+	endTries   int  // end-of-stream messages sent
+	maskStale  bool // they push bits we did not ask for: our push mask got lost
 
 	// Their availability: last credible map, and their claim (highest
 	// fragment ID they showed in a map or sent us).
@@ -105,6 +109,8 @@ type neighbor struct {
 	hasMap  bool
 	claim   uint64
 	claimAt time.Time
+	dataMax uint64 // highest fragment they sent us (accepted)
+	dataAt  time.Time
 	mapSent uint64 // Last of the last map we sent them
 
 	pushOut   uint8 // bits they asked us to push

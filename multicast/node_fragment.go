@@ -48,9 +48,8 @@ func (n *Node) Close(now time.Time) error {
 	n.closed = true
 	n.endID = n.frag.Last() + 1
 	for _, id := range n.order {
-		if nb := n.neighbors[id]; nb.infoSent && !nb.endSent {
-			nb.endSent = true
-			n.sendReport(nb, StreamEnd{LastFragment: n.endID}, now)
+		if nb := n.neighbors[id]; nb.infoSent && nb.endTries == 0 {
+			n.sendEnd(nb, now)
 		}
 	}
 	return nil
@@ -137,6 +136,7 @@ func (n *Node) ingest(nb *neighbor, src Source, raw []byte, now time.Time) error
 	n.buf.put(slot{id: f.ID, raw: raw, frag: f, at: at})
 	if nb != nil {
 		n.claim(nb, f.ID, now)
+		nb.dataMax, nb.dataAt = max(nb.dataMax, f.ID), now
 	} else if f.ID > n.trusted {
 		n.trusted = f.ID
 		n.hz.advance(now, f.ID)

@@ -82,14 +82,17 @@ func (n *Node) pullRound(now time.Time) {
 }
 
 // expire gives up on the missing fragments known before the window
-// (IDs up to boundary) that block delivery, and delivers what follows.
+// (IDs up to boundary) that block delivery, and delivers what follows. It
+// skips each run of missing fragments in one step (to the next buffered
+// fragment), so its work is bounded by the buffer, not by the IDs.
 func (n *Node) expire(boundary uint64) {
 	if n.re == nil {
 		return
 	}
 	for n.re.Next() <= boundary {
+		next := n.re.Next()
 		missing := uint64(0)
-		for id := n.re.Next(); id <= boundary; id++ {
+		for id := next; id <= boundary && id-next < maxPieces; id++ {
 			if !n.re.Has(id) {
 				missing = id
 				break
@@ -98,7 +101,13 @@ func (n *Node) expire(boundary uint64) {
 		if missing == 0 {
 			return // the next message is held up to the boundary: wait for its end
 		}
-		n.re.GiveUp(missing + 1)
+		resume := boundary + 1
+		if missing < boundary {
+			if h := n.buf.nextHeld(missing+1, boundary); h != 0 {
+				resume = h
+			}
+		}
+		n.re.GiveUp(resume)
 		n.drain()
 	}
 }

@@ -4,7 +4,8 @@ import "time"
 
 // pushRound runs every PushPeriod on a player once it has seen a map
 // (librtmfp GroupMedia::sendPushRequests): withdraw push requests that
-// brought nothing for a while, then ask one more neighbour to push one
+// brought nothing for a while (and send the mask again to neighbours that
+// push bits we did not ask for: a mask got lost), then ask one more neighbour to push one
 // more bit: the next bit in turn (random first) that has no good pusher,
 // or simply the next one when all have, so that a second pusher competes
 // with the first (notePush keeps the faster). Unlike librtmfp, every other
@@ -22,6 +23,10 @@ func (n *Node) pushRound(now time.Time) {
 				mask &^= 1 << b
 				nb.pushFail[b] = now
 			}
+		}
+		if nb.maskStale {
+			nb.maskStale = false
+			nb.pushIn = ^mask // force the resend
 		}
 		n.sendPush(nb, mask, now)
 	}
@@ -129,6 +134,7 @@ func (n *Node) sendPush(nb *neighbor, mask uint8, now time.Time) {
 func (n *Node) notePush(nb *neighbor, id uint64, now time.Time) {
 	b := id % 8
 	if nb.pushIn&(1<<b) == 0 {
+		nb.maskStale = true
 		return
 	}
 	nb.pushGot[b] = now

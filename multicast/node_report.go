@@ -12,9 +12,40 @@ func (n *Node) sendInfo(nb *neighbor, now time.Time) {
 	if nb.infoSent || !n.known {
 		return
 	}
-	nb.infoSent = true
+	nb.infoSent, nb.infoAt, nb.infoTries = true, now, 1
 	n.sendReport(nb, n.StreamInfo(), now)
 	n.sendMapTo(nb, now)
+}
+
+// Report messages that matter once are repeated, because a transport may
+// drop them under back-pressure: the stream info until the neighbour
+// answers, the end of stream a few times.
+const (
+	repeatEvery = time.Second
+	infoTries   = 4
+	endTries    = 3
+)
+
+// repeatReports re-sends unanswered stream infos and the end of stream.
+func (n *Node) repeatReports(now time.Time) {
+	for _, id := range n.order {
+		nb := n.neighbors[id]
+		if n.known && nb.infoSent && !nb.subscribed && nb.infoTries < infoTries && now.Sub(nb.infoAt) >= repeatEvery {
+			nb.infoAt = now
+			nb.infoTries++
+			n.sendReport(nb, n.StreamInfo(), now)
+		}
+		if n.endID != 0 && nb.endTries > 0 && nb.endTries < endTries && now.Sub(nb.endAt) >= repeatEvery {
+			n.sendEnd(nb, now)
+		}
+	}
+}
+
+// sendEnd sends the end of stream to a neighbour.
+func (n *Node) sendEnd(nb *neighbor, now time.Time) {
+	nb.endAt = now
+	nb.endTries++
+	n.sendReport(nb, StreamEnd{LastFragment: n.endID}, now)
 }
 
 // handleInfo processes a neighbour's stream info: it announces or
@@ -56,10 +87,11 @@ func (n *Node) handleEnd(nb *neighbor, e StreamEnd, now time.Time) {
 		return
 	}
 	n.endID = e.LastFragment
+	n.hz.advance(now, n.endID-1) // everything before the end exists
+	nb.endTries = endTries       // it knows
 	for _, id := range n.order {
-		if o := n.neighbors[id]; o != nb && o.subscribed && !o.endSent {
-			o.endSent = true
-			n.sendReport(o, StreamEnd{LastFragment: n.endID}, now)
+		if o := n.neighbors[id]; o.subscribed && o.endTries == 0 {
+			n.sendEnd(o, now)
 		}
 	}
 	n.checkEnd()
@@ -165,6 +197,7 @@ func (n *Node) sendMapTo(nb *neighbor, now time.Time) {
 // (librtmfp GroupMedia::manage). It also ages the buffer.
 func (n *Node) mapRound(now time.Time) {
 	n.evict(now)
+	n.repeatReports(now)
 	if n.buf.count == 0 || len(n.order) == 0 {
 		return
 	}
@@ -207,17 +240,45 @@ func (n *Node) claim(nb *neighbor, id uint64, now time.Time) {
 // highest fragment from a trusted source, or the claim that an eighth of
 // the neighbours with fresh claims reach (the second highest of two to
 // fifteen, the highest of one), so that a few lying neighbours cannot
-// drag it forward. A horizon far above that was set by liars before the others
-// spoke: the node starts over (resync). Claims beyond reach of the horizon
-// are forgotten, before and after.
+// drag it forward. A horizon far above that, or far above the fragments
+// two neighbours actually sent, was set by liars before the others spoke:
+// the node starts over from there (resync). Claims beyond reach of the
+// horizon are forgotten.
 func (n *Node) updateHorizon(now time.Time) {
 	n.dropIncredible()
 	ref := n.consensus(now)
-	if ref != 0 && n.hz.last() > max(ref, n.trusted)+n.claimLead() {
-		n.resync()
+	lead := n.claimLead()
+	if data := n.dataConsensus(now); data != 0 && n.hz.last() > max(data, n.trusted)+lead {
+		n.resync(max(data, n.trusted) + lead)
+		n.hz.advance(now, max(data, n.trusted))
+		n.dropIncredible()
+		ref = n.consensus(now)
+	} else if ref != 0 && n.hz.last() > max(ref, n.trusted)+lead {
+		n.resync(max(ref, n.trusted) + lead)
 	}
 	n.hz.advance(now, max(ref, n.trusted))
 	n.dropIncredible()
+}
+
+// dataConsensus returns the second highest fragment ID that neighbours
+// recently sent us (each neighbour counted once), or 0 with fewer than two
+// such neighbours.
+func (n *Node) dataConsensus(now time.Time) uint64 {
+	fresh := now.Add(-(n.cfg.Window + n.cfg.RelayMargin))
+	var first, second uint64
+	for _, id := range n.order {
+		nb := n.neighbors[id]
+		if nb.dataMax == 0 || nb.dataAt.Before(fresh) {
+			continue
+		}
+		switch {
+		case nb.dataMax > first:
+			first, second = nb.dataMax, first
+		case nb.dataMax > second:
+			second = nb.dataMax
+		}
+	}
+	return second
 }
 
 // dropIncredible forgets the claims (and maps) beyond credibleMax.
@@ -258,8 +319,8 @@ func (n *Node) checkLate(now time.Time) {
 	if now.Sub(l.since) < lateFloodSpan {
 		return
 	}
-	if l.count >= lateFloodCount && l.from[1] != 0 && l.max+n.claimLead() < n.hz.last() {
-		n.resync()
+	if lead := n.claimLead(); l.count >= lateFloodCount && l.from[1] != 0 && l.max+lead < n.hz.last() {
+		n.resync(l.max + lead)
 		n.hz.advance(now, l.max)
 		n.dropIncredible()
 	}
@@ -285,19 +346,24 @@ func (n *Node) consensus(now time.Time) uint64 {
 	return c[len(c)-k]
 }
 
-// resync forgets everything the node derived from a horizon that turned
-// out to be forged: the horizon, the buffer, the reassembly (it restarts
-// at the next fragment or pull), the pulls and the pushers.
-func (n *Node) resync() {
+// resync forgets what the node derived from a horizon that turned out to
+// be forged: the horizon, and whatever lies beyond limit (the buffer and
+// the reassembly if they reach there, pulls there).
+func (n *Node) resync(limit uint64) {
 	n.st.Resyncs++
 	n.hz = horizon{}
-	n.buf.reset()
-	n.re, n.cursor = nil, 0
-	for id, p := range n.pending {
-		n.dropPull(id, p)
+	if n.buf.hi > limit {
+		n.buf.reset()
 	}
-	n.pendingOrder = n.pendingOrder[:0]
-	n.pusher = [8]pushRecord{}
+	if n.re != nil && n.re.Next() > limit {
+		n.re, n.cursor = nil, 0
+	}
+	n.cursor = min(n.cursor, limit)
+	for id, p := range n.pending {
+		if id > limit {
+			n.dropPull(id, p)
+		}
+	}
 }
 
 // claimLead is how far beyond the horizon a claim may go: twice the IDs

@@ -16,7 +16,7 @@ const forgeEvery = 100 * time.Millisecond
 // every bit set (within reach: neighbours pull fragments the forger may
 // not have), a fragment far behind the window, pulls for fragments that
 // never existed and for long gone ones, undecodable bytes on both flows,
-// and with ForgeFuture a fragment a million IDs ahead.
+// and from ForgeFutureAt a fragment a million IDs ahead.
 func (s *Sim) forge() {
 	if s.now.After(s.publishUntil) {
 		return
@@ -37,7 +37,7 @@ func (s *Sim) forge() {
 			t.Send(to, multicast.FlowReport, multicast.Pull{ID: last + 500_000}.Append(nil))
 			t.Send(to, multicast.FlowReport, multicast.Pull{ID: 1}.Append(nil))
 			t.Send(to, multicast.FlowReport, []byte{0x2B})
-			if s.cfg.ForgeFuture {
+			if s.cfg.ForgeFutureAt > 0 && s.Elapsed() >= s.cfg.ForgeFutureAt {
 				t.Send(to, multicast.FlowMedia, forgedFragment(last+1_000_000))
 			}
 			if old > 0 {

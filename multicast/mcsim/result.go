@@ -31,6 +31,7 @@ type Result struct {
 	// delivered within the window: the worst peer and the mean.
 	WorstDelivery, MeanDelivery float64
 	WorstPeer                   int
+	Delivery                    []float64     // per peer (index 0 is peer 1)
 	MaxJoinDelay                time.Duration // from Start to the first message a peer delivered
 	Corrupt                     int           // deliveries that did not match what was published
 	Ended                       int           // peers that saw the end of stream
@@ -107,6 +108,7 @@ func (s *Sim) result() Result {
 			ratio = float64(ok) / float64(expected)
 		}
 		sum += ratio
+		r.Delivery = append(r.Delivery, ratio)
 		if ratio < r.WorstDelivery {
 			r.WorstDelivery, r.WorstPeer = ratio, i+1
 		}

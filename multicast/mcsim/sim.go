@@ -41,11 +41,11 @@ type Config struct {
 	SilentAt time.Duration // default 0
 	Forgers  []int         // peers (1…Peers) that also inject forged maps, old fragments, bad pulls and garbage every 100 ms
 	ForgeAt  time.Duration // when forgers start; default Start
-	// ForgeFuture makes forgers also inject fragments a million IDs ahead
-	// of the publisher (forged content; see the package doc for what the
-	// engine can and cannot refuse).
-	ForgeFuture bool
-	Seed        uint64
+	// ForgeFutureAt, if set, is when forgers also start injecting
+	// fragments a million IDs ahead of the publisher (forged content; see
+	// the package doc for what the engine can and cannot refuse).
+	ForgeFutureAt time.Duration
+	Seed          uint64
 }
 
 func (c Config) withDefaults() Config {
