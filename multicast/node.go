@@ -66,7 +66,8 @@ func (l Limits) withDefaults() Limits {
 
 // NodeConfig configures a Node.
 type NodeConfig struct {
-	// Config holds the multicast parameters; NewNode clamps them.
+	// Config holds the multicast parameters; NewNode clamps them. The
+	// zero Config means DefaultConfig().
 	Config Config
 	// Name is the stream name (NetStream.publish / play).
 	Name string
@@ -216,6 +217,9 @@ func NewNode(cfg NodeConfig) *Node {
 		panic("multicast: NewNode without a Transport")
 	}
 	lim := cfg.Limits.withDefaults()
+	if cfg.Config == (Config{}) {
+		cfg.Config = DefaultConfig()
+	}
 	n := &Node{
 		cfg:       cfg.Config.Clamp(),
 		lim:       lim,

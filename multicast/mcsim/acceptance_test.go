@@ -257,6 +257,17 @@ func TestUploadLimit(t *testing.T) {
 	checkHealthy(t, r)
 }
 
+// Peers that connect while the stream runs join at the live edge and get
+// the rest of it.
+func TestLateJoiners(t *testing.T) {
+	heavy(t)
+	cfg := lossy(50, 9)
+	cfg.Late, cfg.LateAt = []int{7, 21, 33, 48}, 15*time.Second
+	r := New(cfg).Run()
+	t.Log(r)
+	checkHealthy(t, r)
+}
+
 // A small group under loss, quick enough for -short and -race.
 func TestSmallGroup(t *testing.T) {
 	cfg := lossy(10, 8)

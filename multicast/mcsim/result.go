@@ -32,7 +32,7 @@ type Result struct {
 	WorstDelivery, MeanDelivery float64
 	WorstPeer                   int
 	Delivery                    []float64     // per peer (index 0 is peer 1)
-	MaxJoinDelay                time.Duration // from Start to the first message a peer delivered
+	MaxJoinDelay                time.Duration // from Start (or a late peer's connection) to the first message it delivered
 	Corrupt                     int           // deliveries that did not match what was published
 	Ended                       int           // peers that saw the end of stream
 	QueueDrops                  uint64        // messages dropped by full upload queues
@@ -86,7 +86,11 @@ func (s *Sim) result() Result {
 		if nd.firstDelivered < 0 {
 			start = len(s.recs)
 		} else {
-			r.MaxJoinDelay = max(r.MaxJoinDelay, s.recs[nd.firstDelivered].at.Sub(s.epoch.Add(s.cfg.Start)))
+			from := s.epoch.Add(s.cfg.Start)
+			if nd.joinedAt.After(from) {
+				from = nd.joinedAt
+			}
+			r.MaxJoinDelay = max(r.MaxJoinDelay, s.recs[nd.firstDelivered].at.Sub(from))
 		}
 		expected := len(s.recs) - from
 		ok := 0

@@ -45,6 +45,8 @@ type Config struct {
 	// fragments a million IDs ahead of the publisher (forged content; see
 	// the package doc for what the engine can and cannot refuse).
 	ForgeFutureAt time.Duration
+	Late          []int // peers (1…Peers) that connect to their neighbours only at LateAt
+	LateAt        time.Duration
 	Seed          uint64
 }
 
@@ -97,6 +99,8 @@ type node struct {
 	timerAt   time.Time // scheduled wake-up, zero if none
 	silent    bool
 	forger    bool
+	late      bool
+	joinedAt  time.Time
 
 	sentData, sentControl uint64 // bytes handed to the network
 	queueDrops            uint64
@@ -178,9 +182,20 @@ func New(cfg Config) *Sim {
 		}
 	}
 	s.buildTopology()
+	for _, p := range cfg.Late {
+		if p >= 1 && p <= cfg.Peers {
+			s.nodes[p].late = true
+			s.at(cfg.LateAt, func() { s.join(int32(p)) })
+		}
+	}
 	for i, nd := range s.nodes {
+		if nd.late {
+			continue
+		}
 		for _, j := range sortedLinks(nd.links) {
-			_ = nd.n.AddNeighbor(neighborID(j), s.now)
+			if !s.nodes[j].late {
+				_ = nd.n.AddNeighbor(neighborID(j), s.now)
+			}
 		}
 		s.reschedule(int32(i))
 	}
@@ -190,6 +205,18 @@ func New(cfg Config) *Sim {
 		s.at(max(cfg.ForgeAt, cfg.Start), s.forge)
 	}
 	return s
+}
+
+// join connects a late peer to its neighbours (both ways).
+func (s *Sim) join(p int32) {
+	nd := s.nodes[p]
+	nd.late, nd.joinedAt = false, s.now
+	for _, j := range sortedLinks(nd.links) {
+		_ = nd.n.AddNeighbor(neighborID(j), s.now)
+		_ = s.nodes[j].n.AddNeighbor(neighborID(p), s.now)
+		s.reschedule(j)
+	}
+	s.reschedule(p)
 }
 
 func neighborID(i int32) multicast.NeighborID { return multicast.NeighborID(i + 1) }
@@ -341,6 +368,9 @@ func (t transport) Send(to multicast.NeighborID, flow multicast.Flow, msg []byte
 	l, ok := nd.links[dst]
 	if !ok {
 		return
+	}
+	if nd.late || s.nodes[dst].late {
+		return // not connected yet
 	}
 	if flow == multicast.FlowMedia {
 		if nd.silent {
