@@ -41,12 +41,13 @@ func serverBinary(tb testing.TB) string {
 
 // benchConfig lifts the per-address handshake rate limit: every load
 // generator client shares 127.0.0.1.
-const benchConfig = `{"session": {"startupRate": 1000000, "startupBurst": 1000000}}`
+const benchConfig = `{"status": "off", "session": {"startupRate": 1000000, "startupBurst": 1000000}}`
 
 // server is an rtmfpd process on loopback.
 type server struct {
-	cmd  *exec.Cmd
-	addr netip.AddrPort
+	cmd    *exec.Cmd
+	addr   netip.AddrPort
+	status string // host:port of the status endpoint, when enabled
 }
 
 // startServer runs rtmfpd on an ephemeral loopback port with extra
@@ -66,12 +67,18 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 		tb.Fatal(err)
 	}
 	listening := make(chan netip.AddrPort, 1)
+	statusAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
 			if os.Getenv("RTMFPD_BENCH_LOG") != "" {
 				fmt.Fprintln(os.Stderr, "rtmfpd:", line)
+			}
+			if strings.Contains(line, "status endpoint listening") {
+				if i := strings.Index(line, "address=http://"); i >= 0 {
+					statusAddr <- strings.TrimSuffix(strings.Fields(line[i+15:])[0], "/status")
+				}
 			}
 			if strings.Contains(line, "RTMFP endpoint listening") {
 				if i := strings.Index(line, "address="); i >= 0 {
@@ -94,7 +101,15 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 	})
 	select {
 	case addr := <-listening:
-		return &server{cmd: cmd, addr: addr}
+		s := &server{cmd: cmd, addr: addr}
+		if strings.Contains(config, `"status": "127.0.0.1:0"`) {
+			select {
+			case s.status = <-statusAddr:
+			case <-time.After(5 * time.Second):
+				tb.Fatal("rtmfpd did not report its status endpoint")
+			}
+		}
+		return s
 	case <-time.After(10 * time.Second):
 		tb.Fatal("rtmfpd did not report listening within 10 s")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
 
@@ -87,6 +88,8 @@ type Conn struct {
 	pending map[float64]chan callResult
 	streams map[uint32]*Stream
 	status  chan Status
+	ncIn    *rtmfp.RecvFlow // the server's NetConnection return flow
+	groups  []*Group
 	// ConnectResult is the info object of the connect answer.
 	ConnectResult Status
 }
@@ -336,10 +339,21 @@ func (c *Conn) acceptFlows() {
 		if err != nil {
 			return
 		}
+		if string(f.Metadata()) == "GC" {
+			c.groupFlow(f)
+			continue
+		}
 		id, ok := tcflow.ParseMetadata(f.Metadata())
 		if !ok {
 			f.Reject(0)
 			continue
+		}
+		if id == 0 {
+			c.mu.Lock()
+			if c.ncIn == nil {
+				c.ncIn = f
+			}
+			c.mu.Unlock()
 		}
 		go c.readFlow(id, f)
 	}
@@ -418,4 +432,18 @@ func (c *Conn) deliverStatus(id uint32, st Status) {
 		default:
 		}
 	}
+}
+
+// ConnectPeer opens a direct RTMFP session to the peer with the given ID,
+// introduced by this connection's server (IHello by peer ID, Forwarded
+// IHello and Redirect, RFC 7016 §3.5.1.4). addrs may add addresses where
+// the peer is already known to listen. It fails with rtmfp.ErrNoSuchPeer
+// when no session could be established within the handshake timeout (the
+// peer is unknown, gone, or unreachable through the NATs on the way).
+func (c *Conn) ConnectPeer(ctx context.Context, id profile.PeerID, addrs ...netip.AddrPort) (*rtmfp.Session, error) {
+	if s, ok := c.ep.Session(id); ok && s.Err() == nil {
+		return s, nil
+	}
+	to := append([]netip.AddrPort{c.s.RemoteAddr()}, addrs...)
+	return c.ep.Connect(ctx, flash.PeerEPD(id), to...)
 }

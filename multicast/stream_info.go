@@ -28,20 +28,6 @@ const (
 // Type4Value is the value librtmfp always writes in option 4.
 const Type4Value = 300000
 
-// Config holds the multicast parameters a stream info carries, with the
-// Flash defaults (rtmfp-facts §7.7).
-type Config struct {
-	Window       time.Duration // multicastWindowDuration, default 8 s
-	UpdatePeriod time.Duration // multicastAvailabilityUpdatePeriod, default 100 ms
-	FetchPeriod  time.Duration // multicastFetchPeriod, default 2.5 s
-	SendToAll    bool          // multicastAvailabilitySendToAll, default false
-}
-
-// DefaultConfig returns the Flash defaults.
-func DefaultConfig() Config {
-	return Config{Window: 8 * time.Second, UpdatePeriod: 100 * time.Millisecond, FetchPeriod: 2500 * time.Millisecond}
-}
-
 // StreamInfo announces a stream to a neighbour or subscribes to it (the
 // subscriber answers with its own StreamInfo for the same key), the first
 // message of a GR 11 flow (librtmfp RTMFPWriter::writeGroupMedia,
@@ -122,16 +108,16 @@ func (s StreamInfo) millis(t uint64, def time.Duration) time.Duration {
 }
 
 // Config reads the multicast parameters, using the defaults for absent or
-// malformed options.
+// malformed options and for the two parameters the message does not carry
+// (RelayMargin, PushNeighborLimit). Values are returned as sent, not
+// clamped (see Config.Clamp).
 func (s StreamInfo) Config() Config {
-	d := DefaultConfig()
-	_, sendAll := s.option(OptSendToAll)
-	return Config{
-		Window:       s.millis(OptWindow, d.Window),
-		UpdatePeriod: s.millis(OptUpdatePeriod, d.UpdatePeriod),
-		FetchPeriod:  s.millis(OptFetchPeriod, d.FetchPeriod),
-		SendToAll:    sendAll,
-	}
+	c := DefaultConfig()
+	_, c.SendToAll = s.option(OptSendToAll)
+	c.Window = s.millis(OptWindow, c.Window)
+	c.UpdatePeriod = s.millis(OptUpdatePeriod, c.UpdatePeriod)
+	c.FetchPeriod = s.millis(OptFetchPeriod, c.FetchPeriod)
+	return c
 }
 
 // streamEndMaxLen: librtmfp tells the two forms of 0x21 apart by size; the

@@ -46,6 +46,7 @@ type Conn struct {
 	mu        sync.Mutex
 	connected bool
 	closed    bool
+	direct    bool // a direct P2P NetStream connection: no connect, no createStream
 	info      ConnectInfo
 	streams   map[uint32]*netStream
 	nextID    uint32
@@ -62,6 +63,16 @@ func (srv *Server) NewConn(t Transport, id string) *Conn {
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
+	return c
+}
+
+// NewDirectConn registers the connection of a peer that plays this end's
+// direct P2P NetStreams (NetStream.DIRECT_CONNECTIONS): Flash peers send no
+// connect and no createStream on such a session; streams come into being
+// when the peer names them (rtmfp-facts §5.1: stream IDs 2000000+n).
+func (srv *Server) NewDirectConn(t Transport, id string) *Conn {
+	c := srv.NewConn(t, id)
+	c.connected, c.direct = true, true
 	return c
 }
 
@@ -143,7 +154,12 @@ func (c *Conn) Close() {
 func (c *Conn) stream(id uint32) *netStream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.streams[id]
+	ns := c.streams[id]
+	if ns == nil && c.direct && id != 0 && len(c.streams) < c.srv.cfg.MaxStreamsPerConn {
+		ns = &netStream{c: c, id: id}
+		c.streams[id] = ns
+	}
+	return ns
 }
 
 // send writes a control message, logging failures (the transport closes

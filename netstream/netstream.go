@@ -64,6 +64,10 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		c.status(streamID, PublishFailed, "publish on a stream that was not created")
 		return
 	}
+	if c.srv.cfg.NoMedia {
+		c.status(streamID, PublishFailed, "this server does not relay media (introduction only)")
+		return
+	}
 	raw, _ := cmd.ArgString(0)
 	name, _ := SplitStreamName(raw)
 	mode, _ := cmd.ArgString(1)
@@ -117,6 +121,10 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns := c.stream(streamID)
 	if ns == nil {
 		c.status(streamID, PlayFailed, "play on a stream that was not created")
+		return
+	}
+	if c.srv.cfg.NoMedia {
+		c.status(streamID, PlayFailed, "this server does not relay media (introduction only)")
 		return
 	}
 	raw, _ := cmd.ArgString(0)

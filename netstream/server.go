@@ -34,6 +34,9 @@ type Config struct {
 	PlayerQueue int
 	// MaxStreamsPerConn caps createStream per connection. Default 64.
 	MaxStreamsPerConn int
+	// NoMedia refuses publish and play: the server only introduces peers
+	// and keeps groups, as Adobe Cirrus did ("no media relay").
+	NoMedia bool
 	// Hooks let the application accept, refuse and follow connections and
 	// streams.
 	Hooks Hooks

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/internal/ratelimit"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
@@ -22,6 +22,8 @@ import (
 // each session has its own goroutine.
 type Endpoint struct {
 	conn    PacketConn
+	bw      batchWriter
+	bw6     bool
 	cfg     Config
 	prof    profile.Profile
 	log     *slog.Logger
@@ -94,6 +96,7 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		byPeer:     make(map[profile.PeerID]*Session),
 		inProgress: make(map[string]struct{}),
 	}
+	e.bw, e.bw6 = newBatchWriter(conn)
 	for range cfg.HandshakeWorkers {
 		e.wg.Add(1)
 		go e.keyingWorker()
@@ -177,53 +180,73 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 
 // readLoop receives datagrams and hands them to their sessions.
 func (e *Endpoint) readLoop() {
+	if e.bw != nil {
+		e.readBatchLoop()
+		return
+	}
 	defer close(e.readerDone)
+	p := getPacket()
+	defer func() { putPacket(p) }()
 	for {
-		p := getPacket()
 		n, from, err := e.conn.ReadFromUDPAddrPort(p.buf[:])
 		if err != nil {
-			putPacket(p)
-			if errors.Is(err, net.ErrClosed) {
+			if e.readError(err) {
 				return
 			}
-			select {
-			case <-e.closing:
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					continue
-				}
-				return
-			default:
-			}
-			e.stats.readErrors.Add(1)
 			continue
 		}
-		e.stats.packetsIn.Add(1)
-		// The smallest packet is a 4-byte session ID field and one
-		// 16-byte cipher block; a full buffer may be a truncated one.
-		if n < 20 || n >= len(p.buf) {
-			e.stats.dropShort.Add(1)
-			putPacket(p)
-			continue
-		}
-		p.n, p.from = n, from
-		ssid := unscramble(p.buf[:n])
-		if ssid == 0 {
-			e.handleStartup(p)
-			continue
-		}
-		e.mu.Lock()
-		s := e.sessions[ssid]
-		e.mu.Unlock()
-		if s == nil {
-			e.stats.dropUnknownSession.Add(1)
-			putPacket(p)
-			continue
-		}
-		if !s.deliver(p) {
-			e.stats.dropInboxFull.Add(1)
-			putPacket(p)
+		if e.receive(p, n, from) {
+			p = getPacket()
 		}
 	}
+}
+
+// readError handles a receive error and reports whether the loop must end.
+func (e *Endpoint) readError(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	select {
+	case <-e.closing:
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return false
+		}
+		return true
+	default:
+	}
+	e.stats.readErrors.Add(1)
+	return false
+}
+
+// receive demultiplexes one datagram of n bytes in p. It reports whether it
+// kept p (handed it to a session or the handshake path); if not, the caller
+// reuses p.
+func (e *Endpoint) receive(p *packet, n int, from netip.AddrPort) bool {
+	e.stats.packetsIn.Add(1)
+	// The smallest packet is a 4-byte session ID field and one 16-byte
+	// cipher block; a full buffer may be a truncated one.
+	if n < 20 || n >= len(p.buf) {
+		e.stats.dropShort.Add(1)
+		return false
+	}
+	p.n, p.from, p.body = n, from, nil
+	ssid := unscramble(p.buf[:n])
+	if ssid == 0 {
+		e.handleStartup(p)
+		return true
+	}
+	e.mu.Lock()
+	s := e.sessions[ssid]
+	e.mu.Unlock()
+	if s == nil {
+		e.stats.dropUnknownSession.Add(1)
+		return false
+	}
+	if !s.deliver(p) {
+		e.stats.dropInboxFull.Add(1)
+		return false
+	}
+	return true
 }
 
 // write sends a datagram.
@@ -264,3 +287,6 @@ func (e *Endpoint) removeSession(s *Session) {
 		delete(e.byPeer, s.crypto.FarPeerID)
 	}
 }
+
+// Logger returns the endpoint's logger.
+func (e *Endpoint) Logger() *slog.Logger { return e.log }

@@ -110,6 +110,7 @@ func (e *Endpoint) Connect(ctx context.Context, epd []byte, addrs ...netip.AddrP
 	s := e.newSession(e.allocID(), true, addrs[0])
 	s.hs = hs
 	s.epd = hs.epd
+	s.peerMode = target.HasPeerID
 	s.state = stateOpening
 	e.sessions[s.nearID] = s
 	e.byTag[string(hs.tag)] = s

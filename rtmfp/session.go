@@ -85,6 +85,7 @@ type Session struct {
 	epd       []byte
 	maxBody   int
 	openedAt  time.Time
+	peerMode  bool // opened to a peer ID rather than a server URL
 	closeOnce sync.Once
 
 	mu        sync.Mutex
@@ -137,7 +138,7 @@ type Session struct {
 	ackScratch   wire.Ack
 	rangeScratch []sendbuf.Range
 	body         []byte
-	out          []byte
+	batch        outBatch
 	timer        *time.Timer
 	stats        sessionCounters
 	srttNanos    atomic.Int64
@@ -158,7 +159,6 @@ func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort
 		rtt:       rtt.New(),
 		nextFlow:  1,
 		body:      make([]byte, 0, maxDatagram),
-		out:       make([]byte, 0, maxDatagram),
 	}
 	s.addr.Store(&addr)
 	s.log = e.log.With("session", nearID)
@@ -207,6 +207,11 @@ func (s *Session) FarCertificate() []byte { return s.crypto.FarCertificate }
 // Crypto returns the session's negotiated cryptography: nonces and key
 // components, from which the Flash profile derives NetGroup keys.
 func (s *Session) Crypto() *profile.SessionCrypto { return s.crypto }
+
+// PeerMode reports whether the session was opened to a peer ID (a P2P
+// session: this end answered, or sent, an IHello naming a peer) rather than
+// to a server's URL.
+func (s *Session) PeerMode() bool { return s.peerMode }
 
 // EPD is the endpoint discriminator this end used to open the session
 // (nil for sessions it responded to).

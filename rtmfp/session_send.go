@@ -51,10 +51,13 @@ func (s *Session) emit(now time.Time, b *builder) {
 	if b.tc {
 		s.body[0] |= wire.HeaderTimeCritical
 	}
-	out := s.crypto.Send.Seal(s.out[:4], s.body)
+	out := s.crypto.Send.Seal(append(s.batch.slot(), 0, 0, 0, 0), s.body)
 	scramble(out, s.farID)
-	s.ep.write(out, s.RemoteAddr())
-	s.out = out[:0]
+	s.batch.bufs[s.batch.n] = out
+	s.batch.n++
+	if s.batch.n == maxBatch {
+		s.ep.writeBatch(&s.batch, s.RemoteAddr())
+	}
 	s.stats.packetsOut.Add(1)
 	s.stats.bytesOut.Add(uint64(len(out)))
 	if b.echo {
@@ -82,6 +85,7 @@ func (s *Session) sendControl(now time.Time, chunks ...[]byte) {
 		}
 	}
 	s.emit(now, &b)
+	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // flush sends what is due: close chunks, ping replies, acknowledgements and
@@ -99,6 +103,7 @@ func (s *Session) flush(now time.Time) {
 			s.closeSentAt = now
 		}
 		s.emit(now, &b)
+		s.ep.writeBatch(&s.batch, s.RemoteAddr())
 		return
 	}
 	for _, d := range s.pingReplies {
@@ -116,6 +121,7 @@ func (s *Session) flush(now time.Time) {
 		s.sendAcks(now, &b, true)
 	}
 	s.emit(now, &b)
+	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // sendAcks appends the acknowledgements that are due: all of them when

@@ -272,6 +272,7 @@ func (e *Endpoint) respond(job *keyingJob) {
 		glare = g
 	}
 	s := e.newSession(e.allocID(), false, job.from)
+	s.peerMode = job.info.Kind == certPeer
 	s.setOpen(job.isid, sc, now)
 	rk := wire.RIKeying{ResponderSessionID: s.nearID, SKRC: skrc, Signature: signature}
 	var body [maxDatagram]byte
@@ -284,9 +285,11 @@ func (e *Endpoint) respond(job *keyingJob) {
 	e.sessions[s.nearID] = s
 	e.byCookie[string(job.cookie)] = s
 	if old := e.byPeer[sc.FarPeerID]; old != nil && old.RemoteAddr() == job.from &&
-		bytes.Equal(old.crypto.FarCertificate, sc.FarCertificate) {
-		// The same peer opens a new session from the same address: the
-		// old one is stale (RFC 7425 §4.3.7).
+		old.peerMode == s.peerMode && bytes.Equal(old.crypto.FarCertificate, sc.FarCertificate) {
+		// The same peer opens a new session of the same kind from the
+		// same address: the old one is stale (RFC 7425 §4.3.7). A client
+		// keeps its server session when it also opens a P2P session to
+		// the server's peer ID (a NetGroup member on the server).
 		old.abort(ErrSessionClosed)
 	}
 	e.byPeer[sc.FarPeerID] = s

@@ -64,6 +64,7 @@ func playCmd(ctx context.Context, args []string) error {
 	if err := st.Play(ctx, name); err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "playing %s\n", fs.Arg(0))
 	ended := make(chan struct{})
 	go func() {
 		for s := range st.Status() {

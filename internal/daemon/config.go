@@ -35,6 +35,36 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 	// Session tunes RTMFP sessions.
 	Session SessionConfig `json:"session"`
+	// Status is the address of the HTTP status endpoint (GET /status gives
+	// the counters in JSON). Default 127.0.0.1:8935; "off" disables it.
+	Status string `json:"status"`
+	// NoMediaRelay makes the server an introducer only: publish and play
+	// are refused, as Adobe Cirrus did.
+	NoMediaRelay bool `json:"noMediaRelay"`
+	// Introducer tunes peer introduction and NetGroup membership.
+	Introducer IntroducerConfig `json:"introducer"`
+}
+
+// IntroducerConfig holds the introducer's settings (zero: defaults).
+type IntroducerConfig struct {
+	// BootstrapRing is how many ring neighbours a group newcomer is given
+	// (and told about it); BootstrapRandom how many random others. Default
+	// 6 and 2.
+	BootstrapRing   int `json:"bootstrapRing"`
+	BootstrapRandom int `json:"bootstrapRandom"`
+	// Caps. Defaults 100000 groups, 100000 members per group, 16 groups
+	// per session.
+	MaxGroups           int `json:"maxGroups"`
+	MaxMembers          int `json:"maxMembers"`
+	MaxGroupsPerSession int `json:"maxGroupsPerSession"`
+	// IntroductionRate limits the introductions one address may ask per
+	// second (default 10, bursts of twice that).
+	IntroductionRate float64 `json:"introductionRate"`
+	// RequirePeerInfo introduces only clients that sent setPeerInfo.
+	RequirePeerInfo bool `json:"requirePeerInfo"`
+	// DeadPeerRedirect answers repeated IHellos for unknown peers with a
+	// Redirect to 0.0.0.0:0 (MonaServer2's signal, used by librtmfp).
+	DeadPeerRedirect bool `json:"deadPeerRedirect"`
 }
 
 // SessionConfig holds the RTMFP session limits (zero: the rtmfp package's
@@ -85,6 +115,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: Duration(5 * time.Second),
+		Status:          "127.0.0.1:8935",
 	}
 }
 
@@ -113,6 +144,11 @@ func (c *Config) Validate() error {
 	for _, a := range c.RTMFP {
 		if _, err := netip.ParseAddrPort(a); err != nil {
 			return fmt.Errorf("rtmfp address %q: %w", a, err)
+		}
+	}
+	if c.Status != "" && c.Status != "off" {
+		if _, err := netip.ParseAddrPort(c.Status); err != nil {
+			return fmt.Errorf("status address %q: %w", c.Status, err)
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
@@ -24,6 +25,9 @@ type Daemon struct {
 	endpoints []*rtmfp.Endpoint
 	ns        *netstream.Server
 	nc        *rtmfpnc.Server
+	intro     *introducer.Introducer
+	status    *statusServer
+	started   time.Time
 	wg        sync.WaitGroup
 }
 
@@ -37,17 +41,24 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, prof: prof}
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps})
-	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log})
+	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now()}
+	ic := cfg.Introducer
+	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
+		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
+		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
+		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
+	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay})
+	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn, OnGroupFlow: d.intro.HandleGroupFlow})
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
 		network := "udp4"
 		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
 			network = "udp6"
 		}
+		epp := new(*rtmfp.Endpoint)
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
 			Profile:         prof,
+			OnIntroduction:  d.intro.Hook(epp),
 			Logger:          log,
 			MaxSessions:     cfg.Session.MaxSessions,
 			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
@@ -63,6 +74,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 			d.close()
 			return nil, fmt.Errorf("rtmfp endpoint %s: %w", a, err)
 		}
+		*epp = ep
 		d.endpoints = append(d.endpoints, ep)
 		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
 		d.wg.Add(1)
@@ -70,6 +82,15 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	if len(d.endpoints) == 0 {
 		return nil, errors.New("no RTMFP endpoint could be opened")
+	}
+	if cfg.Status != "" && cfg.Status != "off" {
+		st, err := d.startStatus(cfg.Status)
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("status endpoint %s: %w", cfg.Status, err)
+		}
+		d.status = st
+		log.Info("status endpoint listening", "address", "http://"+st.addr+"/status")
 	}
 	log.Info("rtmfpd started", "peerID", prof.PeerID().String())
 	return d, nil
@@ -93,6 +114,9 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 	}
 }
 
+// Introducer returns the introducer and group membership server.
+func (d *Daemon) Introducer() *introducer.Introducer { return d.intro }
+
 // NetStream returns the NetConnection/NetStream server.
 func (d *Daemon) NetStream() *netstream.Server { return d.ns }
 
@@ -115,6 +139,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.wg.Wait()
+	if d.status != nil {
+		d.status.close()
+	}
 	return errors.Join(errs...)
 }
 

@@ -34,8 +34,12 @@ type Config struct {
 	// they are refused.
 	OnGroupFlow func(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow)
 	// OnConn is told of each NetConnection as it starts (after the client's
-	// NetConnection flow arrives) and, with done closed, when it ends.
+	// NetConnection flow arrives).
 	OnConn func(s *rtmfp.Session, c *netstream.Conn)
+	// Direct serves the direct P2P NetStreams of a peer (publishers using
+	// NetStream.DIRECT_CONNECTIONS): sessions carry no NetConnection, and
+	// the first TC flow, for any stream, starts the connection.
+	Direct bool
 }
 
 // Server serves NetConnections on RTMFP sessions.
@@ -108,13 +112,18 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 			continue
 		}
 		if t.conn == nil {
-			if id != 0 {
+			switch {
+			case srv.cfg.Direct:
+				t.ncIn = f
+				t.conn = srv.cfg.NS.NewDirectConn(t, s.FarPeerID().String())
+			case id != 0:
 				// A NetStream flow before the NetConnection flow.
 				f.Reject(0)
 				continue
+			default:
+				t.ncIn = f
+				t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
 			}
-			t.ncIn = f
-			t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
 			if srv.cfg.OnConn != nil {
 				srv.cfg.OnConn(s, t.conn)
 			}

@@ -1,0 +1,81 @@
+package client
+
+import (
+	"context"
+	"errors"
+
+	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+)
+
+// Group is this client's membership of a NetGroup through the server's
+// group-control flow (rtmfp-facts §6.3): the join, and the members the
+// server introduces.
+type Group struct {
+	c       *Conn
+	ID      group.GroupID
+	out     *rtmfp.SendFlow
+	members chan profile.PeerID
+}
+
+// JoinGroup joins the group with the given ID (see group.Spec.GroupID) over
+// the server channel. Members introduced by the server arrive on Members.
+func (c *Conn) JoinGroup(ctx context.Context, id group.GroupID) (*Group, error) {
+	c.mu.Lock()
+	ncIn := c.ncIn
+	c.mu.Unlock()
+	if ncIn == nil {
+		return nil, errors.New("client: the server's NetConnection flow is not open")
+	}
+	f, err := c.s.OpenFlow([]byte("GC"), rtmfp.FlowOptions{ReturnFor: ncIn})
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{c: c, ID: id, out: f, members: make(chan profile.PeerID, 1024)}
+	c.mu.Lock()
+	c.groups = append(c.groups, g)
+	c.mu.Unlock()
+	if err := f.Write(group.Join{GroupID: id}.Append(nil)); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Members returns the peer IDs the server introduces.
+func (g *Group) Members() <-chan profile.PeerID { return g.members }
+
+// Leave ends the membership.
+func (g *Group) Leave() error { return g.out.Close() }
+
+// groupFlow reads the server's GC return flow of a group.
+func (c *Conn) groupFlow(f *rtmfp.RecvFlow) {
+	c.mu.Lock()
+	var g *Group
+	for _, x := range c.groups {
+		if f.Association() == x.out {
+			g = x
+		}
+	}
+	c.mu.Unlock()
+	if g == nil {
+		f.Reject(0)
+		return
+	}
+	go func() {
+		for {
+			b, err := f.ReadMessage(c.ctx)
+			if err != nil {
+				return
+			}
+			m, err := group.ParseMember(b)
+			if err != nil {
+				continue
+			}
+			select {
+			case g.members <- m.PeerID:
+			default: // nobody reads: drop
+			}
+		}
+	}()
+}

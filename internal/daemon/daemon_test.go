@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+func TestDaemonServesAndReports(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rtmfpd.json")
+	os.WriteFile(cfgPath, []byte(`{
+		"rtmfp": ["127.0.0.1:0"],
+		"status": "127.0.0.1:0",
+		"identityFile": "`+filepath.Join(dir, "id.key")+`",
+		"apps": ["live"],
+		"session": {"keepalive": "5s"}
+	}`), 0o644)
+	cfg, err := Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	d, err := Start(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerID := d.PeerID()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
+	c, err := client.Dial(ctx, url, client.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.CreateStream(ctx)
+	if err := st.Publish(ctx, "cam", "live"); err != nil {
+		t.Fatal(err)
+	}
+	st.WriteMedia(ctx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}})
+	// An application that is not configured is refused.
+	if _, err := client.Dial(ctx, "rtmfp://"+d.Endpoints()[0].LocalAddr().String()+"/other", client.Options{Logger: log}); err == nil {
+		t.Fatal("connect to an unknown app accepted")
+	}
+	resp, err := http.Get("http://" + d.StatusAddr() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status Status
+	json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if status.NetStream.Publishes != 1 || status.NetStream.Rejects != 1 || len(status.Streams) != 1 || status.Streams[0].Key != "live/_definst_/cam" {
+		t.Fatalf("status %+v", status)
+	}
+	c.Close()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := d.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// The identity survives a restart.
+	d2, err := Start(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Shutdown(context.Background())
+	if d2.PeerID() != peerID {
+		t.Fatal("peer ID changed across restarts with an identity file")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, bad := range []string{`{"rtmfp": ["nonsense"]}`, `{"logLevel": "loud"}`, `{"unknownField": 1}`, `{"status": "x"}`} {
+		p := filepath.Join(t.TempDir(), "c.json")
+		os.WriteFile(p, []byte(bad), 0o644)
+		if _, err := Load(p); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

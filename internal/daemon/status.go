@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+)
+
+// statusServer serves the counters over HTTP.
+type statusServer struct {
+	addr string
+	srv  *http.Server
+}
+
+// Status is the document served at GET /status.
+type Status struct {
+	PeerID     string                `json:"peerID"`
+	Uptime     string                `json:"uptime"`
+	Endpoints  []EndpointStatus      `json:"rtmfp"`
+	NetStream  netstream.ServerStats `json:"netstream"`
+	Streams    []StreamStatus        `json:"streams"`
+	Introducer introducer.Stats      `json:"introducer"`
+}
+
+// EndpointStatus is one RTMFP endpoint's counters.
+type EndpointStatus struct {
+	Address string      `json:"address"`
+	Stats   rtmfp.Stats `json:"stats"`
+}
+
+// StreamStatus describes one live stream.
+type StreamStatus struct {
+	Key         string `json:"key"`
+	Publisher   string `json:"publisher,omitempty"`
+	Subscribers int    `json:"subscribers"`
+	Messages    uint64 `json:"messages"`
+	Bytes       uint64 `json:"bytes"`
+}
+
+// Snapshot gathers the status document.
+func (d *Daemon) Snapshot() Status {
+	st := Status{PeerID: d.PeerID(), Uptime: time.Since(d.started).Round(time.Second).String(),
+		NetStream: d.ns.Stats(), Introducer: d.intro.Stats()}
+	for _, ep := range d.endpoints {
+		st.Endpoints = append(st.Endpoints, EndpointStatus{Address: ep.LocalAddr().String(), Stats: ep.Stats()})
+	}
+	for _, s := range d.ns.Registry.Streams() {
+		ss := StreamStatus{Key: s.Key(), Subscribers: s.Subscribers()}
+		if p := s.Publisher(); p != nil {
+			ss.Publisher = p.PublisherName()
+		}
+		c := s.Stats()
+		ss.Messages, ss.Bytes = c.Messages, c.Bytes
+		st.Streams = append(st.Streams, ss)
+	}
+	return st
+}
+
+func (d *Daemon) startStatus(addr string) (*statusServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(d.Snapshot())
+	})
+	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *statusServer) close() { s.srv.Close() }
+
+// StatusAddr returns the status endpoint's address, or "".
+func (d *Daemon) StatusAddr() string {
+	if d.status == nil {
+		return ""
+	}
+	return d.status.addr
+}

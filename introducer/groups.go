@@ -1,0 +1,240 @@
+package introducer
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+)
+
+// Flow exception codes used when refusing a GC flow.
+const (
+	refuseMalformed uint64 = 1
+	refuseLimit     uint64 = 2
+)
+
+// groupMetadata is the metadata of group control flows, both ways.
+var groupMetadata = []byte("GC")
+
+// grp is one group's membership.
+type grp struct {
+	id      group.GroupID
+	ring    group.Ring
+	members map[profile.PeerID]*membership
+}
+
+// membership is one peer in one group: its GC flow and the server's
+// return flow.
+type membership struct {
+	p  *peer
+	g  *grp
+	in *rtmfp.RecvFlow
+
+	mu  sync.Mutex
+	out *rtmfp.SendFlow
+	// local replaces the GC flow for a member living on the server's own
+	// endpoint (JoinLocal); closed marks it left.
+	local  chan profile.PeerID
+	closed bool
+}
+
+// send introduces another member to this one (0B message).
+func (m *membership) send(id profile.PeerID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.local != nil {
+		if !m.closed {
+			select {
+			case m.local <- id:
+			default: // nobody reads: drop, as a client does
+			}
+		}
+		return
+	}
+	if m.out == nil {
+		f, err := m.p.s.OpenFlow(groupMetadata, rtmfp.FlowOptions{ReturnFor: m.in})
+		if err != nil {
+			return
+		}
+		m.out = f
+	}
+	m.out.Write(group.Member{PeerID: id}.Append(nil))
+}
+
+// HandleGroupFlow serves a client's group-control flow (rtmfpnc's
+// OnGroupFlow hook): the join, then membership until the flow or the
+// session ends.
+func (in *Introducer) HandleGroupFlow(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow) {
+	go in.serveGroupFlow(s, f)
+}
+
+func (in *Introducer) serveGroupFlow(s *rtmfp.Session, f *rtmfp.RecvFlow) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	b, err := f.ReadMessage(ctx)
+	if err != nil {
+		return
+	}
+	j, err := group.ParseJoin(b)
+	if err != nil {
+		in.stats.refusedJoins.Add(1)
+		in.log.Debug("group join refused: malformed", "peer", s.FarPeerID().String(), "err", err)
+		f.Reject(refuseMalformed)
+		return
+	}
+	m := in.join(s, f, j.ID())
+	if m == nil {
+		in.stats.refusedJoins.Add(1)
+		f.Reject(refuseLimit)
+		return
+	}
+	// Later messages on the flow carry nothing the server acts on; the
+	// membership lasts until the flow ends.
+	for {
+		if _, err := f.ReadMessage(ctx); err != nil {
+			break
+		}
+	}
+	in.mu.Lock()
+	in.leaveLocked(m)
+	in.mu.Unlock()
+}
+
+// join adds the session's peer to a group and exchanges introductions.
+func (in *Introducer) join(s *rtmfp.Session, f *rtmfp.RecvFlow, id group.GroupID) *membership {
+	in.mu.Lock()
+	p := in.peers[s.FarPeerID()]
+	if p == nil || p.s != s {
+		in.mu.Unlock()
+		return nil
+	}
+	g := in.groupForJoinLocked(p, id)
+	if g == nil {
+		in.mu.Unlock()
+		return nil
+	}
+	return in.addMemberLocked(p, g, &membership{p: p, g: g, in: f})
+}
+
+// groupForJoinLocked returns the group p joins, creating it, or nil when a
+// limit refuses the join. A previous membership of p in the group ends.
+func (in *Introducer) groupForJoinLocked(p *peer, id group.GroupID) *grp {
+	g := in.groups[id]
+	switch {
+	case p.groups[id] != nil:
+		// Joining twice: the new membership replaces the old one.
+		in.leaveLocked(p.groups[id])
+		g = in.groups[id]
+	case len(p.groups) >= in.cfg.MaxGroupsPerSession:
+		return nil
+	}
+	if g == nil {
+		if len(in.groups) >= in.cfg.MaxGroups {
+			return nil
+		}
+		g = &grp{id: id, members: map[profile.PeerID]*membership{}}
+		in.groups[id] = g
+	}
+	if len(g.members) >= in.cfg.MaxMembers {
+		return nil
+	}
+	return g
+}
+
+// addMemberLocked puts a membership on its group's ring, exchanges
+// introductions and unlocks in.mu.
+func (in *Introducer) addMemberLocked(p *peer, g *grp, m *membership) *membership {
+	id := g.id
+	g.members[p.id] = m
+	p.groups[id] = m
+	g.ring.Add(p.id)
+	bootstrap, told := in.bootstrapLocked(g, p.id)
+	size := g.ring.Len()
+	in.mu.Unlock()
+
+	in.stats.joins.Add(1)
+	for _, other := range bootstrap {
+		m.send(other.p.id)
+	}
+	for _, other := range told {
+		other.send(p.id)
+	}
+	in.stats.membersIntroduced.Add(uint64(len(bootstrap) + len(told)))
+	in.log.Info("group join", "peer", p.id.String(), "group", id.String()[:16], "members", size, "bootstrap", len(bootstrap))
+	return m
+}
+
+// bootstrapLocked picks the members a newcomer is told about: its ring
+// neighbours (told about the newcomer in turn) and a few random others.
+func (in *Introducer) bootstrapLocked(g *grp, newcomer profile.PeerID) (bootstrap, told []*membership) {
+	before := in.cfg.BootstrapRing / 2
+	after := in.cfg.BootstrapRing - before
+	addr := group.AddressOf(newcomer)
+	for _, n := range g.ring.Neighbours(addr, before, after) {
+		if m := g.members[n.ID]; m != nil && n.ID != newcomer && !slices.Contains(bootstrap, m) {
+			bootstrap = append(bootstrap, m)
+		}
+	}
+	told = slices.Clone(bootstrap)
+	members := g.ring.Members()
+	for tries := 0; tries < 4*in.cfg.BootstrapRandom && len(bootstrap) < len(told)+in.cfg.BootstrapRandom; tries++ {
+		if len(members) <= len(bootstrap)+1 {
+			break
+		}
+		n := members[in.rnd.IntN(len(members))]
+		if m := g.members[n.ID]; m != nil && n.ID != newcomer && !slices.Contains(bootstrap, m) {
+			bootstrap = append(bootstrap, m)
+		}
+	}
+	return bootstrap, told
+}
+
+// leaveLocked ends a membership; an empty group is forgotten.
+func (in *Introducer) leaveLocked(m *membership) {
+	g := m.g
+	if g.members[m.p.id] != m {
+		return
+	}
+	delete(g.members, m.p.id)
+	delete(m.p.groups, g.id)
+	g.ring.Remove(m.p.id)
+	if len(g.members) == 0 {
+		delete(in.groups, g.id)
+	}
+	in.stats.leaves.Add(1)
+	m.mu.Lock()
+	if m.out != nil {
+		m.out.Close()
+	}
+	if m.local != nil && !m.closed {
+		m.closed = true
+		close(m.local)
+	}
+	m.mu.Unlock()
+}
+
+// GroupMembers returns the peer IDs of a group's members.
+func (in *Introducer) GroupMembers(id group.GroupID) []profile.PeerID {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	g := in.groups[id]
+	if g == nil {
+		return nil
+	}
+	out := make([]profile.PeerID, 0, len(g.members))
+	for pid := range g.members {
+		out = append(out, pid)
+	}
+	return out
+}

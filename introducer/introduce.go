@@ -1,0 +1,105 @@
+package introducer
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+)
+
+// maxAddresses caps the addresses put in one Redirect (and the Forwarded
+// IHellos sent for one IHello).
+const maxAddresses = 8
+
+// Hook returns the function to put in rtmfp.Config.OnIntroduction of an
+// endpoint. ep must point at that endpoint once it exists (the hook runs
+// only after the endpoint has started).
+func (in *Introducer) Hook(ep **rtmfp.Endpoint) func(rtmfp.Introduction) {
+	return func(req rtmfp.Introduction) { in.Introduce(*ep, req) }
+}
+
+// Introduce answers an IHello for another peer that reached ep.
+func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
+	now := time.Now()
+	if !in.limiter.Allow(req.From.Addr(), now) {
+		in.stats.rateLimited.Add(1)
+		return
+	}
+	in.mu.Lock()
+	target := in.peers[req.Target]
+	if target != nil && in.cfg.RequirePeerInfo && len(target.conn.PeerAddresses()) == 0 {
+		target = nil
+	}
+	if target == nil {
+		in.stats.unknownTarget.Add(1)
+		_, repeated := in.unknown[string(req.Tag)]
+		in.unknown[string(req.Tag)] = now
+		in.sweepUnknown(now)
+		in.mu.Unlock()
+		if repeated && in.cfg.DeadPeerRedirect {
+			// MonaServer2's "dead peer" answer: the wildcard address.
+			if ep.Redirect(req.From, req.Tag, []wire.Address{{AddrPort: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)}}) {
+				in.stats.redirects.Add(1)
+			}
+		}
+		return
+	}
+	initiator := in.byAddr[req.From]
+	in.mu.Unlock()
+
+	// Forwarded IHellos to the target: one per address of the initiator.
+	from := []wire.Address{{AddrPort: req.From, Origin: wire.OriginObserved}}
+	if initiator != nil {
+		from = appendReported(from, initiator.conn.PeerAddresses(), req.From)
+	}
+	for _, a := range from {
+		if err := target.s.ForwardIHello(req.EPD, a, req.Tag); err == nil {
+			in.stats.fihellos.Add(1)
+		}
+	}
+	// Redirect the initiator to the target's addresses.
+	to := []wire.Address{{AddrPort: target.s.RemoteAddr(), Origin: wire.OriginObserved}}
+	to = appendReported(to, target.conn.PeerAddresses(), target.s.RemoteAddr())
+	if ep.Redirect(req.From, req.Tag, to) {
+		in.stats.redirects.Add(1)
+	}
+	in.stats.introductions.Add(1)
+	in.log.Debug("introduction", "from", req.From, "to", req.Target.String(), "targetAddr", target.s.RemoteAddr(), "addresses", len(to))
+}
+
+// appendReported adds the addresses a peer announced with setPeerInfo
+// ("ip:port", "[v6]:port") as reported addresses, without duplicates. An
+// unspecified IP (librtmfp announces 0.0.0.0:port) is replaced by the
+// peer's observed IP, as MonaServer2 replaces it with an address of the
+// host.
+func appendReported(list []wire.Address, announced []string, observed netip.AddrPort) []wire.Address {
+	for _, s := range announced {
+		if len(list) >= maxAddresses {
+			break
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 {
+			continue
+		}
+		ip := ap.Addr().Unmap()
+		if ip.IsUnspecified() {
+			ip = observed.Addr()
+		}
+		if ip.IsMulticast() || ip.Is4() != observed.Addr().Is4() && ip.IsLoopback() {
+			continue
+		}
+		ap = netip.AddrPortFrom(ip, ap.Port())
+		dup := false
+		for _, a := range list {
+			if a.AddrPort == ap {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, wire.Address{AddrPort: ap, Origin: wire.OriginReported})
+		}
+	}
+	return list
+}

@@ -1,0 +1,151 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// noLimit is the zero time: no deadline.
+var noLimit time.Time
+
+// deadlineConn puts every Read and Write of the underlying connection under
+// a deadline (the idle timeouts, or an earlier hard deadline set by a
+// context) and counts the bytes that pass.
+type deadlineConn struct {
+	nc           net.Conn
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	onRead       func() // called after bytes arrive
+	pingInterval time.Duration
+	onIdle       func() // called when a read has waited pingInterval
+
+	read    atomic.Uint64
+	written atomic.Uint64
+
+	mu   sync.Mutex // orders deadline updates
+	hard time.Time  // zero: none
+}
+
+// Read reads under the read deadline and counts the bytes. With a ping
+// interval, a read idle for that long calls onIdle (which sends a ping) and
+// goes on waiting, until the read timeout.
+func (d *deadlineConn) Read(p []byte) (int, error) {
+	var limit time.Time
+	if d.readTimeout > 0 {
+		limit = time.Now().Add(d.readTimeout)
+	}
+	for {
+		next, pinging := limit, false
+		d.mu.Lock()
+		if d.pingInterval > 0 {
+			if t := time.Now().Add(d.pingInterval); next.IsZero() || t.Before(next) {
+				next, pinging = t, true
+			}
+		}
+		hard := d.hard
+		if !hard.IsZero() && (next.IsZero() || hard.Before(next)) {
+			next, pinging = hard, false
+		}
+		d.nc.SetReadDeadline(next)
+		d.mu.Unlock()
+		n, err := d.nc.Read(p)
+		if n > 0 {
+			d.read.Add(uint64(n))
+			if d.onRead != nil {
+				d.onRead()
+			}
+			return n, err
+		}
+		if pinging && errors.Is(err, os.ErrDeadlineExceeded) && d.stillIdle(limit) {
+			d.onIdle()
+			continue
+		}
+		return n, err
+	}
+}
+
+// stillIdle reports that neither the read limit nor a hard deadline set
+// meanwhile has passed.
+func (d *deadlineConn) stillIdle(limit time.Time) bool {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return (limit.IsZero() || now.Before(limit)) && (d.hard.IsZero() || now.Before(d.hard)) && d.onIdle != nil
+}
+
+// Write writes under the write deadline and counts the bytes.
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	d.nc.SetWriteDeadline(d.deadline(d.writeTimeout))
+	d.mu.Unlock()
+	n, err := d.nc.Write(p)
+	d.written.Add(uint64(n))
+	return n, err
+}
+
+// deadline returns the earlier of now+timeout and the hard deadline; zero
+// for none. Called with mu held.
+func (d *deadlineConn) deadline(timeout time.Duration) time.Time {
+	var t time.Time
+	if timeout > 0 {
+		t = time.Now().Add(timeout)
+	}
+	if !d.hard.IsZero() && (t.IsZero() || d.hard.Before(t)) {
+		t = d.hard
+	}
+	return t
+}
+
+// setHard sets the hard deadline and applies it at once to a read or write
+// in progress.
+func (d *deadlineConn) setHard(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hard = t
+	d.nc.SetReadDeadline(d.deadline(d.readTimeout))
+	d.nc.SetWriteDeadline(d.deadline(d.writeTimeout))
+}
+
+// bind makes ctx's deadline and cancellation, and the deadline limit when
+// it is not zero, interrupt reads and writes until the returned function is
+// called. Binds do not nest.
+func (d *deadlineConn) bind(ctx context.Context, limit time.Time) (unbind func()) {
+	if dl, ok := ctx.Deadline(); ok && (limit.IsZero() || dl.Before(limit)) {
+		limit = dl
+	}
+	if !limit.IsZero() {
+		d.setHard(limit)
+	}
+	if ctx.Done() == nil {
+		return func() { d.setHard(time.Time{}) }
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		d.setHard(time.Unix(1, 0))
+		close(done)
+	})
+	return func() {
+		if !stop() {
+			<-done
+		}
+		d.setHard(time.Time{})
+	}
+}
+
+// contextErr returns ctx's error, or context.DeadlineExceeded when its
+// deadline has passed but its timer has not fired yet (a read can fail on
+// the deadline first).
+func contextErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
