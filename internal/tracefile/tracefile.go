@@ -20,7 +20,7 @@ import (
 )
 
 // Scenarios names the recorded captures.
-var Scenarios = []string{"a_unicast", "b_p2p", "c_netgroup", "d_rtmfpcpp"}
+var Scenarios = []string{"a_unicast", "b_p2p", "c_netgroup", "d_rtmfpcpp", "e_librtmfp_rtmfpd"}
 
 // Hex is a byte string written as hex in JSON.
 type Hex []byte
