@@ -160,7 +160,8 @@ func Dial(ctx context.Context, rawurl string, opts Options) (*Conn, error) {
 		if addrs[0].Addr().Is6() {
 			network = "udp6"
 		}
-		ep, err = rtmfp.Listen(network, ":0", rtmfp.Config{Profile: prof, Logger: opts.Logger})
+		ep, err = rtmfp.Listen(network, ":0", rtmfp.Config{Profile: prof, Logger: opts.Logger,
+			InOrder: func(s *rtmfp.Session) bool { return !s.PeerMode() }})
 		if err != nil {
 			return nil, err
 		}
@@ -334,6 +335,10 @@ func (c *Conn) shutdown() {
 
 // acceptFlows reads the server's flows.
 func (c *Conn) acceptFlows() {
+	if c.s.InOrder() {
+		c.readInOrder()
+		return
+	}
 	for {
 		f, err := c.s.AcceptFlow(c.ctx)
 		if err != nil {
@@ -356,6 +361,50 @@ func (c *Conn) acceptFlows() {
 			c.mu.Unlock()
 		}
 		go c.readFlow(id, f)
+	}
+}
+
+// readInOrder reads the server's messages in arrival order across flows.
+func (c *Conn) readInOrder() {
+	ids := map[*rtmfp.RecvFlow]uint32{}
+	for {
+		f, b, err := c.s.ReadInOrder(c.ctx)
+		if f == nil {
+			return
+		}
+		if err != nil {
+			delete(ids, f)
+			continue
+		}
+		if g := c.groupOf(f); g != nil {
+			g.message(b)
+			continue
+		}
+		id, known := ids[f]
+		if !known {
+			if string(f.Metadata()) == "GC" {
+				f.Reject(0) // not the answer to a group we joined
+				continue
+			}
+			var ok bool
+			if id, ok = tcflow.ParseMetadata(f.Metadata()); !ok {
+				f.Reject(0)
+				continue
+			}
+			ids[f] = id
+			if id == 0 {
+				c.mu.Lock()
+				if c.ncIn == nil {
+					c.ncIn = f
+				}
+				c.mu.Unlock()
+			}
+		}
+		m, err := tcflow.Decode(b)
+		if err != nil {
+			continue
+		}
+		c.dispatch(id, m)
 	}
 }
 

@@ -48,16 +48,36 @@ func (g *Group) Members() <-chan profile.PeerID { return g.members }
 // Leave ends the membership.
 func (g *Group) Leave() error { return g.out.Close() }
 
-// groupFlow reads the server's GC return flow of a group.
-func (c *Conn) groupFlow(f *rtmfp.RecvFlow) {
+// groupOf returns the group whose GC flow f answers, or nil.
+func (c *Conn) groupOf(f *rtmfp.RecvFlow) *Group {
+	if string(f.Metadata()) != "GC" {
+		return nil
+	}
 	c.mu.Lock()
-	var g *Group
-	for _, x := range c.groups {
-		if f.Association() == x.out {
-			g = x
+	defer c.mu.Unlock()
+	for _, g := range c.groups {
+		if f.Association() == g.out {
+			return g
 		}
 	}
-	c.mu.Unlock()
+	return nil
+}
+
+// message handles one message of the server's GC return flow.
+func (g *Group) message(b []byte) {
+	m, err := group.ParseMember(b)
+	if err != nil {
+		return
+	}
+	select {
+	case g.members <- m.PeerID:
+	default: // nobody reads: drop
+	}
+}
+
+// groupFlow reads the server's GC return flow of a group.
+func (c *Conn) groupFlow(f *rtmfp.RecvFlow) {
+	g := c.groupOf(f)
 	if g == nil {
 		f.Reject(0)
 		return
@@ -68,14 +88,7 @@ func (c *Conn) groupFlow(f *rtmfp.RecvFlow) {
 			if err != nil {
 				return
 			}
-			m, err := group.ParseMember(b)
-			if err != nil {
-				continue
-			}
-			select {
-			case g.members <- m.PeerID:
-			default: // nobody reads: drop
-			}
+			g.message(b)
 		}
 	}()
 }

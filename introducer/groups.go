@@ -82,32 +82,62 @@ func (in *Introducer) serveGroupFlow(s *rtmfp.Session, f *rtmfp.RecvFlow) {
 		case <-ctx.Done():
 		}
 	}()
-	b, err := f.ReadMessage(ctx)
+	for {
+		b, err := f.ReadMessage(ctx)
+		in.GroupMessage(s, nil, f, b, err)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// GroupMessage is HandleGroupFlow for sessions read in arrival order
+// (rtmfp.Session.ReadInOrder, rtmfpnc's OnGroupMessage hook): it is given
+// each message of a client's GC flow, and the flow's end (msg nil, err
+// set). The first message is the join; later ones carry nothing the server
+// acts on; the membership lasts until the flow ends.
+func (in *Introducer) GroupMessage(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow, msg []byte, err error) {
+	in.mu.Lock()
+	m, seen := in.gcFlows[f]
 	if err != nil {
+		delete(in.gcFlows, f)
+		if m != nil {
+			in.leaveLocked(m)
+		}
+		in.mu.Unlock()
 		return
 	}
-	j, err := group.ParseJoin(b)
-	if err != nil {
+	if seen {
+		in.mu.Unlock()
+		return
+	}
+	if len(in.gcFlows) >= 4*in.cfg.MaxGroups {
+		in.mu.Unlock()
 		in.stats.refusedJoins.Add(1)
-		in.log.Debug("group join refused: malformed", "peer", s.FarPeerID().String(), "err", err)
+		f.Reject(refuseLimit)
+		return
+	}
+	in.gcFlows[f] = nil
+	in.mu.Unlock()
+	j, jerr := group.ParseJoin(msg)
+	if jerr != nil {
+		in.stats.refusedJoins.Add(1)
+		in.log.Debug("group join refused: malformed", "peer", s.FarPeerID().String(), "err", jerr)
 		f.Reject(refuseMalformed)
 		return
 	}
-	m := in.join(s, f, j.ID())
+	m = in.join(s, f, j.ID())
 	if m == nil {
 		in.stats.refusedJoins.Add(1)
 		f.Reject(refuseLimit)
 		return
 	}
-	// Later messages on the flow carry nothing the server acts on; the
-	// membership lasts until the flow ends.
-	for {
-		if _, err := f.ReadMessage(ctx); err != nil {
-			break
-		}
-	}
 	in.mu.Lock()
-	in.leaveLocked(m)
+	if _, still := in.gcFlows[f]; still {
+		in.gcFlows[f] = m
+	} else {
+		in.leaveLocked(m) // the flow ended meanwhile
+	}
 	in.mu.Unlock()
 }
 
@@ -208,6 +238,9 @@ func (in *Introducer) leaveLocked(m *membership) {
 	}
 	delete(g.members, m.p.id)
 	delete(m.p.groups, g.id)
+	if in.gcFlows[m.in] == m {
+		delete(in.gcFlows, m.in)
+	}
 	g.ring.Remove(m.p.id)
 	if len(g.members) == 0 {
 		delete(in.groups, g.id)

@@ -126,6 +126,7 @@ type Introducer struct {
 	peers   map[profile.PeerID]*peer
 	byAddr  map[netip.AddrPort]*peer
 	groups  map[group.GroupID]*grp
+	gcFlows map[*rtmfp.RecvFlow]*membership // GC flows read in arrival order
 	locals  map[profile.PeerID]*peer // members on the server's own endpoint
 	unknown map[string]time.Time     // tags of IHellos for unknown peers, for DeadPeerRedirect
 	rnd     *rand.Rand
@@ -157,6 +158,7 @@ func New(cfg Config) *Introducer {
 		peers:   make(map[profile.PeerID]*peer),
 		byAddr:  make(map[netip.AddrPort]*peer),
 		groups:  make(map[group.GroupID]*grp),
+		gcFlows: make(map[*rtmfp.RecvFlow]*membership),
 		locals:  make(map[profile.PeerID]*peer),
 		unknown: make(map[string]time.Time),
 		rnd:     cfg.Rand,

@@ -35,6 +35,12 @@ type Config struct {
 	// endpoint's receive goroutine and must not block. Default: ignored.
 	OnIntroduction func(Introduction)
 
+	// InOrder chooses, for each session as it opens, whether its flows are
+	// read together in arrival order with Session.ReadInOrder (true) or
+	// one by one with AcceptFlow and RecvFlow.ReadMessage (false, the
+	// default). Flash NetConnections need arrival order across flows.
+	InOrder func(*Session) bool
+
 	// MaxSessions caps established and opening sessions. Default 100000.
 	MaxSessions int
 	// AcceptQueue is how many responder sessions may wait for Accept.

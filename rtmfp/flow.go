@@ -326,20 +326,45 @@ func (f *RecvFlow) signal() {
 // deliver queues a reassembled message (session goroutine).
 func (f *RecvFlow) deliver(m []byte) {
 	f.mu.Lock()
-	f.msgs = append(f.msgs, m)
 	f.queued += len(m)
+	if f.s.ordered == nil {
+		f.msgs = append(f.msgs, m)
+	}
 	f.mu.Unlock()
+	if q := f.s.ordered; q != nil {
+		q.push(arrival{f: f, msg: m})
+		return
+	}
 	f.signal()
+}
+
+// consumed releases the window of a message read in order.
+func (f *RecvFlow) consumed(n int) {
+	f.mu.Lock()
+	f.queued -= n
+	wake := f.queued < f.s.ep.cfg.RecvWindow/2
+	f.mu.Unlock()
+	if wake {
+		f.s.windowOpened(f)
+	}
 }
 
 // end marks the flow finished (err nil: normal end).
 func (f *RecvFlow) end(err error) {
 	f.mu.Lock()
-	if !f.ended && f.err == nil {
+	first := !f.ended && f.err == nil
+	if first {
 		f.ended = true
 		f.err = err
 	}
 	f.mu.Unlock()
+	if q := f.s.ordered; q != nil && first {
+		if err == nil {
+			err = io.EOF
+		}
+		q.push(arrival{f: f, err: err})
+		return
+	}
 	f.signal()
 }
 

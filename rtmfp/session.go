@@ -86,6 +86,7 @@ type Session struct {
 	maxBody   int
 	openedAt  time.Time
 	peerMode  bool // opened to a peer ID rather than a server URL
+	ordered   *inOrderQueue
 	closeOnce sync.Once
 
 	mu        sync.Mutex
@@ -176,6 +177,9 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
 	s.cc = congestion.New(s.maxBody)
 	s.log = s.log.With("peer", sc.FarPeerID.String()[:16])
+	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
+		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
+	}
 	close(s.opened)
 }
 

@@ -208,6 +208,8 @@ func (s *Session) newRecvFlow(ud wire.UserData, now time.Time) *RecvFlow {
 		// Too many flows, or an option we must understand and do not
 		// (RFC 7016 §2.3.11.1): refuse the flow.
 		s.rejectFlow(f, 0)
+	case s.ordered != nil:
+		// Announced by its first message in ReadInOrder.
 	default:
 		select {
 		case s.acceptCh <- f:

@@ -48,7 +48,8 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
 	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay})
-	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn, OnGroupFlow: d.intro.HandleGroupFlow})
+	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
+		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
 		network := "udp4"
@@ -59,6 +60,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
 			Profile:         prof,
 			OnIntroduction:  d.intro.Hook(epp),
+			InOrder:         netConnectionsInOrder,
 			Logger:          log,
 			MaxSessions:     cfg.Session.MaxSessions,
 			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
@@ -176,3 +178,8 @@ func loadIdentity(cfg Config) (*flash.Profile, error) {
 	}
 	return p, nil
 }
+
+// netConnectionsInOrder reads the sessions of NetConnections (clients that
+// connected to the server's URL) in arrival order across flows, as Flash
+// servers do; P2P sessions (NetGroup neighbours) are read flow by flow.
+func netConnectionsInOrder(s *rtmfp.Session) bool { return !s.PeerMode() }

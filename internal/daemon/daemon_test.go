@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/media"
 )
 
@@ -50,6 +51,38 @@ func TestDaemonServesAndReports(t *testing.T) {
 	if _, err := client.Dial(ctx, "rtmfp://"+d.Endpoints()[0].LocalAddr().String()+"/other", client.Options{Logger: log}); err == nil {
 		t.Fatal("connect to an unknown app accepted")
 	}
+	// Group membership through clients whose sessions are read in
+	// arrival order: the second member is told about the first.
+	spec, _ := group.ParseSpec("G:027f0201010103010c050e74657374011b00")
+	g1, err := c.JoinGroup(ctx, spec.GroupID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := client.Dial(ctx, url, client.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := c2.JoinGroup(ctx, spec.GroupID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-g2.Members():
+		if id != c.Session().Endpoint().PeerID() {
+			t.Fatal("introduced to the wrong member")
+		}
+	case <-ctx.Done():
+		t.Fatal("no member introduced")
+	}
+	select {
+	case id := <-g1.Members():
+		if id != c2.Session().Endpoint().PeerID() {
+			t.Fatal("first member told about the wrong newcomer")
+		}
+	case <-ctx.Done():
+		t.Fatal("first member not told about the newcomer")
+	}
+	c2.Close()
 	resp, err := http.Get("http://" + d.StatusAddr() + "/status")
 	if err != nil {
 		t.Fatal(err)

@@ -30,9 +30,13 @@ type Config struct {
 	// MediaLifetime is how long audio and video stay worth delivering:
 	// older media is abandoned on lossy paths. Default 2 s.
 	MediaLifetime time.Duration
-	// OnGroupFlow receives NetGroup control flows ("GC" metadata). When nil
-	// they are refused.
+	// OnGroupFlow receives NetGroup control flows ("GC" metadata) of
+	// sessions read flow by flow. When nil they are refused.
 	OnGroupFlow func(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow)
+	// OnGroupMessage receives the messages of NetGroup control flows of
+	// sessions read in arrival order (rtmfp.Config.InOrder), then the
+	// flow's end (msg nil, err set). When nil such flows are refused.
+	OnGroupMessage func(s *rtmfp.Session, c *netstream.Conn, f *rtmfp.RecvFlow, msg []byte, err error)
 	// OnConn is told of each NetConnection as it starts (after the client's
 	// NetConnection flow arrives).
 	OnConn func(s *rtmfp.Session, c *netstream.Conn)
@@ -85,6 +89,10 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.ctx = ctx
 	defer cancel()
+	if s.InOrder() {
+		srv.handleInOrder(t)
+		return
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
@@ -133,6 +141,84 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 			defer wg.Done()
 			t.readFlow(id, f)
 		}()
+	}
+}
+
+// handleInOrder runs a session whose messages are read in arrival order
+// across flows, so that a NetStream's commands are never handled before
+// media that arrived ahead of them on other flows.
+func (srv *Server) handleInOrder(t *transport) {
+	s := t.s
+	defer func() {
+		if t.conn != nil {
+			t.conn.Close()
+		}
+	}()
+	type flowState struct {
+		kind     int // 0 refused, 1 TC, 2 GC
+		streamID uint32
+	}
+	const (
+		refused = iota
+		tc
+		gc
+	)
+	flows := map[*rtmfp.RecvFlow]*flowState{}
+	broken := false // the connection failed and is closing
+	for {
+		f, b, err := s.ReadInOrder(t.ctx)
+		if f == nil {
+			return
+		}
+		st := flows[f]
+		if st == nil {
+			st = &flowState{}
+			md := f.Metadata()
+			switch id, ok := tcflow.ParseMetadata(md); {
+			case bytes.Equal(md, groupControl) && srv.cfg.OnGroupMessage != nil && t.conn != nil:
+				st.kind = gc
+			case !ok:
+				f.Reject(0)
+			case t.conn == nil && (srv.cfg.Direct || id == 0):
+				t.ncIn = f
+				if srv.cfg.Direct {
+					t.conn = srv.cfg.NS.NewDirectConn(t, s.FarPeerID().String())
+				} else {
+					t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
+				}
+				if srv.cfg.OnConn != nil {
+					srv.cfg.OnConn(s, t.conn)
+				}
+				st.kind, st.streamID = tc, id
+			case t.conn == nil:
+				f.Reject(0) // a NetStream flow before the NetConnection flow
+			default:
+				st.kind, st.streamID = tc, id
+			}
+			if len(flows) < 4096 || st.kind != refused {
+				flows[f] = st
+			}
+		}
+		switch st.kind {
+		case gc:
+			srv.cfg.OnGroupMessage(s, t.conn, f, b, err)
+		case tc:
+			if err != nil || broken {
+				continue
+			}
+			m, derr := tcflow.Decode(b)
+			if derr == nil {
+				derr = t.conn.HandleMessage(st.streamID, m)
+			}
+			if derr != nil {
+				srv.log.Info("closing connection", "peer", s.FarPeerID().String(), "err", derr)
+				t.Close(derr)
+				broken = true
+			}
+		}
+		if err != nil {
+			delete(flows, f)
+		}
 	}
 }
 
