@@ -127,8 +127,8 @@ type Introducer struct {
 	byAddr  map[netip.AddrPort]*peer
 	groups  map[group.GroupID]*grp
 	gcFlows map[*rtmfp.RecvFlow]*membership // GC flows read in arrival order
-	locals  map[profile.PeerID]*peer // members on the server's own endpoint
-	unknown map[string]time.Time     // tags of IHellos for unknown peers, for DeadPeerRedirect
+	locals  map[profile.PeerID]*peer        // members on the server's own endpoint
+	unknown map[string]time.Time            // tags of IHellos for unknown peers, for DeadPeerRedirect
 	rnd     *rand.Rand
 
 	stats counters

@@ -94,4 +94,3 @@ func (s *Session) ReadInOrder(ctx context.Context) (*RecvFlow, []byte, error) {
 }
 
 var errNotInOrder = errors.New("rtmfp: the session is not read in order (Config.InOrder)")
-
