@@ -1,0 +1,190 @@
+package groupstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/internal/simnet"
+	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netgroup"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const testSpec = "G:027f0201010103010c050e74657374011b00"
+
+func endpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *rtmfp.Endpoint {
+	t.Helper()
+	c, err := h.Listen(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := flash.New(flash.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, quiet, 300*time.Millisecond
+	e, err := rtmfp.NewEndpoint(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// server runs the introducer and NetConnection stack on h and joins the
+// group as a member itself, with g as its multicast layer.
+func server(t testing.TB, h *simnet.Host, g *Group) string {
+	in := introducer.New(introducer.Config{Logger: quiet})
+	var ep *rtmfp.Endpoint
+	ep = endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
+	ns := netstream.NewServer(netstream.Config{Logger: quiet})
+	nc := rtmfpnc.New(rtmfpnc.Config{NS: ns, Logger: quiet, OnConn: in.AddConn, OnGroupFlow: in.HandleGroupFlow})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go netgroup.Serve(ctx, ep, func(s *rtmfp.Session) { go nc.HandleSession(s) })
+	m, err := netgroup.Join(ctx, netgroup.Config{Endpoint: ep, Spec: testSpec, Logger: quiet,
+		Rendezvous: netgroup.ServerRendezvous{Introducer: in, Endpoint: ep}, Handler: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return fmt.Sprintf("rtmfp://%s/app", ep.LocalAddr())
+}
+
+// player joins the group from a new host and plays name.
+func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
+	h, err := n.NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second})
+	ctx := context.Background()
+	c, err := client.Dial(ctx, url, client.Options{Endpoint: ep, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go netgroup.Serve(ctx, ep, nil)
+	g := New(quiet)
+	t.Cleanup(g.Close)
+	m, err := netgroup.Join(ctx, netgroup.Config{Endpoint: ep, Spec: testSpec, Logger: quiet,
+		Rendezvous: netgroup.ClientRendezvous{Conn: c}, Handler: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	pb, err := g.Play(name, multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// synthetic makes rate bit/s of synthetic media for d: 25 video frames per
+// second with a key frame each second, and audio.
+func synthetic(rate int, d time.Duration) []media.Message {
+	var out []media.Message
+	for sec := 0; time.Duration(sec)*time.Second < d; sec++ {
+		for i := range 25 {
+			n := rate / 8 / 30
+			flag := byte(0x27)
+			if i == 0 {
+				n, flag = n*5, 0x17
+			}
+			p := make([]byte, n)
+			p[0], p[1] = flag, 1
+			ts := uint32(sec*1000 + i*40)
+			p[2], p[3] = byte(ts>>8), byte(ts)
+			out = append(out, media.Message{Type: media.TypeVideo, Timestamp: ts, Payload: p})
+			a := make([]byte, 100)
+			a[0], a[1], a[2], a[3] = 0xaf, 1, byte(ts>>8), byte(ts)
+			out = append(out, media.Message{Type: media.TypeAudio, Timestamp: ts, Payload: a})
+		}
+	}
+	return out
+}
+
+// TestServerPublishesIntoGroup: the server, a member of the group,
+// publishes a stream into P2P multicast; client members play it over the
+// mesh and receive the media in order and intact.
+func TestServerPublishesIntoGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 3, Link: simnet.LinkConfig{Delay: 20 * time.Millisecond, Jitter: 3 * time.Millisecond, Loss: 0.01}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		sg := New(quiet)
+		t.Cleanup(sg.Close)
+		url := server(t, sh, sg)
+		const players = 8
+		var pbs []*Playback
+		for range players {
+			pbs = append(pbs, player(t, n, url, "cam"))
+		}
+		time.Sleep(20 * time.Second) // the mesh forms
+		pub, err := sg.Publish("cam", multicast.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sg.Publish("cam", multicast.Config{}); err != ErrNameInUse {
+			t.Fatalf("second publish of the same name: %v", err)
+		}
+		msgs := synthetic(500_000, 20*time.Second)
+		ctx := context.Background()
+		start := time.Now()
+		for _, m := range msgs {
+			if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
+				time.Sleep(d)
+			}
+			pub.WriteMedia(ctx, m)
+		}
+		time.Sleep(12 * time.Second) // window + margin
+		pst := pub.Stats()
+		pub.Close()
+		for i, pb := range pbs {
+			var got []media.Message
+			for {
+				rctx, cancel := context.WithTimeout(ctx, time.Second)
+				m, err := pb.ReadMedia(rctx)
+				cancel()
+				if err != nil {
+					break
+				}
+				got = append(got, m)
+			}
+			if len(got) < len(msgs)/2 {
+				t.Fatalf("player %d got %d of %d messages; stats %+v", i, len(got), len(msgs), pb.Stats())
+			}
+			// Players join at the live edge: everything from their first
+			// message on must be there, in order and intact.
+			first := -1
+			for k, m := range msgs {
+				if m.Timestamp == got[0].Timestamp && m.Type == got[0].Type {
+					first = k
+					break
+				}
+			}
+			want := msgs[first:]
+			if len(got) < len(want)*999/1000 {
+				t.Fatalf("player %d: %d of %d messages after its join", i, len(got), len(want))
+			}
+			for k := range got {
+				if k >= len(want) || !bytes.Equal(got[k].Payload, want[k].Payload) {
+					t.Fatalf("player %d message %d differs", i, k)
+				}
+			}
+		}
+		t.Logf("publisher: %d neighbours fed; pushed %d fragments, pulled %d", players, pst.FragmentsPushedToPeers, pst.FragmentsRequestedByPeers)
+	})
+}

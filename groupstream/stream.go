@@ -1,0 +1,377 @@
+package groupstream
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+)
+
+// Status codes a group stream raises (rtmfp-facts §9.2; Flash raises them
+// locally).
+const (
+	StatusPublishStart     = "NetStream.Publish.Start"
+	StatusUnpublishSuccess = "NetStream.Unpublish.Success"
+	StatusPlayStart        = "NetStream.Play.Start"
+	StatusUnpublishNotify  = "NetStream.Play.UnpublishNotify"
+	StatusReset            = "NetStream.MulticastStream.Reset"
+)
+
+// playerQueue bounds a player's undelivered messages; beyond it the oldest
+// are dropped (the engine already gives up on fragments that leave the
+// window, so this only guards against a reader that stopped).
+const playerQueue = 4096
+
+// stream is one multicast stream of this member, published or played.
+type stream struct {
+	g         *Group
+	name      string
+	cfg       multicast.Config
+	publisher bool
+	node      *multicast.Node // owned by the loop
+
+	out     chan media.Message // player output
+	status  chan string
+	ended   chan struct{}
+	endOnce sync.Once
+	dropped atomic.Uint64
+	resets  atomic.Uint64
+}
+
+// nodeTransport sends one stream's engine messages to the neighbours.
+type nodeTransport struct{ s *stream }
+
+func (t nodeTransport) Send(to multicast.NeighborID, flow multicast.Flow, msg []byte) {
+	g := t.s.g
+	p := g.byID[to]
+	if p == nil {
+		return
+	}
+	pf := p.flows[t.s]
+	if pf == nil {
+		pf = &peerFlows{}
+		p.flows[t.s] = pf
+	}
+	switch flow {
+	case multicast.FlowReport:
+		if pf.report == nil {
+			f, err := p.n.OpenReportFlow(rtmfp.FlowOptions{Priority: reportPriority})
+			if err != nil {
+				return
+			}
+			pf.report = f
+			g.ours[f] = route{p: p, s: t.s}
+		}
+		pf.report.Write(msg)
+	case multicast.FlowMedia:
+		if pf.media == nil {
+			if pf.theirReport == nil {
+				return // they have not subscribed on a flow of theirs yet
+			}
+			f, err := p.n.OpenMediaFlow(pf.theirReport, rtmfp.FlowOptions{Priority: 1, TimeCritical: true, Lifetime: mediaLifetime})
+			if err != nil {
+				return
+			}
+			pf.media = f
+		}
+		pf.media.Write(msg)
+	}
+}
+
+// newNode builds the engine node of a stream (loop goroutine).
+func (g *Group) newNode(s *stream, key multicast.StreamKey) *multicast.Node {
+	g.seed++
+	return multicast.NewNode(multicast.NodeConfig{
+		Config:    s.cfg,
+		Name:      s.name,
+		Key:       key,
+		Publisher: s.publisher,
+		Transport: nodeTransport{s},
+		Seed:      g.seed,
+		Deliver: func(_ uint64, m media.Message) {
+			select {
+			case s.out <- m:
+			default:
+				// The reader is gone or far behind: drop the oldest.
+				select {
+				case <-s.out:
+					s.dropped.Add(1)
+				default:
+				}
+				select {
+				case s.out <- m:
+				default:
+				}
+			}
+		},
+		OnEnd: func() { s.notify(StatusUnpublishNotify) },
+	})
+}
+
+func (s *stream) notify(code string) {
+	select {
+	case s.status <- code:
+	default:
+	}
+}
+
+// handle runs one event (loop goroutine).
+func (g *Group) handle(ev event, now time.Time) {
+	switch ev.kind {
+	case evNeighborUp:
+		if g.neighbors[ev.n] != nil {
+			return
+		}
+		g.nextID++
+		p := &peer{n: ev.n, id: g.nextID, flows: map[*stream]*peerFlows{}}
+		g.neighbors[ev.n], g.byID[p.id] = p, p
+		for _, s := range g.streams {
+			s.node.AddNeighbor(p.id, now)
+		}
+	case evNeighborDown:
+		p := g.neighbors[ev.n]
+		if p == nil {
+			return
+		}
+		for s := range p.flows {
+			g.dropFlows(p, s)
+		}
+		for _, s := range g.streams {
+			s.node.RemoveNeighbor(p.id, now)
+		}
+		delete(g.neighbors, ev.n)
+		delete(g.byID, p.id)
+	case evReportFlow:
+		g.reportFlow(ev, now)
+	case evReportMessage:
+		if r, ok := g.theirs[ev.rf]; ok && g.streams[r.s.name] == r.s {
+			r.s.node.HandleMessage(r.p.id, ev.msg, now)
+		}
+	case evFragment:
+		if r, ok := g.ours[ev.ours]; ok && g.streams[r.s.name] == r.s {
+			r.s.node.HandleFragment(r.p.id, ev.msg, now)
+		}
+	case evPublish:
+		if g.streams[ev.s.name] == ev.s {
+			ev.s.node.Publish(ev.m, now)
+		}
+	case evIngest:
+		if g.streams[ev.s.name] == ev.s {
+			ev.s.node.IngestFragment(ev.source, ev.msg, now)
+		}
+	case evAddStream:
+		if g.streams[ev.s.name] != nil {
+			ev.reply <- ErrNameInUse
+			return
+		}
+		var key multicast.StreamKey
+		if ev.s.publisher {
+			rand.Read(key[:])
+		}
+		ev.s.node = g.newNode(ev.s, key)
+		g.streams[ev.s.name] = ev.s
+		for _, p := range g.neighbors {
+			ev.s.node.AddNeighbor(p.id, now)
+		}
+		ev.reply <- nil
+	case evRemoveStream:
+		if g.streams[ev.s.name] == ev.s {
+			g.removeStream(ev.s, now)
+		}
+		ev.reply <- nil
+	case evStats:
+		if g.streams[ev.s.name] == ev.s {
+			ev.reply <- ev.s.node.Stats(now)
+		} else {
+			ev.reply <- multicast.Stats{}
+		}
+	}
+}
+
+// reportFlow routes a neighbour's new report flow by the stream info it
+// starts with.
+func (g *Group) reportFlow(ev event, now time.Time) {
+	p := g.neighbors[ev.n]
+	if p == nil {
+		return
+	}
+	info, err := multicast.ParseStreamInfo(ev.msg)
+	if err != nil {
+		return // an end-of-stream or garbage first message: nothing to route
+	}
+	s := g.streams[info.Name]
+	if s == nil {
+		return // a stream this member does not play: not relayed
+	}
+	if key, known := s.node.Key(); known && key != info.Key {
+		if s.publisher {
+			return // another publisher uses our name: ignore its stream
+		}
+		// The publisher restarted with a new key: start over.
+		g.resetPlayer(s, now)
+	}
+	pf := p.flows[s]
+	if pf == nil {
+		pf = &peerFlows{}
+		p.flows[s] = pf
+	}
+	pf.theirReport = ev.rf
+	g.theirs[ev.rf] = route{p: p, s: s}
+	s.node.HandleMessage(p.id, ev.msg, now)
+}
+
+// resetPlayer replaces a player's node after its publisher restarted
+// (NetStream.MulticastStream.Reset).
+func (g *Group) resetPlayer(s *stream, now time.Time) {
+	s.node.Close(now)
+	for _, p := range g.neighbors {
+		g.dropFlows(p, s)
+	}
+	s.node = g.newNode(s, multicast.StreamKey{})
+	for _, p := range g.neighbors {
+		s.node.AddNeighbor(p.id, now)
+	}
+	s.resets.Add(1)
+	s.notify(StatusReset)
+}
+
+// dropFlows closes a neighbour's flows of one stream.
+func (g *Group) dropFlows(p *peer, s *stream) {
+	pf := p.flows[s]
+	if pf == nil {
+		return
+	}
+	if pf.report != nil {
+		delete(g.ours, pf.report)
+		pf.report.Close()
+	}
+	if pf.media != nil {
+		pf.media.Close()
+	}
+	if pf.theirReport != nil {
+		delete(g.theirs, pf.theirReport)
+	}
+	delete(p.flows, s)
+}
+
+func (g *Group) removeStream(s *stream, now time.Time) {
+	s.node.Close(now)
+	// Let the end of stream reach the neighbours before the flows close:
+	// they are closed when the Group goes or a neighbour leaves.
+	delete(g.streams, s.name)
+	s.endOnce.Do(func() { close(s.ended) })
+}
+
+// addStream registers a stream with the loop.
+func (g *Group) addStream(s *stream) error {
+	reply := make(chan any, 1)
+	if !g.post(event{kind: evAddStream, s: s, reply: reply}) {
+		return ErrClosed
+	}
+	if err, _ := (<-reply).(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (g *Group) stats(s *stream) multicast.Stats {
+	reply := make(chan any, 1)
+	if !g.post(event{kind: evStats, s: s, reply: reply}) {
+		return multicast.Stats{}
+	}
+	st, _ := (<-reply).(multicast.Stats)
+	return st
+}
+
+func (g *Group) remove(s *stream) {
+	reply := make(chan any, 1)
+	if g.post(event{kind: evRemoveStream, s: s, reply: reply}) {
+		<-reply
+	}
+}
+
+// Publication is a stream this member publishes into the group.
+type Publication struct{ s *stream }
+
+// Publish starts publishing name into the group with the multicast
+// parameters cfg (zero: Flash's defaults). It fails with ErrNameInUse when
+// this member already has a stream of that name.
+func (g *Group) Publish(name string, cfg multicast.Config) (*Publication, error) {
+	s := &stream{g: g, name: name, cfg: cfg, publisher: true, status: make(chan string, 16), ended: make(chan struct{})}
+	if err := g.addStream(s); err != nil {
+		return nil, err
+	}
+	s.notify(StatusPublishStart)
+	return &Publication{s: s}, nil
+}
+
+// WriteMedia publishes one message (netstream.Sink). It blocks while the
+// group's event queue is full.
+func (p *Publication) WriteMedia(ctx context.Context, m media.Message) error {
+	select {
+	case p.s.g.events <- event{kind: evPublish, s: p.s, m: m}:
+		return nil
+	case <-p.s.ended:
+		return ErrClosed
+	case <-p.s.g.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status returns the publication's status events.
+func (p *Publication) Status() <-chan string { return p.s.status }
+
+// Stats returns the engine's statistics (NetStreamMulticastInfo-style).
+func (p *Publication) Stats() multicast.Stats { return p.s.g.stats(p.s) }
+
+// Close ends the stream: neighbours are told the last fragment.
+func (p *Publication) Close() {
+	p.s.g.remove(p.s)
+	p.s.notify(StatusUnpublishSuccess)
+}
+
+// Playback is a group stream this member plays (and relays).
+type Playback struct{ s *stream }
+
+// Play starts playing name from the group.
+func (g *Group) Play(name string, cfg multicast.Config) (*Playback, error) {
+	s := &stream{g: g, name: name, cfg: cfg, out: make(chan media.Message, playerQueue),
+		status: make(chan string, 16), ended: make(chan struct{})}
+	if err := g.addStream(s); err != nil {
+		return nil, err
+	}
+	s.notify(StatusPlayStart)
+	return &Playback{s: s}, nil
+}
+
+// ReadMedia returns the next reassembled message, in the publisher's order.
+func (p *Playback) ReadMedia(ctx context.Context) (media.Message, error) {
+	select {
+	case m := <-p.s.out:
+		return m, nil
+	case <-p.s.ended:
+		return media.Message{}, ErrClosed
+	case <-ctx.Done():
+		return media.Message{}, ctx.Err()
+	}
+}
+
+// Status returns status events: Play.Start, MulticastStream.Reset,
+// Play.UnpublishNotify.
+func (p *Playback) Status() <-chan string { return p.s.status }
+
+// Stats returns the engine's statistics.
+func (p *Playback) Stats() multicast.Stats { return p.s.g.stats(p.s) }
+
+// Dropped counts messages dropped because ReadMedia was not called.
+func (p *Playback) Dropped() uint64 { return p.s.dropped.Load() }
+
+// Close stops playing.
+func (p *Playback) Close() { p.s.g.remove(p.s) }
