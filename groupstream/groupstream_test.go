@@ -188,3 +188,85 @@ func TestServerPublishesIntoGroup(t *testing.T) {
 		t.Logf("publisher: %d neighbours fed; pushed %d fragments, pulled %d", players, pst.FragmentsPushedToPeers, pst.FragmentsRequestedByPeers)
 	})
 }
+
+type fakePublisher struct{}
+
+func (fakePublisher) PublisherName() string { return "test" }
+
+// TestPublishStream: a server stream republished into the group reaches a
+// member that joins late with the codec headers before its first key frame,
+// and ends when the source unpublishes.
+func TestPublishStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 4, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		sg := New(quiet)
+		t.Cleanup(sg.Close)
+		url := server(t, sh, sg)
+		reg := netstream.NewRegistry()
+		src, err := reg.Publish("live", netstream.DefaultInstance, "cam", fakePublisher{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := sg.PublishStream(src, "cam", multicast.Config{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sp.Close)
+		src.Write(fakePublisher{}, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
+		src.Write(fakePublisher{}, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
+		msgs := synthetic(200_000, 30*time.Second)
+		pbc := make(chan *Playback, 1)
+		go func() {
+			time.Sleep(12 * time.Second) // joins late, mid-stream
+			pbc <- player(t, n, url, "cam")
+		}()
+		start := time.Now()
+		for _, m := range msgs {
+			if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
+				time.Sleep(d)
+			}
+			src.Write(fakePublisher{}, m)
+		}
+		pb := <-pbc
+		ctx := context.Background()
+		// The member joined mid-GOP: by its first key frame it must have
+		// got both codec headers, sent again just before that key frame.
+		var avc, aac bool
+		for {
+			m, err := pb.ReadMedia(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.IsSequenceHeader() {
+				avc = avc || m.IsVideo()
+				aac = aac || m.IsAudio()
+				continue
+			}
+			if m.IsVideo() && m.IsKeyframe() {
+				if !avc || !aac {
+					t.Fatalf("first key frame without the codec headers (avc %v aac %v)", avc, aac)
+				}
+				break
+			}
+		}
+		// The source stops: the group stream ends.
+		reg.Unpublish(src, fakePublisher{})
+		select {
+		case <-sp.s.ended:
+		case <-time.After(time.Minute):
+			t.Fatal("group stream did not end with its source")
+		}
+		for {
+			select {
+			case code := <-pb.Status():
+				if code == StatusUnpublishNotify {
+					return
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("player not told of the end of the stream")
+			}
+		}
+	})
+}
