@@ -1,10 +1,8 @@
 package groupstream
 
 import (
-	"context"
 	"sync"
 
-	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
@@ -24,10 +22,6 @@ type StreamPublication struct {
 // end; a later publication gets a new stream key, which players report as
 // NetStream.MulticastStream.Reset). queue bounds the messages waiting
 // between src and the group (bytes; 0: 4 MiB).
-//
-// The codec headers and metadata are sent again before every video key
-// frame, so that members joining the multicast stream at a key frame can
-// decode it.
 func (g *Group) PublishStream(src *netstream.Stream, name string, cfg multicast.Config, queue int) (*StreamPublication, error) {
 	pub, err := g.Publish(name, cfg)
 	if err != nil {
@@ -37,7 +31,7 @@ func (g *Group) PublishStream(src *netstream.Stream, name string, cfg multicast.
 		queue = 4 << 20
 	}
 	sp := &StreamPublication{Publication: pub}
-	sp.sub = src.Subscribe(&headerRepeater{pub: pub}, queue)
+	sp.sub = src.Subscribe(pub, queue)
 	sp.unlisten = src.Listen(stopper{sp})
 	return sp, nil
 }
@@ -56,40 +50,3 @@ type stopper struct{ sp *StreamPublication }
 
 func (s stopper) PublishStarted(*netstream.Stream) {}
 func (s stopper) PublishStopped(*netstream.Stream) { go s.sp.Close() }
-
-// headerRepeater writes a stream into a publication, repeating the last
-// metadata and codec headers before each video key frame.
-type headerRepeater struct {
-	pub                   *Publication
-	meta, video, audioHdr *media.Message
-}
-
-func (h *headerRepeater) WriteMedia(ctx context.Context, m media.Message) error {
-	switch {
-	case m.IsSequenceHeader() && m.IsVideo():
-		c := m
-		h.video = &c
-		return h.pub.WriteMedia(ctx, m)
-	case m.IsSequenceHeader() && m.IsAudio():
-		c := m
-		h.audioHdr = &c
-		return h.pub.WriteMedia(ctx, m)
-	case m.IsData():
-		if vs, err := netstream.DecodeData(m); err == nil && len(vs) > 0 && vs[0] == "onMetaData" {
-			c := m
-			h.meta = &c
-		}
-		return h.pub.WriteMedia(ctx, m)
-	case m.IsVideo() && m.IsKeyframe():
-		for _, hdr := range []*media.Message{h.meta, h.video, h.audioHdr} {
-			if hdr != nil {
-				r := *hdr
-				r.Timestamp = m.Timestamp
-				if err := h.pub.WriteMedia(ctx, r); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return h.pub.WriteMedia(ctx, m)
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 )
 
@@ -295,8 +296,15 @@ func (g *Group) remove(s *stream) {
 	}
 }
 
-// Publication is a stream this member publishes into the group.
-type Publication struct{ s *stream }
+// Publication is a stream this member publishes into the group. The codec
+// headers and metadata it was given are sent again before every video key
+// frame: members join a multicast stream at its live edge, and need them to
+// decode from the next key frame.
+type Publication struct {
+	s                      *stream
+	mu                     sync.Mutex
+	meta, video, audioHdrs *media.Message
+}
 
 // Publish starts publishing name into the group with the multicast
 // parameters cfg (zero: Flash's defaults). It fails with ErrNameInUse when
@@ -313,6 +321,44 @@ func (g *Group) Publish(name string, cfg multicast.Config) (*Publication, error)
 // WriteMedia publishes one message (netstream.Sink). It blocks while the
 // group's event queue is full.
 func (p *Publication) WriteMedia(ctx context.Context, m media.Message) error {
+	for _, hdr := range p.headersFor(m) {
+		if err := p.write(ctx, hdr); err != nil {
+			return err
+		}
+	}
+	return p.write(ctx, m)
+}
+
+// headersFor records m if it is a header, and returns the headers to send
+// before m if m is a video key frame.
+func (p *Publication) headersFor(m media.Message) []media.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := m
+	switch {
+	case m.IsSequenceHeader() && m.IsVideo():
+		p.video = &c
+	case m.IsSequenceHeader() && m.IsAudio():
+		p.audioHdrs = &c
+	case m.IsData():
+		if vs, err := netstream.DecodeData(m); err == nil && len(vs) > 0 && vs[0] == "onMetaData" {
+			p.meta = &c
+		}
+	case m.IsVideo() && m.IsKeyframe():
+		var out []media.Message
+		for _, h := range []*media.Message{p.meta, p.video, p.audioHdrs} {
+			if h != nil {
+				r := *h
+				r.Timestamp = m.Timestamp
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func (p *Publication) write(ctx context.Context, m media.Message) error {
 	select {
 	case p.s.g.events <- event{kind: evPublish, s: p.s, m: m}:
 		return nil

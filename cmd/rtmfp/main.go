@@ -6,6 +6,12 @@
 //
 //	rtmfp publish [-loop] file.flv rtmfp://host[:port]/app[/instance]/stream
 //	rtmfp play [-o out.flv] [-t duration] rtmfp://host[:port]/app[/instance]/stream
+//	rtmfp group-play -spec G:… [-o out.flv] rtmfp://host/app/stream
+//	rtmfp group-publish -spec G:… file.flv rtmfp://host/app/stream
+//
+// group-play and group-publish join the NetGroup of the groupspec through
+// the server and play or publish a P2P multicast stream (flags -window,
+// -fetch-period, -push-limit, ... set Flash's multicast properties).
 //
 // The last path segment of the URL is the stream name; the rest is the
 // application (and instance) to connect to. play writes FLV to standard
@@ -34,6 +40,10 @@ func main() {
 		err = publishCmd(ctx, os.Args[2:])
 	case "play":
 		err = playCmd(ctx, os.Args[2:])
+	case "group-play":
+		err = groupPlayCmd(ctx, os.Args[2:])
+	case "group-publish":
+		err = groupPublishCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -51,5 +61,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   rtmfp publish [-loop] file.flv rtmfp://host[:port]/app[/instance]/stream
   rtmfp play [-o out.flv] [-t duration] rtmfp://host[:port]/app[/instance]/stream
+  rtmfp group-play -spec G:… [-o out.flv] [-t duration] [multicast flags] rtmfp://host/app/stream
+  rtmfp group-publish -spec G:… [multicast flags] file.flv rtmfp://host/app/stream
 `)
 }

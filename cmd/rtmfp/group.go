@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/flv"
+	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/multicast"
+)
+
+// multicastFlags adds Flash's NetStream multicast properties.
+func multicastFlags(fs *flag.FlagSet) *multicast.Config {
+	c := multicast.DefaultConfig()
+	fs.DurationVar(&c.Window, "window", c.Window, "multicastWindowDuration")
+	fs.DurationVar(&c.FetchPeriod, "fetch-period", c.FetchPeriod, "multicastFetchPeriod")
+	fs.DurationVar(&c.UpdatePeriod, "update-period", c.UpdatePeriod, "multicastAvailabilityUpdatePeriod")
+	fs.BoolVar(&c.SendToAll, "send-to-all", c.SendToAll, "multicastAvailabilitySendToAll")
+	fs.IntVar(&c.PushNeighborLimit, "push-limit", c.PushNeighborLimit, "multicastPushNeighborLimit")
+	fs.DurationVar(&c.RelayMargin, "relay-margin", c.RelayMargin, "multicastRelayMarginDuration")
+	return &c
+}
+
+// joinGroup connects to the server and joins the group of spec.
+func joinGroup(ctx context.Context, connURL, spec string, verbose bool) (*client.Conn, *groupstream.Member, error) {
+	if spec == "" {
+		return nil, nil, errors.New("-spec G:… is required")
+	}
+	c, err := client.Dial(ctx, connURL, client.Options{Logger: logger(verbose)})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := groupstream.JoinClient(ctx, c, spec)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, m, nil
+}
+
+func printMulticastStats(st multicast.Stats) {
+	fmt.Fprintf(os.Stderr, "\rmulticast: pushed from peers %d fragments (%d bytes), requested from peers %d (%d bytes), pushed to peers %d, requested by peers %d, lost %d\n",
+		st.FragmentsPushedFromPeers, st.BytesPushedFromPeers, st.FragmentsRequestedFromPeers, st.BytesRequestedFromPeers,
+		st.FragmentsPushedToPeers, st.FragmentsRequestedByPeers, st.FragmentsLost)
+}
+
+// groupPlayCmd plays a multicast stream of a group into an FLV file.
+func groupPlayCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("group-play", flag.ContinueOnError)
+	spec := fs.String("spec", "", "groupspec (G:…)")
+	out := fs.String("o", "-", "output FLV file (- for standard output)")
+	dur := fs.Duration("t", 0, "stop after this long (0: until the stream ends)")
+	verbose := fs.Bool("v", false, "log the RTMFP sessions")
+	cfg := multicastFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("group-play needs a URL")
+	}
+	connURL, name, err := splitStreamURL(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *dur)
+		defer cancel()
+	}
+	var w io.Writer = os.Stdout
+	if *out != "-" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	fw, err := flv.NewWriter(bw, flv.FlagAudio|flv.FlagVideo)
+	if err != nil {
+		return err
+	}
+	c, m, err := joinGroup(ctx, connURL, *spec, *verbose)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	defer m.Close()
+	pb, err := m.Play(name, *cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "playing %s from group %s\n", name, m.NetGroup.GroupID())
+	ended := make(chan struct{})
+	go func() {
+		for code := range pb.Status() {
+			fmt.Fprintf(os.Stderr, "\rstream status: %s\n", code)
+			if code == groupstream.StatusUnpublishNotify {
+				close(ended)
+				return
+			}
+		}
+	}()
+	prog := newProgress()
+	defer func() { prog.finish(); printMulticastStats(pb.Stats()) }()
+	// A member joins the multicast stream at its live edge: audio and
+	// video are written from their codec headers on (the publisher repeats
+	// them before each key frame), so that the file decodes.
+	var haveVideo, haveAudio, haveMeta bool
+	for {
+		m, err := pb.ReadMedia(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		switch {
+		case m.IsVideo() && m.IsSequenceHeader():
+			haveVideo = true
+		case m.IsAudio() && m.IsSequenceHeader():
+			haveAudio = true
+		case m.IsVideo() && !haveVideo, m.IsAudio() && !haveAudio:
+			prog.add(m, true)
+			continue
+		case m.IsData():
+			// The publisher repeats its metadata; a file needs it once.
+			if haveMeta {
+				continue
+			}
+			haveMeta = true
+		}
+		if err := fw.Write(m); err != nil {
+			return err
+		}
+		prog.add(m, false)
+		select {
+		case <-ended:
+			return nil
+		default:
+		}
+	}
+}
+
+// groupPublishCmd publishes an FLV file into a group in real time.
+func groupPublishCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("group-publish", flag.ContinueOnError)
+	spec := fs.String("spec", "", "groupspec (G:…)")
+	wait := fs.Duration("wait", 5*time.Second, "time to let the mesh form before publishing")
+	verbose := fs.Bool("v", false, "log the RTMFP sessions")
+	cfg := multicastFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("group-publish needs a file and a URL")
+	}
+	connURL, name, err := splitStreamURL(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	c, m, err := joinGroup(ctx, connURL, *spec, *verbose)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	defer m.Close()
+	select {
+	case <-time.After(*wait):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	pub, err := m.Publish(name, *cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "publishing %s into group %s (%d neighbours)\n", fs.Arg(0), m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := flv.NewReader(f, 0)
+	if err != nil {
+		return err
+	}
+	prog := newProgress()
+	start := time.Now()
+	for {
+		msg, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if d := time.Duration(msg.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := pub.WriteMedia(ctx, msg); err != nil {
+			return err
+		}
+		prog.add(msg, false)
+	}
+	prog.finish()
+	printMulticastStats(pub.Stats())
+	pub.Close()
+	return nil
+}
