@@ -145,6 +145,7 @@ type event struct {
 	m      media.Message
 	reply  chan any
 	source multicast.Source
+	key    multicast.StreamKey
 }
 
 // post queues an event for the loop; it blocks while the queue is full (a

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/netstream"
@@ -42,6 +43,8 @@ type stream struct {
 	endOnce sync.Once
 	dropped atomic.Uint64
 	resets  atomic.Uint64
+	pub     *Publication // the publisher's handle, for its IP multicast tap
+	onEnd   func()       // releases what the handle holds (receivers, senders)
 }
 
 // nodeTransport sends one stream's engine messages to the neighbours.
@@ -111,6 +114,11 @@ func (g *Group) newNode(s *stream, key multicast.StreamKey) *multicast.Node {
 			}
 		},
 		OnEnd: func() { s.notify(StatusUnpublishNotify) },
+		OnPublished: func(raw []byte) {
+			if s.pub != nil {
+				s.pub.sendIPMC(key, raw)
+			}
+		},
 	})
 }
 
@@ -162,7 +170,7 @@ func (g *Group) handle(ev event, now time.Time) {
 			ev.s.node.Publish(ev.m, now)
 		}
 	case evIngest:
-		if g.streams[ev.s.name] == ev.s {
+		if g.streams[ev.s.name] == ev.s && ev.s.node.SetKey(ev.key) {
 			ev.s.node.IngestFragment(ev.source, ev.msg, now)
 		}
 	case evAddStream:
@@ -265,7 +273,12 @@ func (g *Group) removeStream(s *stream, now time.Time) {
 	// Let the end of stream reach the neighbours before the flows close:
 	// they are closed when the Group goes or a neighbour leaves.
 	delete(g.streams, s.name)
-	s.endOnce.Do(func() { close(s.ended) })
+	s.endOnce.Do(func() {
+		close(s.ended)
+		if s.onEnd != nil {
+			s.onEnd()
+		}
+	})
 }
 
 // addStream registers a stream with the loop.
@@ -304,6 +317,8 @@ type Publication struct {
 	s                      *stream
 	mu                     sync.Mutex
 	meta, video, audioHdrs *media.Message
+	ipmc                   atomic.Pointer[ipmcSender]
+	started                atomic.Bool // media was published
 }
 
 // Publish starts publishing name into the group with the multicast
@@ -311,16 +326,19 @@ type Publication struct {
 // this member already has a stream of that name.
 func (g *Group) Publish(name string, cfg multicast.Config) (*Publication, error) {
 	s := &stream{g: g, name: name, cfg: cfg, publisher: true, status: make(chan string, 16), ended: make(chan struct{})}
+	p := &Publication{s: s}
+	s.pub, s.onEnd = p, p.closeIPMC
 	if err := g.addStream(s); err != nil {
 		return nil, err
 	}
 	s.notify(StatusPublishStart)
-	return &Publication{s: s}, nil
+	return p, nil
 }
 
 // WriteMedia publishes one message (netstream.Sink). It blocks while the
 // group's event queue is full.
 func (p *Publication) WriteMedia(ctx context.Context, m media.Message) error {
+	p.started.Store(true)
 	for _, hdr := range p.headersFor(m) {
 		if err := p.write(ctx, hdr); err != nil {
 			return err
@@ -384,17 +402,24 @@ func (p *Publication) Close() {
 }
 
 // Playback is a group stream this member plays (and relays).
-type Playback struct{ s *stream }
+type Playback struct {
+	s                 *stream
+	mu                sync.Mutex
+	receivers         []*ipmulticast.Receiver
+	ingested, foreign atomic.Uint64
+}
 
 // Play starts playing name from the group.
 func (g *Group) Play(name string, cfg multicast.Config) (*Playback, error) {
 	s := &stream{g: g, name: name, cfg: cfg, out: make(chan media.Message, playerQueue),
 		status: make(chan string, 16), ended: make(chan struct{})}
+	pb := &Playback{s: s}
+	s.onEnd = pb.closeReceivers
 	if err := g.addStream(s); err != nil {
 		return nil, err
 	}
 	s.notify(StatusPlayStart)
-	return &Playback{s: s}, nil
+	return pb, nil
 }
 
 // ReadMedia returns the next reassembled message, in the publisher's order.

@@ -84,6 +84,10 @@ type NodeConfig struct {
 	// OnEnd is called once when a player has delivered (or given up on)
 	// everything up to the publisher's end of stream.
 	OnEnd func()
+	// OnPublished is given every fragment a publisher makes (its encoded
+	// GR 12 message, immutable), for a second way out such as native IP
+	// multicast. It must not call into the Node.
+	OnPublished func(raw []byte)
 	// Seed makes the node's random choices reproducible.
 	Seed uint64
 	// MaxFragmentPayload is the publisher's fragment payload size; 0
@@ -168,6 +172,7 @@ type Node struct {
 	tr        Transport
 	deliver   func(uint64, media.Message)
 	onEnd     func()
+	published func(raw []byte)
 	rng       *rand.Rand
 
 	neighbors map[NeighborID]*neighbor
@@ -230,6 +235,7 @@ func NewNode(cfg NodeConfig) *Node {
 		tr:        cfg.Transport,
 		deliver:   cfg.Deliver,
 		onEnd:     cfg.OnEnd,
+		published: cfg.OnPublished,
 		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6d756c7469636173)),
 		neighbors: map[NeighborID]*neighbor{},
 		buf:       newFragBuffer(lim.MaxBufferedFragments, lim.MaxBufferedBytes),
@@ -354,6 +360,17 @@ func (n *Node) HandleFragment(from NeighborID, frag []byte, now time.Time) error
 		return ErrUnknownNeighbor
 	}
 	return n.ingest(nb, 0, frag, now)
+}
+
+// SetKey gives a player the stream key when it learns it other than from a
+// neighbour's stream info (from native IP multicast). It reports whether
+// the key is the node's: false when the node already has another key.
+func (n *Node) SetKey(key StreamKey) bool {
+	if n.known {
+		return n.key == key
+	}
+	n.key, n.known = key, true
+	return true
 }
 
 // IngestFragment processes a fragment that came from a server or from IP

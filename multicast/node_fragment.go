@@ -29,6 +29,9 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 		n.trusted = f.ID
 		n.hz.advance(now, f.ID)
 		n.pushFragment(n.buf.get(f.ID), nil, now)
+		if n.published != nil {
+			n.published(raw)
+		}
 	}
 	clear(n.fragsTmp)
 	n.st.MessagesPublished++
