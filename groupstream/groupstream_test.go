@@ -217,20 +217,21 @@ func TestPublishStream(t *testing.T) {
 		src.Write(fakePublisher{}, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
 		src.Write(fakePublisher{}, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
 		msgs := synthetic(200_000, 30*time.Second)
-		pbc := make(chan *Playback, 1)
+		published := make(chan struct{})
 		go func() {
-			time.Sleep(12 * time.Second) // joins late, mid-stream
-			pbc <- player(t, n, url, "cam")
-		}()
-		start := time.Now()
-		for _, m := range msgs {
-			if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-				time.Sleep(d)
+			defer close(published)
+			start := time.Now()
+			for _, m := range msgs {
+				if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
+					time.Sleep(d)
+				}
+				src.Write(fakePublisher{}, m)
 			}
-			src.Write(fakePublisher{}, m)
-		}
-		pb := <-pbc
-		ctx := context.Background()
+		}()
+		time.Sleep(12 * time.Second) // the member joins late, mid-stream
+		pb := player(t, n, url, "cam")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
 		// The member joined mid-GOP: by its first key frame it must have
 		// got both codec headers, sent again just before that key frame.
 		var avc, aac bool
@@ -252,6 +253,7 @@ func TestPublishStream(t *testing.T) {
 			}
 		}
 		// The source stops: the group stream ends.
+		<-published
 		reg.Unpublish(src, fakePublisher{})
 		select {
 		case <-sp.s.ended:

@@ -160,7 +160,12 @@ func (g *Group) handle(ev event, now time.Time) {
 	case evReportMessage:
 		if r, ok := g.theirs[ev.rf]; ok && g.streams[r.s.name] == r.s {
 			r.s.node.HandleMessage(r.p.id, ev.msg, now)
+			return
 		}
+		// A flow not routed yet (its stream was not played here when it
+		// came, or the stream was reset): route it by this message if it
+		// is a stream info, as the publisher repeats them.
+		g.reportFlow(ev, now)
 	case evFragment:
 		if r, ok := g.ours[ev.ours]; ok && g.streams[r.s.name] == r.s {
 			r.s.node.HandleFragment(r.p.id, ev.msg, now)
