@@ -61,8 +61,12 @@ func server(t testing.TB, h *simnet.Host, g *Group) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	lastServerMember = m
 	return fmt.Sprintf("rtmfp://%s/app", ep.LocalAddr())
 }
+
+// lastServerMember and lastPlayerMember let failing tests report the mesh.
+var lastServerMember, lastPlayerMember *netgroup.Member
 
 // player joins the group from a new host and plays name.
 func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
@@ -85,6 +89,7 @@ func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	lastPlayerMember = m
 	pb, err := g.Play(name, multicast.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +243,7 @@ func TestPublishStream(t *testing.T) {
 		for {
 			m, err := pb.ReadMedia(ctx)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v; server member %+v; player member %+v", err, lastServerMember.Stats(), lastPlayerMember.Stats())
 			}
 			if m.IsSequenceHeader() {
 				avc = avc || m.IsVideo()

@@ -93,7 +93,8 @@ func fusion(t *testing.T, groupAddr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The server: introducer, NetConnections, and a group member.
-	in := introducer.New(introducer.Config{Logger: quiet})
+	// Every member shares 127.0.0.1: lift the per-address limits.
+	in := introducer.New(introducer.Config{Logger: quiet, IntroductionRate: 1e6, IntroductionBurst: 1e6})
 	var sep *rtmfp.Endpoint
 	sep = loopbackEndpoint(t, rtmfp.Config{OnIntroduction: in.Hook(&sep), StartupRate: 1e6, StartupBurst: 1e6})
 	ns := netstream.NewServer(netstream.Config{Logger: quiet})
@@ -113,7 +114,7 @@ func fusion(t *testing.T, groupAddr string) {
 	// Three members play the stream from P2P and from IP multicast.
 	var pbs []*Playback
 	for range 3 {
-		ep := loopbackEndpoint(t, rtmfp.Config{})
+		ep := loopbackEndpoint(t, rtmfp.Config{StartupRate: 1e6, StartupBurst: 1e6})
 		c, err := client.Dial(ctx, url, client.Options{Endpoint: ep, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)

@@ -284,12 +284,14 @@ func (e *Endpoint) respond(job *keyingJob) {
 	s.rikeyCookie = job.cookie
 	e.sessions[s.nearID] = s
 	e.byCookie[string(job.cookie)] = s
-	if old := e.byPeer[sc.FarPeerID]; old != nil && old.RemoteAddr() == job.from &&
+	if old := e.byPeer[sc.FarPeerID]; old != nil && !old.initiator && old.RemoteAddr() == job.from &&
 		old.peerMode == s.peerMode && bytes.Equal(old.crypto.FarCertificate, sc.FarCertificate) {
 		// The same peer opens a new session of the same kind from the
-		// same address: the old one is stale (RFC 7425 §4.3.7). A client
-		// keeps its server session when it also opens a P2P session to
-		// the server's peer ID (a NetGroup member on the server).
+		// same address as one it opened before: the old one is stale (RFC
+		// 7425 §4.3.7; the peer restarted). A client keeps its server
+		// session when it also opens a P2P session to the server's peer ID
+		// (a NetGroup member on the server), and a P2P session this end
+		// opened is not replaced by one the peer opens in turn.
 		old.abort(ErrSessionClosed)
 	}
 	e.byPeer[sc.FarPeerID] = s
