@@ -48,7 +48,8 @@ type Subscription struct {
 
 type entry struct {
 	m      media.Message
-	sticky bool // metadata and sequence headers: never dropped
+	sticky bool   // metadata and sequence headers: never dropped
+	fn     func() // a marker queued by After: run, not delivered
 }
 
 func newSubscription(s *Stream, sink Sink, limit int) *Subscription {
@@ -137,6 +138,24 @@ func (sub *Subscription) push(m media.Message, sticky bool) {
 	}
 }
 
+// After runs fn on the subscription's goroutine once every message queued
+// before it has been delivered (or dropped): an end-of-stream event sent
+// after the last frames, a relay that unpublishes after draining. fn is not
+// run if the subscription ends first; it never waits for a key frame and is
+// never dropped.
+func (sub *Subscription) After(fn func()) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ctx.Err() != nil {
+		return
+	}
+	sub.q = append(sub.q, entry{sticky: true, fn: fn})
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+}
+
 // dropOldestGOP removes queued messages from the head up to the second key
 // frame (so the queue starts at a key frame), keeping sticky ones. When the
 // queue holds less than two key frames, everything droppable goes and video
@@ -191,6 +210,10 @@ func (sub *Subscription) run() {
 		sub.q = sub.q[1:]
 		sub.bytes -= len(e.m.Payload)
 		sub.mu.Unlock()
+		if e.fn != nil {
+			e.fn()
+			continue
+		}
 		if err := sub.sink.WriteMedia(sub.ctx, e.m); err != nil {
 			sub.mu.Lock()
 			if sub.closeErr == nil && sub.ctx.Err() == nil {
