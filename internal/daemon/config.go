@@ -20,6 +20,12 @@ type Config struct {
 	// ["0.0.0.0:1935", "[::]:1935"] (IPv6 is skipped with a warning when
 	// the host has none).
 	RTMFP []string `json:"rtmfp"`
+	// RTMP lists the TCP addresses of the RTMP listeners. Absent (or
+	// null): the addresses of RTMFP, on TCP (so 0.0.0.0:1935 and
+	// [::]:1935 by default). An empty list disables RTMP.
+	RTMP []string `json:"rtmp"`
+	// RTMPOptions tunes RTMP connections.
+	RTMPOptions RTMPOptions `json:"rtmpOptions"`
 	// Apps lists the applications clients may connect to
 	// (rtmfp://host/app/...). Empty: any application, which is also the
 	// Cirrus-compatible mode (rtmfp://host/<developer key>).
@@ -65,6 +71,37 @@ type IntroducerConfig struct {
 	// DeadPeerRedirect answers repeated IHellos for unknown peers with a
 	// Redirect to 0.0.0.0:0 (MonaServer2's signal, used by librtmfp).
 	DeadPeerRedirect bool `json:"deadPeerRedirect"`
+}
+
+// RTMPOptions tunes RTMP connections (zero: defaults).
+type RTMPOptions struct {
+	// MaxConns caps the RTMP connections served at once (default 10000).
+	MaxConns int `json:"maxConns"`
+	// ConnectTimeout bounds the time from TCP accept to a successful
+	// connect command, handshake included (default 10 s).
+	ConnectTimeout Duration `json:"connectTimeout"`
+	// HandshakeTimeout bounds the RTMP handshake (default 10 s).
+	HandshakeTimeout Duration `json:"handshakeTimeout"`
+	// ReadTimeout is how long a connection may stay silent; quiet peers
+	// are pinged first (default 60 s).
+	ReadTimeout Duration `json:"readTimeout"`
+	// WriteTimeout is how long a write may wait for a peer that does not
+	// read before the connection is closed (default 30 s).
+	WriteTimeout Duration `json:"writeTimeout"`
+	// ChunkSize is the outgoing chunk size (default 4096).
+	ChunkSize int `json:"chunkSize"`
+	// MaxMessageSize is the largest message a peer may send (default
+	// 16 MiB).
+	MaxMessageSize int `json:"maxMessageSize"`
+}
+
+// RTMPAddrs returns the RTMP listening addresses: RTMP, or when it is not
+// set, the RTMFP addresses.
+func (c *Config) RTMPAddrs() []string {
+	if c.RTMP == nil {
+		return c.RTMFP
+	}
+	return c.RTMP
 }
 
 // SessionConfig holds the RTMFP session limits (zero: the rtmfp package's
@@ -145,6 +182,15 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParseAddrPort(a); err != nil {
 			return fmt.Errorf("rtmfp address %q: %w", a, err)
 		}
+	}
+	for _, a := range c.RTMP {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return fmt.Errorf("rtmp address %q: %w", a, err)
+		}
+	}
+	if o := c.RTMPOptions; o.MaxConns < 0 || o.ChunkSize < 0 || o.ChunkSize > 1<<24 || o.MaxMessageSize < 0 ||
+		o.ConnectTimeout < 0 || o.HandshakeTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 {
+		return errors.New("rtmpOptions: negative or out-of-range value")
 	}
 	if c.Status != "" && c.Status != "off" {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {

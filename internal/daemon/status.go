@@ -8,6 +8,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 )
 
@@ -22,6 +23,7 @@ type Status struct {
 	PeerID     string                `json:"peerID"`
 	Uptime     string                `json:"uptime"`
 	Endpoints  []EndpointStatus      `json:"rtmfp"`
+	RTMP       RTMPStatus            `json:"rtmp"`
 	NetStream  netstream.ServerStats `json:"netstream"`
 	Streams    []StreamStatus        `json:"streams"`
 	Introducer introducer.Stats      `json:"introducer"`
@@ -31,6 +33,12 @@ type Status struct {
 type EndpointStatus struct {
 	Address string      `json:"address"`
 	Stats   rtmfp.Stats `json:"stats"`
+}
+
+// RTMPStatus describes the RTMP listeners and their connections.
+type RTMPStatus struct {
+	Addresses []string `json:"addresses"`
+	rtmpnc.Stats
 }
 
 // StreamStatus describes one live stream.
@@ -48,6 +56,10 @@ func (d *Daemon) Snapshot() Status {
 		NetStream: d.ns.Stats(), Introducer: d.intro.Stats()}
 	for _, ep := range d.endpoints {
 		st.Endpoints = append(st.Endpoints, EndpointStatus{Address: ep.LocalAddr().String(), Stats: ep.Stats()})
+	}
+	st.RTMP.Addresses = d.rtmpAddrs
+	if d.rtmp != nil {
+		st.RTMP.Stats = d.rtmp.Stats()
 	}
 	for _, s := range d.ns.Registry.Streams() {
 		ss := StreamStatus{Key: s.Key(), Subscribers: s.Subscribers()}
