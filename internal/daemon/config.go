@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/rtmfpd/rtmfpd/relay"
 )
 
 // Config is rtmfpd's configuration. It is read from a JSON file; every field
@@ -49,6 +51,30 @@ type Config struct {
 	NoMediaRelay bool `json:"noMediaRelay"`
 	// Introducer tunes peer introduction and NetGroup membership.
 	Introducer IntroducerConfig `json:"introducer"`
+	// Relay republishes streams to other servers (multipoint publishing).
+	Relay RelayConfig `json:"relay"`
+}
+
+// RelayConfig holds the relay rules and their retry policy (zero: the relay
+// package's defaults).
+type RelayConfig struct {
+	// Rules: when a stream matching app and stream (glob patterns) is
+	// published, republish it to the targets.
+	Rules []relay.Rule `json:"rules"`
+	// MinBackoff and MaxBackoff bound the wait between attempts to a
+	// failing target (default 1 s doubling up to 30 s).
+	MinBackoff Duration `json:"minBackoff"`
+	MaxBackoff Duration `json:"maxBackoff"`
+	// MaxAttempts gives up on a target after that many consecutive
+	// failures; 0 retries while the stream is published.
+	MaxAttempts int `json:"maxAttempts"`
+	// QueueBytes bounds each target's queue (default 4 MiB).
+	QueueBytes int `json:"queueBytes"`
+	// DialTimeout bounds connecting and publishing to a target (default
+	// 10 s); DrainTimeout the sending of what is queued at unpublish
+	// (default 5 s).
+	DialTimeout  Duration `json:"dialTimeout"`
+	DrainTimeout Duration `json:"drainTimeout"`
 }
 
 // IntroducerConfig holds the introducer's settings (zero: defaults).
@@ -191,6 +217,14 @@ func (c *Config) Validate() error {
 	if o := c.RTMPOptions; o.MaxConns < 0 || o.ChunkSize < 0 || o.ChunkSize > 1<<24 || o.MaxMessageSize < 0 ||
 		o.ConnectTimeout < 0 || o.HandshakeTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 {
 		return errors.New("rtmpOptions: negative or out-of-range value")
+	}
+	for i, r := range c.Relay.Rules {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("relay rule %d: %w", i+1, err)
+		}
+	}
+	if r := c.Relay; r.MinBackoff < 0 || r.MaxBackoff < 0 || r.MaxAttempts < 0 || r.QueueBytes < 0 || r.DialTimeout < 0 || r.DrainTimeout < 0 {
+		return errors.New("relay: negative value")
 	}
 	if c.Status != "" && c.Status != "off" {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmp"
@@ -29,6 +30,7 @@ type Daemon struct {
 	ns        *netstream.Server
 	nc        *rtmfpnc.Server
 	rtmp      *rtmpnc.Server
+	relay     *relay.Manager
 	rtmpAddrs []string
 	stop      context.CancelFunc
 	intro     *introducer.Introducer
@@ -53,7 +55,15 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay})
+	rc := cfg.Relay
+	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
+		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
+		QueueBytes: rc.QueueBytes, DialTimeout: time.Duration(rc.DialTimeout), DrainTimeout: time.Duration(rc.DrainTimeout)})
+	if err != nil {
+		return nil, err
+	}
+	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.relay.Hooks(netstream.Hooks{})})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn, OnGroupFlow: d.intro.HandleGroupFlow})
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
@@ -143,6 +153,10 @@ func (d *Daemon) startRTMP() error {
 	return nil
 }
 
+// Relay returns the relay manager: add rules, or set its OnPublish hook
+// before streams are published.
+func (d *Daemon) Relay() *relay.Manager { return d.relay }
+
 // RTMPAddrs returns the addresses the RTMP listeners listen on.
 func (d *Daemon) RTMPAddrs() []string { return d.rtmpAddrs }
 
@@ -203,6 +217,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.stop()
 	}
 	d.wg.Wait()
+	// The local publishers are gone: their streams' targets are being
+	// unpublished.
+	if err := d.relay.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if d.status != nil {
 		d.status.close()
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 )
 
@@ -27,6 +28,7 @@ type Status struct {
 	NetStream  netstream.ServerStats `json:"netstream"`
 	Streams    []StreamStatus        `json:"streams"`
 	Introducer introducer.Stats      `json:"introducer"`
+	Relay      []relay.TargetStatus  `json:"relay"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -58,6 +60,7 @@ func (d *Daemon) Snapshot() Status {
 		st.Endpoints = append(st.Endpoints, EndpointStatus{Address: ep.LocalAddr().String(), Stats: ep.Stats()})
 	}
 	st.RTMP.Addresses = d.rtmpAddrs
+	st.Relay = d.relay.Status()
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}
