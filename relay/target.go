@@ -118,7 +118,7 @@ func (t Target) resolve(app, inst, name string) (resolved, error) {
 		return resolved{}, fmt.Errorf("relay: target %q must be %s://host/app/name (the last path segment is the stream name)", t.URL, u.Scheme)
 	}
 	appPath, streamName := expand(p[:i]), expand(p[i+1:])
-	if appPath == "" || streamName == "" {
+	if n, _, _ := strings.Cut(streamName, "?"); appPath == "" || n == "" {
 		return resolved{}, fmt.Errorf("relay: target %q names no application or stream", t.URL)
 	}
 	full := streamName
