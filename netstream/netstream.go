@@ -272,3 +272,17 @@ func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
 	}
 	return p.sink.WriteMedia(ctx, m)
 }
+
+// WriteMediaBatch passes a batch to a transport sink that takes batches,
+// and writes the messages one by one to one that does not.
+func (p *playerSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) error {
+	if bs, ok := p.sink.(BatchSink); ok {
+		return bs.WriteMediaBatch(ctx, msgs)
+	}
+	for _, m := range msgs {
+		if err := p.WriteMedia(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

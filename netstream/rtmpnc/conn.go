@@ -301,5 +301,11 @@ func (s mediaSink) WriteMedia(ctx context.Context, m media.Message) error {
 	return s.t.writeMedia(ctx, s.id, m)
 }
 
+// WriteMediaBatch writes several messages with one flush.
+func (s mediaSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) error {
+	return s.t.writeMedia(ctx, s.id, msgs...)
+}
+
 var _ netstream.Transport = (*transport)(nil)
+var _ netstream.BatchSink = mediaSink{}
 var _ netstream.ConnectedNotifier = (*transport)(nil)

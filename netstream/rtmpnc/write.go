@@ -8,12 +8,13 @@ import (
 	"github.com/rtmfpd/rtmfpd/media"
 )
 
-// outItem is a message waiting for the writer. Media items carry done,
-// which receives the result of the write.
+// outItem is a message waiting for the writer. The last media item of a
+// batch carries done, which receives the result of the write.
 type outItem struct {
-	sid  uint32
-	m    media.Message
-	done chan error
+	sid   uint32
+	m     media.Message
+	media bool
+	done  chan error
 }
 
 // errClosed is returned for writes on a closed connection.
@@ -24,11 +25,11 @@ var errClosed = errors.New("rtmpnc: connection closed")
 // bound the peer, which is not reading, is disconnected.
 func (t *transport) enqueue(it outItem) error {
 	t.mu.Lock()
-	if t.closed || (t.closing && it.done != nil) {
+	if t.closed {
 		t.mu.Unlock()
 		return errClosed
 	}
-	if it.done == nil {
+	if !it.media {
 		if t.ctl >= t.srv.cfg.ControlQueue {
 			t.mu.Unlock()
 			err := peerFault("%d control messages queued: the peer does not read", t.ctl)
@@ -46,10 +47,11 @@ func (t *transport) enqueue(it outItem) error {
 	return nil
 }
 
-// writeMedia writes a media message of stream sid and waits for the write.
+// writeMedia writes media messages of stream sid and waits for the write.
 // When nothing is queued it writes on the calling goroutine (the stream's
-// subscription), which saves a hand-off per message and per player.
-func (t *transport) writeMedia(ctx context.Context, sid uint32, m media.Message) error {
+// subscription), which saves a hand-off per message and per player; the
+// messages go out with one flush.
+func (t *transport) writeMedia(ctx context.Context, sid uint32, msgs ...media.Message) error {
 	t.mu.Lock()
 	if t.closed || t.closing {
 		t.mu.Unlock()
@@ -58,7 +60,7 @@ func (t *transport) writeMedia(ctx context.Context, sid uint32, m media.Message)
 	if !t.busy && len(t.q) == 0 {
 		t.busy = true
 		t.mu.Unlock()
-		err := t.rc.WriteMessage(sid, m)
+		err := t.rc.WriteMessages(sid, msgs...)
 		t.idle()
 		if err != nil {
 			t.failed(err)
@@ -66,7 +68,13 @@ func (t *transport) writeMedia(ctx context.Context, sid uint32, m media.Message)
 		return err
 	}
 	done := make(chan error, 1)
-	t.q = append(t.q, outItem{sid: sid, m: m, done: done})
+	for i, m := range msgs {
+		it := outItem{sid: sid, m: m, media: true}
+		if i == len(msgs)-1 {
+			it.done = done
+		}
+		t.q = append(t.q, it)
+	}
 	t.mu.Unlock()
 	select {
 	case err := <-done:
