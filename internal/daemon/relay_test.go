@@ -131,6 +131,11 @@ func playRTMFP(ctx context.Context, t *testing.T, d *Daemon, name string) *rtmfp
 	if err := st.Play(ctx, name); err != nil {
 		t.Fatal(err)
 	}
+	// Play.Start comes just before the server subscribes the player.
+	waitUntil(t, 10*time.Second, "the player subscribed", func() bool {
+		s, ok := d.NetStream().Registry.Lookup("live", netstream.DefaultInstance, name)
+		return ok && s.Subscribers() == 1
+	})
 	p := &rtmfpPlayer{unpublishC: make(chan struct{}, 16)}
 	go func() {
 		for {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
@@ -46,6 +47,10 @@ func TestDaemonRTMP(t *testing.T) {
 	if err := player.Play(ctx, "cam"); err != nil {
 		t.Fatal(err)
 	}
+	waitUntil(t, 10*time.Second, "the player subscribed", func() bool {
+		s, ok := d.NetStream().Registry.Lookup("live", netstream.DefaultInstance, "cam")
+		return ok && s.Subscribers() == 1
+	})
 	pub, err := rtmp.Dial(ctx, "rtmp://"+d.RTMPAddrs()[0]+"/live", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -126,6 +126,9 @@ func TestBadInput(t *testing.T) {
 					t.Fatal(err)
 				}
 				player.readAll()
+				// Play.Start comes before the server subscribes the player:
+				// let it finish, or the first frames go before it listens.
+				synctest.Wait()
 				sent := 0
 				send := func() {
 					t.Helper()

@@ -206,6 +206,7 @@ func TestRTMPPublishRTMFPPlay(t *testing.T) {
 	if err := st.Play(ctx, "cam"); err != nil {
 		t.Fatal(err)
 	}
+	waitPlayers(t, ts.ns, "cam", 1)
 	want := summarize(readFLV(t, src))
 	got := make(chan []media.Message, 1)
 	go func() { got <- playUntilUnpublished(ctx, st, want.video+want.audio) }()

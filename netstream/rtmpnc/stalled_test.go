@@ -64,6 +64,8 @@ func TestStalledPlayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// From here on the stalled player reads nothing.
+	s, _ := ts.ns.Registry.Lookup("live", netstream.DefaultInstance, "s")
+	waitFor(t, 10*time.Second, func() bool { return s.Subscribers() == 2 })
 
 	pub, err := rtmp.Dial(ctx, url, nil)
 	if err != nil {
@@ -95,7 +97,6 @@ func TestStalledPlayer(t *testing.T) {
 	if took := time.Since(start); took > 4*time.Second+500*time.Millisecond {
 		t.Errorf("the publisher was held up: %v for 4 s of media", took)
 	}
-	s, _ := ts.ns.Registry.Lookup("live", netstream.DefaultInstance, "s")
 	waitFor(t, 10*time.Second, func() bool { return fastFrames.Load() == frames && s.Subscribers() == 1 })
 	lines := ts.logs.find("rtmp connection closed", "writing")
 	if len(lines) != 1 || !strings.Contains(lines[0], "timeout") {
