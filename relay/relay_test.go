@@ -341,3 +341,25 @@ func TestRelayGivesUp(t *testing.T) {
 	l.unpublish(m)
 	waitFor(t, "the failed target gone", func() bool { return len(m.Status()) == 0 })
 }
+
+// TestRelayModeSent: the target's mode is what the remote is asked for (our
+// own server refuses record with NetStream.Record.NoAccess, over RTMP and
+// RTMFP alike).
+func TestRelayModeSent(t *testing.T) {
+	b := startRemote(t)
+	m := newManager(t, Config{MaxAttempts: 1, Rules: []Rule{{Targets: []Target{
+		{URL: "rtmp://" + b.rtmp + "/live/{name}", Mode: ModeRecord},
+		{URL: "rtmfp://" + b.rtmfp + "/live/{name}_2", Mode: ModeRecord},
+	}}}})
+	l := publishLocal(t, m, "cam")
+	defer l.unpublish(m)
+	for _, sub := range []string{"rtmp://", "rtmfp://"} {
+		waitFor(t, sub+" refused", func() bool {
+			st, _ := statusOf(m, sub)
+			return st.State == StateFailed
+		})
+		if st, _ := statusOf(m, sub); !strings.Contains(st.LastError, "NetStream.Record.NoAccess") || st.Mode != ModeRecord {
+			t.Errorf("%s: %+v", sub, st)
+		}
+	}
+}
