@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ const benchConfig = `{"status": "off", "session": {"startupRate": 1000000, "star
 type server struct {
 	cmd    *exec.Cmd
 	addr   netip.AddrPort
+	rtmp   string // host:port of the RTMP listener
 	status string // host:port of the status endpoint, when enabled
 }
 
@@ -68,6 +70,7 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 	}
 	listening := make(chan netip.AddrPort, 1)
 	statusAddr := make(chan string, 1)
+	rtmpAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -78,6 +81,11 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 			if strings.Contains(line, "status endpoint listening") {
 				if i := strings.Index(line, "address=http://"); i >= 0 {
 					statusAddr <- strings.TrimSuffix(strings.Fields(line[i+15:])[0], "/status")
+				}
+			}
+			if strings.Contains(line, "RTMP listening") {
+				if i := strings.Index(line, "address="); i >= 0 {
+					rtmpAddr <- strings.Fields(line[i+8:])[0]
 				}
 			}
 			if strings.Contains(line, "RTMFP endpoint listening") {
@@ -102,6 +110,13 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 	select {
 	case addr := <-listening:
 		s := &server{cmd: cmd, addr: addr}
+		if !strings.Contains(config, `"rtmp": []`) && !slices.Contains(args, "off") {
+			select {
+			case s.rtmp = <-rtmpAddr:
+			case <-time.After(5 * time.Second):
+				tb.Fatal("rtmfpd did not report its RTMP listener")
+			}
+		}
 		if strings.Contains(config, `"status": "127.0.0.1:0"`) {
 			select {
 			case s.status = <-statusAddr:
@@ -117,8 +132,11 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 }
 
 // cpu returns the process's user+system CPU time so far.
-func (s *server) cpu(tb testing.TB) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+func (s *server) cpu(tb testing.TB) time.Duration { return procCPU(tb, s.cmd.Process.Pid) }
+
+// procCPU returns a process's user+system CPU time so far.
+func procCPU(tb testing.TB, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		tb.Fatalf("reading server CPU time: %v", err)
 	}

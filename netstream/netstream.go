@@ -173,14 +173,34 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	c.log.Info("play", "stream", name, "live", live)
 }
 
-// PublishStarted tells a waiting player its stream started.
+// PublishStarted tells a waiting player its stream started (after what is
+// still queued for it, such as the end of the previous publisher).
 func (ns *netStream) PublishStarted(s *Stream) {
-	ns.c.status(ns.id, PlayPublishNotify, s.Name+" is now published.", amf.Property{Key: "details", Value: s.Name})
+	ns.afterQueued(func() {
+		ns.c.status(ns.id, PlayPublishNotify, s.Name+" is now published.", amf.Property{Key: "details", Value: s.Name})
+	})
 }
 
-// PublishStopped tells a player its stream's publisher left.
+// afterQueued runs fn once the media queued for the player has gone out,
+// or at once when the stream plays nothing.
+func (ns *netStream) afterQueued(fn func()) {
+	ns.mu.Lock()
+	sub := ns.sub
+	ns.mu.Unlock()
+	if sub == nil {
+		fn()
+		return
+	}
+	sub.After(fn)
+}
+
+// PublishStopped tells a player its stream's publisher left, after the
+// media already queued for it (a player must not hear of the end before the
+// last frames).
 func (ns *netStream) PublishStopped(s *Stream) {
-	ns.c.status(ns.id, PlayUnpublishNotify, s.Name+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
+	ns.afterQueued(func() {
+		ns.c.status(ns.id, PlayUnpublishNotify, s.Name+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
+	})
 }
 
 func (ns *netStream) setReceive(audio, on bool) {
@@ -251,4 +271,18 @@ func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
 		return errors.New("netstream: transport has no media sink")
 	}
 	return p.sink.WriteMedia(ctx, m)
+}
+
+// WriteMediaBatch passes a batch to a transport sink that takes batches,
+// and writes the messages one by one to one that does not.
+func (p *playerSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) error {
+	if bs, ok := p.sink.(BatchSink); ok {
+		return bs.WriteMediaBatch(ctx, msgs)
+	}
+	for _, m := range msgs {
+		if err := p.WriteMedia(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,6 +14,21 @@ type Sink interface {
 	WriteMedia(ctx context.Context, m media.Message) error
 }
 
+// BatchSink is a Sink that can take several queued messages at once, for a
+// transport that then writes them with one system call. The subscription
+// passes it the messages waiting in its queue (at most maxBatch of them, up
+// to maxBatchBytes) instead of one WriteMedia call each.
+type BatchSink interface {
+	Sink
+	WriteMediaBatch(ctx context.Context, msgs []media.Message) error
+}
+
+// Bounds of one batch given to a BatchSink.
+const (
+	maxBatch      = 32
+	maxBatchBytes = 256 << 10
+)
+
 // SubscriptionStats counts what a subscription delivered and dropped.
 type SubscriptionStats struct {
 	Delivered, Dropped uint64
@@ -48,7 +63,8 @@ type Subscription struct {
 
 type entry struct {
 	m      media.Message
-	sticky bool // metadata and sequence headers: never dropped
+	sticky bool   // metadata and sequence headers: never dropped
+	fn     func() // a marker queued by After: run, not delivered
 }
 
 func newSubscription(s *Stream, sink Sink, limit int) *Subscription {
@@ -137,6 +153,24 @@ func (sub *Subscription) push(m media.Message, sticky bool) {
 	}
 }
 
+// After runs fn on the subscription's goroutine once every message queued
+// before it has been delivered (or dropped): an end-of-stream event sent
+// after the last frames, a relay that unpublishes after draining. fn is not
+// run if the subscription ends first; it never waits for a key frame and is
+// never dropped.
+func (sub *Subscription) After(fn func()) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ctx.Err() != nil {
+		return
+	}
+	sub.q = append(sub.q, entry{sticky: true, fn: fn})
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+}
+
 // dropOldestGOP removes queued messages from the head up to the second key
 // frame (so the queue starts at a key frame), keeping sticky ones. When the
 // queue holds less than two key frames, everything droppable goes and video
@@ -175,6 +209,8 @@ func (sub *Subscription) dropOldestGOP() {
 // run delivers queued messages to the sink.
 func (sub *Subscription) run() {
 	defer close(sub.done)
+	bs, _ := sub.sink.(BatchSink)
+	var batch []media.Message
 	for {
 		sub.mu.Lock()
 		if len(sub.q) == 0 {
@@ -186,25 +222,59 @@ func (sub *Subscription) run() {
 				return
 			}
 		}
+		if bs != nil && sub.q[0].fn == nil && len(sub.q) > 1 {
+			// Every message up to the next After marker, within bounds.
+			size := 0
+			n := 0
+			for n < len(sub.q) && n < maxBatch && sub.q[n].fn == nil && size < maxBatchBytes {
+				batch = append(batch, sub.q[n].m)
+				size += len(sub.q[n].m.Payload)
+				n++
+			}
+			clear(sub.q[:n])
+			sub.q = sub.q[n:]
+			sub.bytes -= size
+			sub.mu.Unlock()
+			err := bs.WriteMediaBatch(sub.ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+			if !sub.delivered(err, n) {
+				return
+			}
+			continue
+		}
 		e := sub.q[0]
 		sub.q[0] = entry{}
 		sub.q = sub.q[1:]
 		sub.bytes -= len(e.m.Payload)
 		sub.mu.Unlock()
-		if err := sub.sink.WriteMedia(sub.ctx, e.m); err != nil {
-			sub.mu.Lock()
-			if sub.closeErr == nil && sub.ctx.Err() == nil {
-				sub.closeErr = err
-			}
-			sub.mu.Unlock()
-			if sub.stream != nil {
-				sub.stream.unsubscribe(sub)
-			}
-			sub.cancel()
+		if e.fn != nil {
+			e.fn()
+			continue
+		}
+		if !sub.delivered(sub.sink.WriteMedia(sub.ctx, e.m), 1) {
 			return
 		}
-		sub.mu.Lock()
-		sub.stats.Delivered++
-		sub.mu.Unlock()
 	}
+}
+
+// delivered counts n messages written, or ends the subscription on the
+// sink's error (false).
+func (sub *Subscription) delivered(err error, n int) bool {
+	if err != nil {
+		sub.mu.Lock()
+		if sub.closeErr == nil && sub.ctx.Err() == nil {
+			sub.closeErr = err
+		}
+		sub.mu.Unlock()
+		if sub.stream != nil {
+			sub.stream.unsubscribe(sub)
+		}
+		sub.cancel()
+		return false
+	}
+	sub.mu.Lock()
+	sub.stats.Delivered += uint64(n)
+	sub.mu.Unlock()
+	return true
 }

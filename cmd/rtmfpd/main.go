@@ -3,10 +3,10 @@
 //
 // Usage:
 //
-//	rtmfpd [-config file.json] [-listen addr,...] [-log-level level] [-check-config] [-version]
+//	rtmfpd [-config file.json] [-listen addr,...] [-rtmp-listen addr,...|off] [-log-level level] [-check-config] [-version]
 //
-// With no configuration file it listens on UDP 1935 (IPv4 and IPv6). See the
-// README for the configuration file.
+// With no configuration file it listens for RTMFP on UDP 1935 and for RTMP
+// on TCP 1935 (IPv4 and IPv6). See the README for the configuration file.
 package main
 
 import (
@@ -33,6 +33,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("rtmfpd", flag.ContinueOnError)
 	configPath := fs.String("config", "", "JSON configuration file (default: built-in defaults)")
 	listen := fs.String("listen", "", "RTMFP UDP addresses, comma separated (overrides the configuration)")
+	rtmpListen := fs.String("rtmp-listen", "", "RTMP TCP addresses, comma separated, or off (overrides the configuration; default: the RTMFP addresses)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the configuration)")
 	check := fs.Bool("check-config", false, "check the configuration and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -50,6 +51,13 @@ func run(args []string) int {
 	}
 	if *listen != "" {
 		cfg.RTMFP = strings.Split(*listen, ",")
+	}
+	switch *rtmpListen {
+	case "":
+	case "off":
+		cfg.RTMP = []string{}
+	default:
+		cfg.RTMP = strings.Split(*rtmpListen, ",")
 	}
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/rtmfpd/rtmfpd/relay"
 )
 
 // Config is rtmfpd's configuration. It is read from a JSON file; every field
@@ -20,6 +22,12 @@ type Config struct {
 	// ["0.0.0.0:1935", "[::]:1935"] (IPv6 is skipped with a warning when
 	// the host has none).
 	RTMFP []string `json:"rtmfp"`
+	// RTMP lists the TCP addresses of the RTMP listeners. Absent (or
+	// null): the addresses of RTMFP, on TCP (so 0.0.0.0:1935 and
+	// [::]:1935 by default). An empty list disables RTMP.
+	RTMP []string `json:"rtmp"`
+	// RTMPOptions tunes RTMP connections.
+	RTMPOptions RTMPOptions `json:"rtmpOptions"`
 	// Apps lists the applications clients may connect to
 	// (rtmfp://host/app/...). Empty: any application, which is also the
 	// Cirrus-compatible mode (rtmfp://host/<developer key>).
@@ -43,6 +51,30 @@ type Config struct {
 	NoMediaRelay bool `json:"noMediaRelay"`
 	// Introducer tunes peer introduction and NetGroup membership.
 	Introducer IntroducerConfig `json:"introducer"`
+	// Relay republishes streams to other servers (multipoint publishing).
+	Relay RelayConfig `json:"relay"`
+}
+
+// RelayConfig holds the relay rules and their retry policy (zero: the relay
+// package's defaults).
+type RelayConfig struct {
+	// Rules: when a stream matching app and stream (glob patterns) is
+	// published, republish it to the targets.
+	Rules []relay.Rule `json:"rules"`
+	// MinBackoff and MaxBackoff bound the wait between attempts to a
+	// failing target (default 1 s doubling up to 30 s).
+	MinBackoff Duration `json:"minBackoff"`
+	MaxBackoff Duration `json:"maxBackoff"`
+	// MaxAttempts gives up on a target after that many consecutive
+	// failures; 0 retries while the stream is published.
+	MaxAttempts int `json:"maxAttempts"`
+	// QueueBytes bounds each target's queue (default 4 MiB).
+	QueueBytes int `json:"queueBytes"`
+	// DialTimeout bounds connecting and publishing to a target (default
+	// 10 s); DrainTimeout the sending of what is queued at unpublish
+	// (default 5 s).
+	DialTimeout  Duration `json:"dialTimeout"`
+	DrainTimeout Duration `json:"drainTimeout"`
 }
 
 // IntroducerConfig holds the introducer's settings (zero: defaults).
@@ -65,6 +97,37 @@ type IntroducerConfig struct {
 	// DeadPeerRedirect answers repeated IHellos for unknown peers with a
 	// Redirect to 0.0.0.0:0 (MonaServer2's signal, used by librtmfp).
 	DeadPeerRedirect bool `json:"deadPeerRedirect"`
+}
+
+// RTMPOptions tunes RTMP connections (zero: defaults).
+type RTMPOptions struct {
+	// MaxConns caps the RTMP connections served at once (default 10000).
+	MaxConns int `json:"maxConns"`
+	// ConnectTimeout bounds the time from TCP accept to a successful
+	// connect command, handshake included (default 10 s).
+	ConnectTimeout Duration `json:"connectTimeout"`
+	// HandshakeTimeout bounds the RTMP handshake (default 10 s).
+	HandshakeTimeout Duration `json:"handshakeTimeout"`
+	// ReadTimeout is how long a connection may stay silent; quiet peers
+	// are pinged first (default 60 s).
+	ReadTimeout Duration `json:"readTimeout"`
+	// WriteTimeout is how long a write may wait for a peer that does not
+	// read before the connection is closed (default 30 s).
+	WriteTimeout Duration `json:"writeTimeout"`
+	// ChunkSize is the outgoing chunk size (default 4096).
+	ChunkSize int `json:"chunkSize"`
+	// MaxMessageSize is the largest message a peer may send (default
+	// 16 MiB).
+	MaxMessageSize int `json:"maxMessageSize"`
+}
+
+// RTMPAddrs returns the RTMP listening addresses: RTMP, or when it is not
+// set, the RTMFP addresses.
+func (c *Config) RTMPAddrs() []string {
+	if c.RTMP == nil {
+		return c.RTMFP
+	}
+	return c.RTMP
 }
 
 // SessionConfig holds the RTMFP session limits (zero: the rtmfp package's
@@ -145,6 +208,23 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParseAddrPort(a); err != nil {
 			return fmt.Errorf("rtmfp address %q: %w", a, err)
 		}
+	}
+	for _, a := range c.RTMP {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return fmt.Errorf("rtmp address %q: %w", a, err)
+		}
+	}
+	if o := c.RTMPOptions; o.MaxConns < 0 || o.ChunkSize < 0 || o.ChunkSize > 1<<24 || o.MaxMessageSize < 0 ||
+		o.ConnectTimeout < 0 || o.HandshakeTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 {
+		return errors.New("rtmpOptions: negative or out-of-range value")
+	}
+	for i, r := range c.Relay.Rules {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("relay rule %d: %w", i+1, err)
+		}
+	}
+	if r := c.Relay; r.MinBackoff < 0 || r.MaxBackoff < 0 || r.MaxAttempts < 0 || r.QueueBytes < 0 || r.DialTimeout < 0 || r.DrainTimeout < 0 {
+		return errors.New("relay: negative value")
 	}
 	if c.Status != "" && c.Status != "off" {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -13,8 +14,11 @@ import (
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
+	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
 // Daemon is a running rtmfpd.
@@ -25,6 +29,10 @@ type Daemon struct {
 	endpoints []*rtmfp.Endpoint
 	ns        *netstream.Server
 	nc        *rtmfpnc.Server
+	rtmp      *rtmpnc.Server
+	relay     *relay.Manager
+	rtmpAddrs []string
+	stop      context.CancelFunc
 	intro     *introducer.Introducer
 	status    *statusServer
 	started   time.Time
@@ -47,7 +55,15 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay})
+	rc := cfg.Relay
+	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
+		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
+		QueueBytes: rc.QueueBytes, DialTimeout: time.Duration(rc.DialTimeout), DrainTimeout: time.Duration(rc.DrainTimeout)})
+	if err != nil {
+		return nil, err
+	}
+	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.relay.Hooks(netstream.Hooks{})})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -82,8 +98,13 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		d.wg.Add(1)
 		go d.acceptLoop(ep)
 	}
-	if len(d.endpoints) == 0 {
-		return nil, errors.New("no RTMFP endpoint could be opened")
+	if err := d.startRTMP(); err != nil {
+		d.close()
+		return nil, err
+	}
+	if len(d.endpoints) == 0 && len(d.rtmpAddrs) == 0 {
+		d.close()
+		return nil, errors.New("no RTMFP endpoint or RTMP listener could be opened")
 	}
 	if cfg.Status != "" && cfg.Status != "off" {
 		st, err := d.startStatus(cfg.Status)
@@ -97,6 +118,49 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	log.Info("rtmfpd started", "peerID", prof.PeerID().String())
 	return d, nil
 }
+
+// startRTMP opens the RTMP listeners and serves them.
+func (d *Daemon) startRTMP() error {
+	cfg := d.cfg
+	o := cfg.RTMPOptions
+	d.rtmp = rtmpnc.New(rtmpnc.Config{NS: d.ns, Logger: d.log, MaxConns: o.MaxConns,
+		ConnectTimeout: time.Duration(o.ConnectTimeout),
+		RTMP: &rtmp.Config{HandshakeTimeout: time.Duration(o.HandshakeTimeout), ReadTimeout: time.Duration(o.ReadTimeout),
+			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize}})
+	ctx, stop := context.WithCancel(context.Background())
+	d.stop = stop
+	addrs := cfg.RTMPAddrs()
+	for _, a := range addrs {
+		ap := netip.MustParseAddrPort(a)
+		network := "tcp4"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			network = "tcp6"
+		}
+		l, err := net.Listen(network, a)
+		if err != nil {
+			if network == "tcp6" && len(addrs) > 1 {
+				d.log.Warn("IPv6 RTMP listener not started", "address", a, "err", err)
+				continue
+			}
+			return fmt.Errorf("rtmp listener %s: %w", a, err)
+		}
+		d.rtmpAddrs = append(d.rtmpAddrs, l.Addr().String())
+		d.log.Info("RTMP listening", "address", l.Addr().String())
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.rtmp.Serve(ctx, l)
+		}()
+	}
+	return nil
+}
+
+// Relay returns the relay manager: add rules, or set its OnPublish hook
+// before streams are published.
+func (d *Daemon) Relay() *relay.Manager { return d.relay }
+
+// RTMPAddrs returns the addresses the RTMP listeners listen on.
+func (d *Daemon) RTMPAddrs() []string { return d.rtmpAddrs }
 
 // Endpoints returns the RTMFP endpoints.
 func (d *Daemon) Endpoints() []*rtmfp.Endpoint { return d.endpoints }
@@ -128,6 +192,17 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	if d.rtmp != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.rtmp.Shutdown(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("rtmp: %w", err))
+				mu.Unlock()
+			}
+		}()
+	}
 	for _, ep := range d.endpoints {
 		wg.Add(1)
 		go func() {
@@ -140,7 +215,15 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if d.stop != nil {
+		d.stop()
+	}
 	d.wg.Wait()
+	// The local publishers are gone: their streams' targets are being
+	// unpublished.
+	if err := d.relay.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if d.status != nil {
 		d.status.close()
 	}
@@ -151,6 +234,13 @@ func (d *Daemon) close() {
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}
+	if d.stop != nil {
+		d.stop()
+	}
+	if d.rtmp != nil {
+		d.rtmp.Shutdown(context.Background())
+	}
+	d.wg.Wait()
 }
 
 // loadIdentity returns the server's Flash profile, keeping its static key

@@ -111,7 +111,7 @@ func TestDaemonServesAndReports(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, bad := range []string{`{"rtmfp": ["nonsense"]}`, `{"logLevel": "loud"}`, `{"unknownField": 1}`, `{"status": "x"}`} {
+	for _, bad := range []string{`{"rtmfp": ["nonsense"]}`, `{"rtmp": ["1935"]}`, `{"rtmpOptions": {"chunkSize": -1}}`, `{"logLevel": "loud"}`, `{"unknownField": 1}`, `{"status": "x"}`} {
 		p := filepath.Join(t.TempDir(), "c.json")
 		os.WriteFile(p, []byte(bad), 0o644)
 		if _, err := Load(p); err == nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 )
 
@@ -22,15 +24,23 @@ type Status struct {
 	PeerID     string                `json:"peerID"`
 	Uptime     string                `json:"uptime"`
 	Endpoints  []EndpointStatus      `json:"rtmfp"`
+	RTMP       RTMPStatus            `json:"rtmp"`
 	NetStream  netstream.ServerStats `json:"netstream"`
 	Streams    []StreamStatus        `json:"streams"`
 	Introducer introducer.Stats      `json:"introducer"`
+	Relay      []relay.TargetStatus  `json:"relay"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
 type EndpointStatus struct {
 	Address string      `json:"address"`
 	Stats   rtmfp.Stats `json:"stats"`
+}
+
+// RTMPStatus describes the RTMP listeners and their connections.
+type RTMPStatus struct {
+	Addresses []string `json:"addresses"`
+	rtmpnc.Stats
 }
 
 // StreamStatus describes one live stream.
@@ -48,6 +58,11 @@ func (d *Daemon) Snapshot() Status {
 		NetStream: d.ns.Stats(), Introducer: d.intro.Stats()}
 	for _, ep := range d.endpoints {
 		st.Endpoints = append(st.Endpoints, EndpointStatus{Address: ep.LocalAddr().String(), Stats: ep.Stats()})
+	}
+	st.RTMP.Addresses = d.rtmpAddrs
+	st.Relay = d.relay.Status()
+	if d.rtmp != nil {
+		st.RTMP.Stats = d.rtmp.Stats()
 	}
 	for _, s := range d.ns.Registry.Streams() {
 		ss := StreamStatus{Key: s.Key(), Subscribers: s.Subscribers()}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,6 +68,14 @@ func FreePort(t testing.TB) int {
 type Nginx struct {
 	Port int    // RTMP port on 127.0.0.1
 	Dir  string // prefix directory: nginx.conf, error.log
+
+	t      testing.TB
+	bin    string
+	conf   string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	exited chan error
 }
 
 // Addr returns the RTMP address, "127.0.0.1:port".
@@ -79,6 +88,17 @@ func (n *Nginx) URL(path string) string { return "rtmp://" + n.Addr() + "/" + pa
 func (n *Nginx) ErrorLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.Dir, "error.log"))
 	return string(b)
+}
+
+// Pid returns the process ID of the running nginx (it runs as a single
+// process: no master, one worker), or 0 when it is stopped.
+func (n *Nginx) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
 }
 
 // DefaultApplications is an rtmp server block body with one live
@@ -94,14 +114,14 @@ func StartNginxRTMP(t testing.TB, applications string) *Nginx {
 	t.Helper()
 	nginx := RequireNginxRTMP(t)
 	dir := t.TempDir()
-	n := &Nginx{Port: FreePort(t), Dir: dir}
+	n := &Nginx{Port: FreePort(t), Dir: dir, t: t, bin: nginx}
 	conf := fmt.Sprintf(`load_module %s;
 daemon off;
 master_process off;
 worker_processes 1;
 error_log %s info;
 pid %s;
-events { worker_connections 64; }
+events { worker_connections 1024; }
 rtmp {
     server {
         listen 127.0.0.1:%d;
@@ -109,30 +129,65 @@ rtmp {
     }
 }
 `, NginxRTMPModule, filepath.Join(dir, "error.log"), filepath.Join(dir, "nginx.pid"), n.Port, applications)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+	n.conf = filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(n.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		n.stop(os.Interrupt)
+		if t.Failed() {
+			n.mu.Lock()
+			out := ""
+			if n.out != nil {
+				out = n.out.String()
+			}
+			n.mu.Unlock()
+			t.Logf("nginx output:\n%s\nnginx error log:\n%s", out, n.ErrorLog())
+		}
+	})
+	n.Restart()
+	return n
+}
+
+// Kill stops nginx at once (SIGKILL), as a crash would: its connections
+// are reset without any RTMP goodbye.
+func (n *Nginx) Kill() { n.stop(os.Kill) }
+
+// stop signals nginx and waits for it to exit.
+func (n *Nginx) stop(sig os.Signal) {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.cmd = nil
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Restart starts nginx again on the same port after Kill (or starts it the
+// first time), and waits until it accepts connections.
+func (n *Nginx) Restart() {
+	t := n.t
+	t.Helper()
+	n.stop(os.Interrupt)
+	cmd := exec.Command(n.bin, "-p", n.Dir, "-c", n.conf, "-e", filepath.Join(n.Dir, "error.log"))
+	out := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting nginx: %v", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("nginx output:\n%s\nnginx error log:\n%s", out.String(), n.ErrorLog())
-		}
-	})
+	n.mu.Lock()
+	n.cmd, n.out, n.exited = cmd, out, exited
+	n.mu.Unlock()
 	// Wait until the port accepts connections, or nginx exits.
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
@@ -142,10 +197,13 @@ rtmp {
 		c, err := net.DialTimeout("tcp", n.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return n
+			return
 		}
 		select {
 		case err := <-exited:
+			n.mu.Lock()
+			n.cmd = nil
+			n.mu.Unlock()
 			t.Fatalf("nginx exited (%v):\n%s\n%s", err, out.String(), n.ErrorLog())
 		case <-deadline.C:
 			t.Fatalf("nginx did not listen on %s:\n%s", n.Addr(), n.ErrorLog())
@@ -189,34 +247,75 @@ func FFmpegCommand(ctx context.Context, t testing.TB, args ...string) *exec.Cmd 
 type Stream struct {
 	CodecType string // "video", "audio"
 	CodecName string // "h264", "aac"
+	Profile   string // "High", "LC"
 	Frames    int    // frames decoded with -count_frames
+	// Video streams.
+	Width, Height int
+	PixFmt        string
+	// Audio streams.
+	SampleRate string
+	Channels   int
 }
 
-// Probe runs ffprobe -count_frames on path and returns its streams.
+// SameCodec reports whether s and o have the same codec parameters (frame
+// counts aside).
+func (s Stream) SameCodec(o Stream) bool {
+	s.Frames, o.Frames = 0, 0
+	return s == o
+}
+
+// Probe runs ffprobe -count_frames on path (a file, or a URL such as
+// rtmp://..., read to its end) and returns its streams.
 func Probe(t testing.TB, path string) []Stream {
 	t.Helper()
+	return ProbeContext(context.Background(), t, path)
+}
+
+// ProbeContext is Probe bound to ctx.
+func ProbeContext(ctx context.Context, t testing.TB, path string) []Stream {
+	t.Helper()
 	ffprobe := Require(t, "ffprobe")[0]
-	out, err := exec.Command(ffprobe, "-v", "error", "-count_frames",
-		"-show_entries", "stream=codec_type,codec_name,nb_read_frames", "-of", "json", path).Output()
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-count_frames",
+		"-show_entries", "stream=codec_type,codec_name,profile,nb_read_frames,width,height,pix_fmt,sample_rate,channels",
+		"-of", "json", path).Output()
 	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
+		t.Errorf("ffprobe %s: %v", path, err)
+		return nil
 	}
 	var r struct {
 		Streams []struct {
-			CodecType string `json:"codec_type"`
-			CodecName string `json:"codec_name"`
-			Frames    string `json:"nb_read_frames"`
+			CodecType  string `json:"codec_type"`
+			CodecName  string `json:"codec_name"`
+			Profile    string `json:"profile"`
+			Frames     string `json:"nb_read_frames"`
+			Width      int    `json:"width"`
+			Height     int    `json:"height"`
+			PixFmt     string `json:"pix_fmt"`
+			SampleRate string `json:"sample_rate"`
+			Channels   int    `json:"channels"`
 		} `json:"streams"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("ffprobe output: %v\n%s", err, out)
+		t.Errorf("ffprobe output: %v\n%s", err, out)
+		return nil
 	}
 	var s []Stream
 	for _, st := range r.Streams {
 		n, _ := strconv.Atoi(st.Frames)
-		s = append(s, Stream{CodecType: st.CodecType, CodecName: st.CodecName, Frames: n})
+		s = append(s, Stream{CodecType: st.CodecType, CodecName: st.CodecName, Profile: st.Profile, Frames: n,
+			Width: st.Width, Height: st.Height, PixFmt: st.PixFmt, SampleRate: st.SampleRate, Channels: st.Channels})
 	}
 	return s
+}
+
+// Find returns the first stream of codecType.
+func Find(streams []Stream, codecType string) (Stream, bool) {
+	for _, s := range streams {
+		if s.CodecType == codecType {
+			return s, true
+		}
+	}
+	return Stream{}, false
 }
 
 // Frames returns the frame count of the first stream of codecType.

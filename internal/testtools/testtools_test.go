@@ -53,3 +53,27 @@ func TestMissingToolFails(t *testing.T) {
 		t.Fatalf("message %q", rec.msg)
 	}
 }
+
+// TestNginxKillRestart: a killed nginx refuses connections; restarted, it
+// listens on the same port again.
+func TestNginxKillRestart(t *testing.T) {
+	n := StartNginxRTMP(t, DefaultApplications)
+	pid := n.Pid()
+	n.Kill()
+	if n.Pid() != 0 {
+		t.Fatal("Pid after Kill")
+	}
+	if c, err := net.Dial("tcp", n.Addr()); err == nil {
+		c.Close()
+		t.Fatal("killed nginx still accepts connections")
+	}
+	n.Restart()
+	if n.Pid() == 0 || n.Pid() == pid {
+		t.Fatalf("pid %d after restart (was %d)", n.Pid(), pid)
+	}
+	c, err := net.Dial("tcp", n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
