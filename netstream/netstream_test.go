@@ -445,3 +445,35 @@ func (g *gateSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) er
 	g.wait()
 	return g.next.WriteMediaBatch(ctx, msgs)
 }
+
+// TestDropOldestGOPKeepsBound: with a codec header at the head of the
+// queue, an overflow still drops the oldest group of pictures (the queue
+// stays within its bound).
+func TestDropOldestGOPKeepsBound(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	sub := newSubscription(nil, &chanSink{ch: make(chan media.Message, 1), block: block}, 3500)
+	defer sub.cancel()
+	sub.push(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}, true)
+	for i := range 12 {
+		sub.push(video(uint32(i*40), i%4 == 0, 1000), false)
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.bytes > 3500 {
+		t.Fatalf("queue holds %d bytes, bound 3500", sub.bytes)
+	}
+	if sub.stats.Dropped == 0 {
+		t.Fatal("nothing dropped")
+	}
+	var firstMedia *media.Message
+	for i := range sub.q {
+		if !sub.q[i].sticky {
+			firstMedia = &sub.q[i].m
+			break
+		}
+	}
+	if firstMedia != nil && !firstMedia.IsKeyframe() {
+		t.Fatal("after a drop the queue does not start on a key frame")
+	}
+}

@@ -176,17 +176,20 @@ func (sub *Subscription) After(fn func()) {
 // queue holds less than two key frames, everything droppable goes and video
 // waits for the next key frame.
 func (sub *Subscription) dropOldestGOP() {
+	// The cut is the first video key frame with something droppable
+	// before it: everything droppable ahead of it goes, so the queue
+	// restarts on that key frame.
 	cut := -1
-	seenKey := false
+	droppable := false
 	for i, e := range sub.q {
-		if e.sticky || e.m.Type != media.TypeVideo || !e.m.IsKeyframe() {
+		if e.sticky {
 			continue
 		}
-		if seenKey || i > 0 {
+		if droppable && e.m.Type == media.TypeVideo && e.m.IsKeyframe() {
 			cut = i
 			break
 		}
-		seenKey = true
+		droppable = true
 	}
 	if cut < 0 {
 		cut = len(sub.q)

@@ -41,7 +41,9 @@ func startRemote(t *testing.T, apps ...string) *remoteServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := rtmfp.Listen("udp4", "127.0.0.1:0", rtmfp.Config{Profile: prof, Logger: quiet})
+	// NetConnections read in arrival order across flows, as rtmfpd does.
+	ep, err := rtmfp.Listen("udp4", "127.0.0.1:0", rtmfp.Config{Profile: prof, Logger: quiet,
+		InOrder: func(s *rtmfp.Session) bool { return !s.PeerMode() }})
 	if err != nil {
 		t.Fatal(err)
 	}
