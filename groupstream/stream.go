@@ -44,6 +44,7 @@ type stream struct {
 	dropped atomic.Uint64
 	resets  atomic.Uint64
 	pub     *Publication // the publisher's handle, for its IP multicast tap
+	keyed   bool         // a video key frame was delivered (loop goroutine)
 	onEnd   func()       // releases what the handle holds (receivers, senders)
 }
 
@@ -90,6 +91,7 @@ func (t nodeTransport) Send(to multicast.NeighborID, flow multicast.Flow, msg []
 // newNode builds the engine node of a stream (loop goroutine).
 func (g *Group) newNode(s *stream, key multicast.StreamKey) *multicast.Node {
 	g.seed++
+	s.keyed = false
 	return multicast.NewNode(multicast.NodeConfig{
 		Config:    s.cfg,
 		Name:      s.name,
@@ -98,6 +100,15 @@ func (g *Group) newNode(s *stream, key multicast.StreamKey) *multicast.Node {
 		Transport: nodeTransport{s},
 		Seed:      g.seed,
 		Deliver: func(_ uint64, m media.Message) {
+			// A player that starts mid-GOP (it joined late, or the
+			// fragments before were lost) cannot decode inter frames
+			// until a key frame: they are not delivered.
+			if m.IsVideo() && !m.IsSequenceHeader() {
+				if !m.IsKeyframe() && !s.keyed {
+					return
+				}
+				s.keyed = true
+			}
 			select {
 			case s.out <- m:
 			default:
@@ -428,6 +439,8 @@ func (g *Group) Play(name string, cfg multicast.Config) (*Playback, error) {
 }
 
 // ReadMedia returns the next reassembled message, in the publisher's order.
+// Video starts at a key frame: the inter frames before the first one this
+// player receives (of each stream key) are not delivered.
 func (p *Playback) ReadMedia(ctx context.Context) (media.Message, error) {
 	select {
 	case m := <-p.s.out:

@@ -7,12 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/flv"
+	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/multicast"
 )
 
@@ -26,6 +30,31 @@ func multicastFlags(fs *flag.FlagSet) *multicast.Config {
 	fs.IntVar(&c.PushNeighborLimit, "push-limit", c.PushNeighborLimit, "multicastPushNeighborLimit")
 	fs.DurationVar(&c.RelayMargin, "relay-margin", c.RelayMargin, "multicastRelayMarginDuration")
 	return &c
+}
+
+// ipmcListenAddresses returns the IP multicast groups a player listens to:
+// those of flagValue (comma-separated ip:port), else those the groupspec
+// lists (its 0x0A options); "off" listens to none.
+func ipmcListenAddresses(flagValue, spec string) ([]netip.AddrPort, error) {
+	switch flagValue {
+	case "off":
+		return nil, nil
+	case "":
+		sp, err := group.ParseSpec(spec)
+		if err != nil {
+			return nil, fmt.Errorf("-spec: %w", err)
+		}
+		return sp.IPMulticastAddresses(), nil
+	}
+	var out []netip.AddrPort
+	for _, a := range strings.Split(flagValue, ",") {
+		g, err := ipmulticast.ParsePublishAddress(strings.TrimSpace(a), "")
+		if err != nil {
+			return nil, fmt.Errorf("-ipmc %q: %w", a, err)
+		}
+		out = append(out, g.Addr)
+	}
+	return out, nil
 }
 
 // joinGroup connects to the server and joins the group of spec.
@@ -58,6 +87,8 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 	out := fs.String("o", "-", "output FLV file (- for standard output)")
 	dur := fs.Duration("t", 0, "stop after this long (0: until the stream ends)")
 	verbose := fs.Bool("v", false, "log the RTMFP sessions")
+	ipmc := fs.String("ipmc", "", "IP multicast groups to take fragments from (ip:port,...; default: the groupspec's; off: none)")
+	ipmcIface := fs.String("ipmc-iface", "", "interfaces to join the IP multicast groups on (comma-separated; default: all)")
 	cfg := multicastFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +97,13 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 		return errors.New("group-play needs a URL")
 	}
 	connURL, name, err := splitStreamURL(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *spec == "" {
+		return errors.New("-spec G:… is required")
+	}
+	ipmcGroups, err := ipmcListenAddresses(*ipmc, *spec)
 	if err != nil {
 		return err
 	}
@@ -98,6 +136,16 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 	pb, err := m.Play(name, *cfg)
 	if err != nil {
 		return err
+	}
+	if len(ipmcGroups) > 0 {
+		var ro ipmulticast.ReceiverOptions
+		if *ipmcIface != "" {
+			ro.Interfaces = strings.Split(*ipmcIface, ",")
+		}
+		if err := pb.ListenIPMulticast(ipmcGroups, ro); err != nil {
+			return fmt.Errorf("IP multicast: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "listening to IP multicast %v\n", ipmcGroups)
 	}
 	fmt.Fprintf(os.Stderr, "playing %s from group %s\n", name, m.NetGroup.GroupID())
 	ended := make(chan struct{})
@@ -157,6 +205,10 @@ func groupPublishCmd(ctx context.Context, args []string) error {
 	spec := fs.String("spec", "", "groupspec (G:…)")
 	wait := fs.Duration("wait", 5*time.Second, "time to let the mesh form before publishing")
 	verbose := fs.Bool("v", false, "log the RTMFP sessions")
+	ipmc := fs.String("ipmc", "", "also send to this IP multicast address (setIPMulticastPublishAddress: 224.0.0.254:30000, [ff03::ffff]:30000)")
+	ipmcIface := fs.String("ipmc-iface", "", "outgoing interface for IP multicast (default: the routing table's)")
+	ipmcTTL := fs.Int("ipmc-ttl", 0, "IP multicast TTL or hop limit (default 1: the local network)")
+	ipmcLoop := fs.Bool("ipmc-loopback", false, "deliver the IP multicast datagrams to this host too")
 	cfg := multicastFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -182,6 +234,11 @@ func groupPublishCmd(ctx context.Context, args []string) error {
 	pub, err := m.Publish(name, *cfg)
 	if err != nil {
 		return err
+	}
+	if *ipmc != "" {
+		if err := pub.SetIPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}); err != nil {
+			return fmt.Errorf("IP multicast: %w", err)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "publishing %s into group %s (%d neighbours)\n", fs.Arg(0), m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
 	f, err := os.Open(fs.Arg(0))

@@ -61,7 +61,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   rtmfp publish [-loop] file.flv rtmfp://host[:port]/app[/instance]/stream
   rtmfp play [-o out.flv] [-t duration] rtmfp://host[:port]/app[/instance]/stream
-  rtmfp group-play -spec G:… [-o out.flv] [-t duration] [multicast flags] rtmfp://host/app/stream
-  rtmfp group-publish -spec G:… [multicast flags] file.flv rtmfp://host/app/stream
+  rtmfp group-play -spec G:… [-o out.flv] [-t duration] [-ipmc ip:port,...] [multicast flags] rtmfp://host/app/stream
+  rtmfp group-publish -spec G:… [-ipmc ip:port [-ipmc-ttl n] [-ipmc-iface if]] [multicast flags] file.flv rtmfp://host/app/stream
+(run a command with -h for its flags)
 `)
 }

@@ -51,6 +51,9 @@ type Config struct {
 	NoMediaRelay bool `json:"noMediaRelay"`
 	// Introducer tunes peer introduction and NetGroup membership.
 	Introducer IntroducerConfig `json:"introducer"`
+	// Groups makes the server a member of NetGroups that it publishes
+	// server streams into (P2P multicast, and native IP multicast).
+	Groups []GroupConfig `json:"groups"`
 	// Relay republishes streams to other servers (multipoint publishing).
 	Relay RelayConfig `json:"relay"`
 }
@@ -229,6 +232,11 @@ func (c *Config) Validate() error {
 	if c.Status != "" && c.Status != "off" {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {
 			return fmt.Errorf("status address %q: %w", c.Status, err)
+		}
+	}
+	for i := range c.Groups {
+		if err := c.Groups[i].validate(); err != nil {
+			return err
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

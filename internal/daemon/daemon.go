@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
@@ -23,20 +24,22 @@ import (
 
 // Daemon is a running rtmfpd.
 type Daemon struct {
-	cfg       Config
-	log       *slog.Logger
-	prof      *flash.Profile
-	endpoints []*rtmfp.Endpoint
-	ns        *netstream.Server
-	nc        *rtmfpnc.Server
-	rtmp      *rtmpnc.Server
-	relay     *relay.Manager
-	rtmpAddrs []string
-	stop      context.CancelFunc
-	intro     *introducer.Introducer
-	status    *statusServer
-	started   time.Time
-	wg        sync.WaitGroup
+	cfg        Config
+	log        *slog.Logger
+	prof       *flash.Profile
+	endpoints  []*rtmfp.Endpoint
+	ns         *netstream.Server
+	nc         *rtmfpnc.Server
+	rtmp       *rtmpnc.Server
+	relay      *relay.Manager
+	rtmpAddrs  []string
+	stop       context.CancelFunc
+	intro      *introducer.Introducer
+	status     *statusServer
+	groups     []*serverGroup
+	groupsOnce sync.Once
+	started    time.Time
+	wg         sync.WaitGroup
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -63,7 +66,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(netstream.Hooks{})})
+		Hooks: d.relay.Hooks(d.groupHooks())})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -95,6 +98,18 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		*epp = ep
 		d.endpoints = append(d.endpoints, ep)
 		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
+	}
+	// The groups are joined before any session or publication is accepted:
+	// the hooks and the accept loops read d.groups without a lock.
+	if len(cfg.Groups) > 0 && len(d.endpoints) == 0 {
+		d.close()
+		return nil, errors.New("groups need an RTMFP endpoint")
+	}
+	if err := d.startGroups(); err != nil {
+		d.close()
+		return nil, err
+	}
+	for _, ep := range d.endpoints {
 		d.wg.Add(1)
 		go d.acceptLoop(ep)
 	}
@@ -175,7 +190,17 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if err != nil {
 			return
 		}
-		d.log.Debug("session opened", "peer", s.FarPeerID().String(), "addr", s.RemoteAddr())
+		d.log.Debug("session opened", "peer", s.FarPeerID().String(), "addr", s.RemoteAddr(), "p2p", s.PeerMode())
+		if s.PeerMode() {
+			// A NetGroup neighbour of the server's own group membership
+			// (configured groups); without one the session is closed.
+			if len(d.groups) == 0 {
+				s.Close()
+				continue
+			}
+			netgroup.HandleSession(s)
+			continue
+		}
 		go d.nc.HandleSession(s)
 	}
 }
@@ -192,6 +217,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// Leave the groups first: neighbours hear it while sessions are up.
+	d.closeGroups()
 	if d.rtmp != nil {
 		wg.Add(1)
 		go func() {
@@ -231,6 +258,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 func (d *Daemon) close() {
+	d.closeGroups()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}

@@ -17,15 +17,13 @@ import (
 
 func TestDaemonServesAndReports(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "rtmfpd.json")
-	os.WriteFile(cfgPath, []byte(`{
+	cfg, err := loadJSON(t, `{
 		"rtmfp": ["127.0.0.1:0"],
 		"status": "127.0.0.1:0",
 		"identityFile": "`+filepath.Join(dir, "id.key")+`",
 		"apps": ["live"],
 		"session": {"keepalive": "5s"}
-	}`), 0o644)
-	cfg, err := Load(cfgPath)
+	}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +81,7 @@ func TestDaemonServesAndReports(t *testing.T) {
 		t.Fatal("first member not told about the newcomer")
 	}
 	c2.Close()
-	resp, err := http.Get("http://" + d.StatusAddr() + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var status Status
-	json.NewDecoder(resp.Body).Decode(&status)
-	resp.Body.Close()
+	status := getStatus(t, d)
 	if status.NetStream.Publishes != 1 || status.NetStream.Rejects != 1 || len(status.Streams) != 1 || status.Streams[0].Key != "live/_definst_/cam" {
 		t.Fatalf("status %+v", status)
 	}
@@ -110,11 +102,50 @@ func TestDaemonServesAndReports(t *testing.T) {
 	}
 }
 
+// getStatus fetches GET /status.
+func getStatus(t *testing.T, d *Daemon) Status {
+	t.Helper()
+	resp, err := http.Get("http://" + d.StatusAddr() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// loadJSON loads a configuration file holding js.
+func loadJSON(t *testing.T, js string) (Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rtmfpd.json")
+	if err := os.WriteFile(p, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+// startJSON starts a daemon from the configuration js, shut down at the
+// end of the test.
+func startJSON(t *testing.T, js string) *Daemon {
+	t.Helper()
+	cfg, err := loadJSON(t, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Shutdown(context.Background()) })
+	return d
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, bad := range []string{`{"rtmfp": ["nonsense"]}`, `{"rtmp": ["1935"]}`, `{"rtmpOptions": {"chunkSize": -1}}`, `{"logLevel": "loud"}`, `{"unknownField": 1}`, `{"status": "x"}`} {
-		p := filepath.Join(t.TempDir(), "c.json")
-		os.WriteFile(p, []byte(bad), 0o644)
-		if _, err := Load(p); err == nil {
+		if _, err := loadJSON(t, bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}

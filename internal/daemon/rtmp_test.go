@@ -2,12 +2,10 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -75,13 +73,7 @@ func TestDaemonRTMP(t *testing.T) {
 			break
 		}
 	}
-	resp, err := http.Get("http://" + d.StatusAddr() + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st Status
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	st := getStatus(t, d)
 	if st.RTMP.Active != 1 || st.RTMP.Accepted != 1 || len(st.RTMP.Addresses) != 1 {
 		t.Fatalf("rtmp status %+v", st.RTMP)
 	}

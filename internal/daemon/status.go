@@ -29,6 +29,7 @@ type Status struct {
 	Streams    []StreamStatus        `json:"streams"`
 	Introducer introducer.Stats      `json:"introducer"`
 	Relay      []relay.TargetStatus  `json:"relay"`
+	Groups     []GroupStatus         `json:"groups"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -61,6 +62,7 @@ func (d *Daemon) Snapshot() Status {
 	}
 	st.RTMP.Addresses = d.rtmpAddrs
 	st.Relay = d.relay.Status()
+	st.Groups = d.groupStatus()
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}

@@ -1,0 +1,209 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/ipmulticast"
+	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netgroup"
+	"github.com/rtmfpd/rtmfpd/netstream"
+)
+
+// GroupConfig makes the server a member of a NetGroup and says which
+// server streams it publishes into the group (FMS 4's server-side group
+// NetStreams).
+type GroupConfig struct {
+	// Spec is the groupspec, "G:…" (required).
+	Spec string `json:"spec"`
+	// Publish lists the rules that republish server streams into the
+	// group as P2P multicast streams.
+	Publish []GroupPublishRule `json:"publish"`
+}
+
+// GroupPublishRule republishes matching server streams into the group.
+type GroupPublishRule struct {
+	// App and Stream are patterns (path.Match: *, ?, [...]) on the
+	// application and the stream name; empty matches everything.
+	App    string `json:"app"`
+	Stream string `json:"stream"`
+	// Name is the group stream name; {name}, {app} and {instance} are
+	// replaced. Default "{name}".
+	Name string `json:"name"`
+	// Multicast holds Flash's multicast properties (zero: Flash's
+	// defaults; out-of-range values are clamped).
+	Multicast MulticastConfig `json:"multicast"`
+	// IPMulticast also sends the stream to native IP multicast.
+	IPMulticast *IPMulticastConfig `json:"ipMulticast"`
+}
+
+// MulticastConfig holds NetStream's multicast properties by their Flash
+// names.
+type MulticastConfig struct {
+	WindowDuration           Duration `json:"multicastWindowDuration"`
+	RelayMarginDuration      Duration `json:"multicastRelayMarginDuration"`
+	FetchPeriod              Duration `json:"multicastFetchPeriod"`
+	AvailabilityUpdatePeriod Duration `json:"multicastAvailabilityUpdatePeriod"`
+	AvailabilitySendToAll    bool     `json:"multicastAvailabilitySendToAll"`
+	PushNeighborLimit        *int     `json:"multicastPushNeighborLimit"`
+}
+
+func (m MulticastConfig) config() multicast.Config {
+	c := multicast.DefaultConfig()
+	set := func(dst *time.Duration, v Duration) {
+		if v != 0 {
+			*dst = time.Duration(v)
+		}
+	}
+	set(&c.Window, m.WindowDuration)
+	set(&c.RelayMargin, m.RelayMarginDuration)
+	set(&c.FetchPeriod, m.FetchPeriod)
+	set(&c.UpdatePeriod, m.AvailabilityUpdatePeriod)
+	c.SendToAll = m.AvailabilitySendToAll
+	if m.PushNeighborLimit != nil {
+		c.PushNeighborLimit = *m.PushNeighborLimit
+	}
+	return c.Clamp()
+}
+
+// IPMulticastConfig is where a group stream goes on native IP multicast.
+type IPMulticastConfig struct {
+	// Address is "224.0.0.254:30000", "[ff03::ffff]:30000", or an
+	// address with Port apart.
+	Address string `json:"address"`
+	Port    string `json:"port"`
+	// Interface names the outgoing interface; TTL is the TTL or hop limit
+	// (default 1: the local network).
+	Interface string `json:"interface"`
+	TTL       int    `json:"ttl"`
+}
+
+func (g *GroupConfig) validate() error {
+	if _, err := group.ParseSpec(g.Spec); err != nil {
+		return fmt.Errorf("group %q: %w", g.Spec, err)
+	}
+	for _, r := range g.Publish {
+		for _, p := range []string{r.App, r.Stream} {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Errorf("group %q: pattern %q: %w", g.Spec, p, err)
+			}
+		}
+		if r.IPMulticast != nil {
+			if _, err := ipmulticast.ParsePublishAddress(r.IPMulticast.Address, r.IPMulticast.Port); err != nil {
+				return fmt.Errorf("group %q: ipMulticast: %w", g.Spec, err)
+			}
+			if r.IPMulticast.TTL < 0 || r.IPMulticast.TTL > 255 {
+				return fmt.Errorf("group %q: ipMulticast ttl %d: want 1 to 255", g.Spec, r.IPMulticast.TTL)
+			}
+		}
+	}
+	return nil
+}
+
+// serverGroup is the server's membership of one group.
+type serverGroup struct {
+	cfg    GroupConfig
+	member *netgroup.Member
+	g      *groupstream.Group
+	log    *slog.Logger
+}
+
+// startGroups joins the configured groups on the first RTMFP endpoint.
+func (d *Daemon) startGroups() error {
+	if len(d.cfg.Groups) == 0 {
+		return nil
+	}
+	ep := d.endpoints[0]
+	for _, gc := range d.cfg.Groups {
+		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
+		sg.g = groupstream.New(sg.log)
+		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log,
+			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
+		if err != nil {
+			sg.g.Close()
+			return fmt.Errorf("joining group %s: %w", gc.Spec, err)
+		}
+		sg.member = m
+		d.groups = append(d.groups, sg)
+		d.log.Info("member of group", "spec", gc.Spec, "groupID", m.GroupID().String())
+	}
+	return nil
+}
+
+// groupHooks republishes matching streams into the groups.
+func (d *Daemon) groupHooks() netstream.Hooks {
+	return netstream.Hooks{
+		OnPublish: func(c *netstream.Conn, s *netstream.Stream) error {
+			for _, sg := range d.groups {
+				sg.onPublish(s)
+			}
+			return nil
+		},
+	}
+}
+
+func (sg *serverGroup) onPublish(s *netstream.Stream) {
+	for _, r := range sg.cfg.Publish {
+		if !matchPattern(r.App, s.App) || !matchPattern(r.Stream, s.Name) {
+			continue
+		}
+		name := r.Name
+		if name == "" {
+			name = "{name}"
+		}
+		name = strings.NewReplacer("{name}", s.Name, "{app}", s.App, "{instance}", s.Inst).Replace(name)
+		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
+		if err != nil {
+			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
+			return
+		}
+		if ip := r.IPMulticast; ip != nil {
+			if err := sp.SetIPMulticastPublishAddress(ip.Address, ip.Port, groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL}); err != nil {
+				sg.log.Warn("IP multicast not started", "stream", s.Key(), "err", err)
+			}
+		}
+		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
+		return // one rule per stream
+	}
+}
+
+func matchPattern(p, s string) bool {
+	if p == "" {
+		return true
+	}
+	ok, _ := path.Match(p, s)
+	return ok
+}
+
+// GroupStatus describes the server's membership of a group.
+type GroupStatus struct {
+	Spec      string         `json:"spec"`
+	GroupID   string         `json:"groupID"`
+	Neighbors int            `json:"neighbors"`
+	Member    netgroup.Stats `json:"member"`
+}
+
+func (d *Daemon) groupStatus() []GroupStatus {
+	var out []GroupStatus
+	for _, sg := range d.groups {
+		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(),
+			Neighbors: len(sg.member.Neighbors()), Member: sg.member.Stats()})
+	}
+	return out
+}
+
+// closeGroups leaves the groups; calling it again does nothing.
+func (d *Daemon) closeGroups() {
+	d.groupsOnce.Do(func() {
+		for _, sg := range d.groups {
+			sg.member.Close()
+			sg.g.Close()
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/multicast"
+)
+
+const testGroupSpec = "G:027f0201010103010c050e74657374011b00"
+
+// TestDaemonPublishesIntoGroup: with a "groups" rule, a stream published to
+// the server over RTMFP is republished into the NetGroup, and a member that
+// joins the group through the server plays it over P2P multicast with the
+// codec headers before its first key frame.
+func TestDaemonPublishesIntoGroup(t *testing.T) {
+	d := startJSON(t, `{
+		"rtmfp": ["127.0.0.1:0"],
+		"rtmp": [],
+		"status": "127.0.0.1:0",
+		"apps": ["live"],
+		"groups": [{"spec": "`+testGroupSpec+`",
+			"publish": [{"app": "live", "stream": "cam*", "name": "{app}-{name}",
+				"multicast": {"multicastWindowDuration": "4s", "multicastPushNeighborLimit": 2}}]}]
+	}`)
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
+
+	// The member joins first and plays the stream before it exists.
+	pc, err := client.Dial(ctx, url, client.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	m, err := groupstream.JoinClient(ctx, pc, testGroupSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pb, err := m.Play("live-cam1", multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := client.Dial(ctx, url, client.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, _ := c.CreateStream(ctx)
+	if err := st.Publish(ctx, "cam1", "live"); err != nil {
+		t.Fatal(err)
+	}
+	// Publish paced media until the member has what it needs (bounded by
+	// ctx): codec headers, then 25 frames a second with a key frame each
+	// second.
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() {
+		st.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
+		st.WriteMedia(pubCtx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := uint32(0); ; i++ {
+			select {
+			case <-pubCtx.Done():
+				return
+			case <-tick.C:
+			}
+			flag := byte(0x27)
+			if i%25 == 0 {
+				flag = 0x17
+			}
+			p := make([]byte, 2000)
+			p[0], p[1] = flag, 1
+			st.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
+		}
+	}()
+	var avc, aac bool
+	frames := 0
+	for frames < 50 {
+		msg, err := pb.ReadMedia(ctx)
+		if err != nil {
+			t.Fatalf("after %d frames: %v; server group %+v", frames, err, d.groupStatus())
+		}
+		if msg.IsSequenceHeader() {
+			avc = avc || msg.IsVideo()
+			aac = aac || msg.IsAudio()
+			continue
+		}
+		if frames == 0 && !(msg.IsVideo() && msg.IsKeyframe() && avc && aac) {
+			t.Fatalf("first frame %v key %v with headers avc %v aac %v: % x", msg.Type, msg.IsKeyframe(), avc, aac, msg.Payload[:min(8, len(msg.Payload))])
+		}
+		if msg.IsVideo() {
+			frames++
+		}
+	}
+	stopPub()
+
+	status := getStatus(t, d)
+	if len(status.Groups) != 1 || status.Groups[0].Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
+		t.Fatalf("groups status %+v", status.Groups)
+	}
+}
+
+func TestGroupConfigErrors(t *testing.T) {
+	for _, bad := range []string{
+		`{"groups": [{"spec": "nonsense"}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"stream": "[x"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "10.0.0.1:1"}}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "224.0.0.254:30000", "ttl": 300}}]}]}`,
+	} {
+		if _, err := loadJSON(t, bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestREADMEConfigurations: every JSON example in the README loads.
+func TestREADMEConfigurations(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```json\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("%d JSON examples in the README", len(blocks))
+	}
+	for i, blk := range blocks {
+		js, _, ok := strings.Cut(blk, "```")
+		if !ok {
+			t.Fatalf("example %d not closed", i)
+		}
+		if _, err := loadJSON(t, js); err != nil {
+			t.Errorf("README example %d: %v\n%s", i, err, js)
+		}
+	}
+}
