@@ -63,6 +63,11 @@ func startServer(tb testing.TB, config string, args ...string) *server {
 	if err := os.WriteFile(cf, []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+	if prof := os.Getenv("RTMFPD_BENCH_CPUPROFILE"); prof != "" {
+		// go tool pprof the file: the server's profile, written at its
+		// shutdown (the last server of the run wins).
+		args = append(args, "-cpuprofile", prof)
+	}
 	cmd := exec.Command(serverBinary(tb), append([]string{"-config", cf, "-listen", "127.0.0.1:0", "-log-level", "info"}, args...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

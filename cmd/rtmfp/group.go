@@ -17,6 +17,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
+	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
 )
 
@@ -205,6 +206,7 @@ func groupPublishCmd(ctx context.Context, args []string) error {
 	spec := fs.String("spec", "", "groupspec (G:…)")
 	wait := fs.Duration("wait", 5*time.Second, "time to let the mesh form before publishing")
 	verbose := fs.Bool("v", false, "log the RTMFP sessions")
+	loop := fs.Bool("loop", false, "publish the file again and again")
 	ipmc := fs.String("ipmc", "", "also send to this IP multicast address (setIPMulticastPublishAddress: 224.0.0.254:30000, [ff03::ffff]:30000)")
 	ipmcIface := fs.String("ipmc-iface", "", "outgoing interface for IP multicast (default: the routing table's)")
 	ipmcTTL := fs.Int("ipmc-ttl", 0, "IP multicast TTL or hop limit (default 1: the local network)")
@@ -241,36 +243,16 @@ func groupPublishCmd(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "publishing %s into group %s (%d neighbours)\n", fs.Arg(0), m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		return err
-	}
 	prog := newProgress()
-	start := time.Now()
-	for {
-		msg, err := r.Read()
-		if err == io.EOF {
-			break
-		}
+	for base := uint32(0); ; {
+		last, err := publishFile(ctx, fs.Arg(0), base, prog, func(m media.Message) error { return pub.WriteMedia(ctx, m) })
 		if err != nil {
 			return err
 		}
-		if d := time.Duration(msg.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if !*loop {
+			break
 		}
-		if err := pub.WriteMedia(ctx, msg); err != nil {
-			return err
-		}
-		prog.add(msg, false)
+		base = last + 40
 	}
 	prog.finish()
 	printMulticastStats(pub.Stats())

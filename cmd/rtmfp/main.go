@@ -62,7 +62,7 @@ func usage() {
   rtmfp publish [-loop] file.flv rtmfp://host[:port]/app[/instance]/stream
   rtmfp play [-o out.flv] [-t duration] rtmfp://host[:port]/app[/instance]/stream
   rtmfp group-play -spec G:… [-o out.flv] [-t duration] [-ipmc ip:port,...] [multicast flags] rtmfp://host/app/stream
-  rtmfp group-publish -spec G:… [-ipmc ip:port [-ipmc-ttl n] [-ipmc-iface if]] [multicast flags] file.flv rtmfp://host/app/stream
+  rtmfp group-publish -spec G:… [-loop] [-ipmc ip:port [-ipmc-ttl n] [-ipmc-iface if]] [multicast flags] file.flv rtmfp://host/app/stream
 (run a command with -h for its flags)
 `)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -59,7 +58,7 @@ func publishCmd(ctx context.Context, args []string) error {
 	defer prog.finish()
 	var base uint32
 	for {
-		last, err := publishFile(ctx, st, fs.Arg(0), base, prog)
+		last, err := publishFile(ctx, fs.Arg(0), base, prog, func(m media.Message) error { return st.WriteMedia(ctx, m) })
 		if err != nil || !*loop {
 			if err == nil {
 				st.Close(ctx)
@@ -70,47 +69,16 @@ func publishCmd(ctx context.Context, args []string) error {
 	}
 }
 
-// publishFile sends a file's tags in real time, timestamps shifted by base;
-// it returns the last timestamp sent.
-func publishFile(ctx context.Context, st *client.Stream, path string, base uint32, prog *progress) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	var first int64 = -1
-	last := base
-	for {
-		m, err := r.Read()
-		if err == io.EOF {
-			return last, nil
-		}
-		if err != nil {
-			return last, err
-		}
-		if first < 0 {
-			first = int64(m.Timestamp)
-		}
-		due := time.Duration(int64(m.Timestamp)-first) * time.Millisecond
-		if d := due - time.Since(start); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return last, ctx.Err()
-			}
-		}
-		m.Timestamp += base
-		last = m.Timestamp
-		if err := st.WriteMedia(ctx, m); err != nil {
-			return last, err
+// publishFile sends a file's tags in real time, timestamps shifted by base,
+// to write; it returns the last timestamp sent.
+func publishFile(ctx context.Context, path string, base uint32, prog *progress, write func(media.Message) error) (uint32, error) {
+	return flv.ReplayFile(ctx, path, base, func(m media.Message) error {
+		if err := write(m); err != nil {
+			return err
 		}
 		prog.add(m, false)
-	}
+		return nil
+	})
 }
 
 func logger(verbose bool) *slog.Logger {

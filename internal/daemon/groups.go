@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/group"
@@ -25,6 +26,8 @@ type GroupConfig struct {
 	// Publish lists the rules that republish server streams into the
 	// group as P2P multicast streams.
 	Publish []GroupPublishRule `json:"publish"`
+	// Files lists FLV files the server publishes into the group.
+	Files []GroupFile `json:"files"`
 }
 
 // GroupPublishRule republishes matching server streams into the group.
@@ -94,16 +97,37 @@ func (g *GroupConfig) validate() error {
 				return fmt.Errorf("group %q: pattern %q: %w", g.Spec, p, err)
 			}
 		}
-		if r.IPMulticast != nil {
-			if _, err := ipmulticast.ParsePublishAddress(r.IPMulticast.Address, r.IPMulticast.Port); err != nil {
-				return fmt.Errorf("group %q: ipMulticast: %w", g.Spec, err)
-			}
-			if r.IPMulticast.TTL < 0 || r.IPMulticast.TTL > 255 {
-				return fmt.Errorf("group %q: ipMulticast ttl %d: want 1 to 255", g.Spec, r.IPMulticast.TTL)
-			}
+		if err := r.IPMulticast.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Spec, err)
+		}
+	}
+	for _, f := range g.Files {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Spec, err)
 		}
 	}
 	return nil
+}
+
+func (ip *IPMulticastConfig) validate() error {
+	if ip == nil {
+		return nil
+	}
+	if _, err := ipmulticast.ParsePublishAddress(ip.Address, ip.Port); err != nil {
+		return fmt.Errorf("ipMulticast: %w", err)
+	}
+	if ip.TTL < 0 || ip.TTL > 255 {
+		return fmt.Errorf("ipMulticast ttl %d: want 1 to 255", ip.TTL)
+	}
+	return nil
+}
+
+// start sends pub to IP multicast when ip is set.
+func (ip *IPMulticastConfig) start(pub *groupstream.Publication) error {
+	if ip == nil {
+		return nil
+	}
+	return pub.SetIPMulticastPublishAddress(ip.Address, ip.Port, groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL})
 }
 
 // serverGroup is the server's membership of one group.
@@ -112,6 +136,8 @@ type serverGroup struct {
 	member *netgroup.Member
 	g      *groupstream.Group
 	log    *slog.Logger
+	stop   context.CancelFunc // ends the file publications
+	files  sync.WaitGroup
 }
 
 // startGroups joins the configured groups on the first RTMFP endpoint.
@@ -132,6 +158,13 @@ func (d *Daemon) startGroups() error {
 		sg.member = m
 		d.groups = append(d.groups, sg)
 		d.log.Info("member of group", "spec", gc.Spec, "groupID", m.GroupID().String())
+		var ctx context.Context
+		ctx, sg.stop = context.WithCancel(context.Background())
+		for _, f := range gc.Files {
+			if err := sg.startFile(ctx, f); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -163,10 +196,8 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
 			return
 		}
-		if ip := r.IPMulticast; ip != nil {
-			if err := sp.SetIPMulticastPublishAddress(ip.Address, ip.Port, groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL}); err != nil {
-				sg.log.Warn("IP multicast not started", "stream", s.Key(), "err", err)
-			}
+		if err := r.IPMulticast.start(sp.Publication); err != nil {
+			sg.log.Warn("IP multicast not started", "stream", s.Key(), "err", err)
 		}
 		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
 		return // one rule per stream
@@ -202,6 +233,10 @@ func (d *Daemon) groupStatus() []GroupStatus {
 func (d *Daemon) closeGroups() {
 	d.groupsOnce.Do(func() {
 		for _, sg := range d.groups {
+			if sg.stop != nil {
+				sg.stop()
+			}
+			sg.files.Wait()
 			sg.member.Close()
 			sg.g.Close()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,20 +37,7 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
 
 	// The member joins first and plays the stream before it exists.
-	pc, err := client.Dial(ctx, url, client.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	m, err := groupstream.JoinClient(ctx, pc, testGroupSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	pb, err := m.Play("live-cam1", multicast.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pb := groupPlayer(ctx, t, d, "live-cam1")
 
 	c, err := client.Dial(ctx, url, client.Options{Logger: log})
 	if err != nil {
@@ -85,25 +73,7 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 			st.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
 		}
 	}()
-	var avc, aac bool
-	frames := 0
-	for frames < 50 {
-		msg, err := pb.ReadMedia(ctx)
-		if err != nil {
-			t.Fatalf("after %d frames: %v; server group %+v", frames, err, d.groupStatus())
-		}
-		if msg.IsSequenceHeader() {
-			avc = avc || msg.IsVideo()
-			aac = aac || msg.IsAudio()
-			continue
-		}
-		if frames == 0 && !(msg.IsVideo() && msg.IsKeyframe() && avc && aac) {
-			t.Fatalf("first frame %v key %v with headers avc %v aac %v: % x", msg.Type, msg.IsKeyframe(), avc, aac, msg.Payload[:min(8, len(msg.Payload))])
-		}
-		if msg.IsVideo() {
-			frames++
-		}
-	}
+	readFromKeyFrame(ctx, t, d, pb, 50)
 	stopPub()
 
 	status := getStatus(t, d)
@@ -112,9 +82,74 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	}
 }
 
+// groupPlayer joins the group through d as a client member and plays name.
+func groupPlayer(ctx context.Context, t *testing.T, d *Daemon, name string) *groupstream.Playback {
+	t.Helper()
+	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
+	pc, err := client.Dial(ctx, url, client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	m, err := groupstream.JoinClient(ctx, pc, testGroupSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	pb, err := m.Play(name, multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// readFromKeyFrame reads until frames video frames arrived, checking that
+// both codec headers came before the first, a key frame.
+func readFromKeyFrame(ctx context.Context, t *testing.T, d *Daemon, pb *groupstream.Playback, frames int) {
+	t.Helper()
+	var avc, aac bool
+	for n := 0; n < frames; {
+		msg, err := pb.ReadMedia(ctx)
+		if err != nil {
+			t.Fatalf("after %d frames: %v; server group %+v", n, err, d.groupStatus())
+		}
+		if msg.IsSequenceHeader() {
+			avc = avc || msg.IsVideo()
+			aac = aac || msg.IsAudio()
+			continue
+		}
+		if n == 0 && msg.IsVideo() && !(msg.IsKeyframe() && avc && aac) {
+			t.Fatalf("first frame key %v with headers avc %v aac %v: % x", msg.IsKeyframe(), avc, aac, msg.Payload[:min(8, len(msg.Payload))])
+		}
+		if msg.IsVideo() {
+			n++
+		}
+	}
+}
+
+// TestDaemonPublishesFileIntoGroup: a configured FLV file is published
+// into the group in a loop; a member plays it from a key frame with its
+// codec headers.
+func TestDaemonPublishesFileIntoGroup(t *testing.T) {
+	file, err := filepath.Abs("../../testdata/media/test_6s.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startJSON(t, `{
+		"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off",
+		"groups": [{"spec": "`+testGroupSpec+`", "files": [{"path": "`+file+`", "loop": true}]}]
+	}`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	readFromKeyFrame(ctx, t, d, groupPlayer(ctx, t, d, "test_6s"), 30)
+}
+
 func TestGroupConfigErrors(t *testing.T) {
 	for _, bad := range []string{
 		`{"groups": [{"spec": "nonsense"}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{"path": "/nonexistent.flv"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{"path": "../../README.md"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"stream": "[x"}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "10.0.0.1:1"}}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "224.0.0.254:30000", "ttl": 300}}]}]}`,
@@ -127,7 +162,8 @@ func TestGroupConfigErrors(t *testing.T) {
 
 // TestREADMEConfigurations: every JSON example in the README loads.
 func TestREADMEConfigurations(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	t.Chdir("../..") // the examples' paths are relative to the repository
+	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,13 @@ type dhGroup struct {
 	pMinus1 *big.Int
 	// size is the modulus length in bytes.
 	size int
-	// shortBits is the default private exponent length: about twice the
-	// group's symmetric strength after RFC 3526 §8, and never under 256
-	// bits.
+	// shortBits is the default private exponent length: twice the
+	// group's symmetric strength after RFC 3526 §8, taking the table's
+	// larger (conservative) strength estimates: 160 bits for the 1024-bit
+	// group 2 (whose 80-bit strength is what a Pollard-lambda search of a
+	// 160-bit exponent costs), 240 for group 5, 320 for 14, 480 for 16.
 	shortBits int
+	combState // fixed-base powers of 2 for key generation
 }
 
 var (
@@ -54,12 +57,12 @@ func newGroup(id, shortBits int, hex string) *dhGroup {
 
 // groups holds every group this package computes, by ID.
 var groups = map[int]*dhGroup{
-	group2: newGroup(group2, 256,
+	group2: newGroup(group2, 160,
 		"FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74"+
 			"020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437"+
 			"4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"+
 			"EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF"),
-	group5: newGroup(group5, 256,
+	group5: newGroup(group5, 240,
 		"FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74"+
 			"020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437"+
 			"4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"+
@@ -179,7 +182,10 @@ func (g *dhGroup) keyFromPrivate(x *big.Int) (*dhKey, error) {
 	if x.Sign() <= 0 || x.Cmp(g.pMinus1) >= 0 {
 		return nil, errors.New("flash: Diffie-Hellman private key out of range")
 	}
-	y := new(big.Int).Exp(bigTwo, x, g.p)
+	y := g.fixedBase().exp(x, g.p)
+	if y == nil { // a full-length exponent
+		y = new(big.Int).Exp(bigTwo, x, g.p)
+	}
 	return &dhKey{g: g, x: x, pub: y.Bytes()}, nil
 }
 

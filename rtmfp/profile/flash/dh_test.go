@@ -36,7 +36,7 @@ func TestExponentLengths(t *testing.T) {
 	for _, c := range []struct {
 		group, configured, want int
 	}{
-		{group2, 0, 256}, {group5, 0, 256}, {group14, 0, 320}, {group16, 0, 480},
+		{group2, 0, 160}, {group5, 0, 240}, {group14, 0, 320}, {group16, 0, 480},
 		{group2, 300, 300}, {group2, 1024, 1024}, {group2, 5000, 1024},
 	} {
 		g := groups[c.group]

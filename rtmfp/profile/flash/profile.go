@@ -40,12 +40,14 @@ type Config struct {
 	// identity survives restarts.
 	StaticPrivateKey []byte
 	// ExponentBits is the length of the DH private exponents generated
-	// (static and ephemeral). 0 selects about twice each group's symmetric
-	// strength after RFC 3526 §8, never under 256 bits: 256 bits for groups
-	// 2 and 5, 320 for 14, 480 for 16. A value at or above a group's
-	// modulus length selects full-length exponents. Shorter exponents make
-	// the handshake cheaper: the server's DH work per group-2 handshake is
-	// two modular exponentiations with this exponent.
+	// (static and ephemeral). 0 selects twice each group's symmetric
+	// strength after RFC 3526 §8 (its conservative estimates): 160 bits for
+	// group 2, 240 for 5, 320 for 14, 480 for 16. A value at or above a
+	// group's modulus length selects full-length exponents; under 160 is
+	// refused. Shorter exponents make the handshake cheaper: the server's
+	// DH work per group-2 handshake is a fixed-base exponentiation (the
+	// ephemeral key) and a modular exponentiation (the shared secret) with
+	// this exponent.
 	ExponentBits int
 	// RequestHMAC asks peers to authenticate their packets with
 	// HMAC-SHA256 (flag 0x01 of option 0x1A).

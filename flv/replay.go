@@ -1,0 +1,73 @@
+package flv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// Replay reads the messages of r and hands each to write when it is due, in
+// real time from the first message on, as a live publisher sends them. The
+// timestamps are shifted so that the first message is at base (a timestamp
+// below the first one counts as the first). It returns the timestamp of the
+// last message written (base when none was), and nil at the end of the
+// file; write's error, ctx's or a read error stop it. Calling Replay again
+// with base just after the returned timestamp loops a file.
+func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Message) error) (uint32, error) {
+	start := time.Now()
+	first, started := uint32(0), false
+	last := base
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		m, err := r.Read()
+		if err == io.EOF {
+			return last, nil
+		}
+		if err != nil {
+			return last, err
+		}
+		if !started {
+			first, started = m.Timestamp, true
+		}
+		rel := uint32(0)
+		if m.Timestamp > first {
+			rel = m.Timestamp - first
+		}
+		if d := time.Duration(rel)*time.Millisecond - time.Since(start); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return last, ctx.Err()
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return last, err
+		}
+		m.Timestamp = base + rel
+		if err := write(m); err != nil {
+			return last, err
+		}
+		last = m.Timestamp
+	}
+}
+
+// ReplayFile replays the FLV file at path (see Replay).
+func ReplayFile(ctx context.Context, path string, base uint32, write func(media.Message) error) (uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return base, err
+	}
+	defer f.Close()
+	r, err := NewReader(f, 0)
+	if err != nil {
+		return base, fmt.Errorf("%s: %w", path, err)
+	}
+	return Replay(ctx, r, base, write)
+}

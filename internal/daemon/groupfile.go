@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rtmfpd/rtmfpd/flv"
+	"github.com/rtmfpd/rtmfpd/media"
+)
+
+// GroupFile is an FLV file the server publishes into a group in real time,
+// as FMS applications pushed VOD files into multicast groups from
+// server-side scripts.
+type GroupFile struct {
+	// Path is the FLV file (required).
+	Path string `json:"path"`
+	// Name is the group stream name. Default: the file's base name
+	// without its extension.
+	Name string `json:"name"`
+	// Loop publishes the file again and again; otherwise the group stream
+	// ends with the file.
+	Loop bool `json:"loop"`
+	// Multicast and IPMulticast are as in GroupPublishRule.
+	Multicast   MulticastConfig    `json:"multicast"`
+	IPMulticast *IPMulticastConfig `json:"ipMulticast"`
+}
+
+func (f *GroupFile) validate() error {
+	if f.Path == "" {
+		return errors.New("files: path is required")
+	}
+	if err := f.readable(); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return f.IPMulticast.validate()
+}
+
+// readable checks that the file opens as FLV.
+func (f *GroupFile) readable() error {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if _, err := flv.NewReader(fh, 0); err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return nil
+}
+
+func (f *GroupFile) name() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	base := filepath.Base(f.Path)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// startFile publishes f into the group until ctx ends (or the file does,
+// without Loop).
+func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
+	name := f.name()
+	pub, err := sg.g.Publish(name, f.Multicast.config())
+	if err != nil {
+		return fmt.Errorf("group %s: file %s as %q: %w", sg.cfg.Spec, f.Path, name, err)
+	}
+	if err := f.IPMulticast.start(pub); err != nil {
+		pub.Close()
+		return fmt.Errorf("group %s: file %s: %w", sg.cfg.Spec, f.Path, err)
+	}
+	log := sg.log.With("file", f.Path, "name", name)
+	log.Info("publishing file into group", "loop", f.Loop)
+	sg.files.Add(1)
+	go func() {
+		defer sg.files.Done()
+		defer pub.Close()
+		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
+		var base uint32
+		for {
+			last, err := flv.ReplayFile(ctx, f.Path, base, write)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				log.Error("group file publication stopped", "err", err)
+				return
+			case !f.Loop:
+				log.Info("group file published")
+				return
+			}
+			base = last + 40 // a frame's time after the last message
+		}
+	}()
+	return nil
+}
