@@ -1,7 +1,8 @@
 // Package tracefile loads the recorded RTMFP traffic kept in
 // testdata/rtmfp-traces: real datagrams exchanged by librtmfp, MonaServer2,
-// rtmfp-cpp and rtmfpd, each with the key that decrypts it, and the key material of
-// every session (see testdata/rtmfp-traces/SOURCE.md for how they were made).
+// rtmfp-cpp and rtmfpd, each with the key that decrypts it, and the key
+// material of every session (see testdata/rtmfp-traces/SOURCE.md for how
+// they were made).
 //
 // It is a test helper: the files are read from the module's testdata folder,
 // found by walking up from the working directory to go.mod.
