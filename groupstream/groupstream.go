@@ -217,6 +217,9 @@ func (g *Group) loop() {
 			if d, ok := s.node.NextDeadline(); ok && d.Before(next) {
 				next = d
 			}
+			if !s.lingerUntil.IsZero() && s.lingerUntil.Before(next) {
+				next = s.lingerUntil
+			}
 		}
 		timer.Reset(max(next.Sub(now), 0))
 		select {
@@ -243,6 +246,7 @@ func (g *Group) loop() {
 				s.node.Tick(now)
 			}
 		}
+		g.expireLingering(now)
 	}
 }
 
@@ -250,6 +254,6 @@ func (g *Group) loop() {
 func (g *Group) shutdown() {
 	now := time.Now()
 	for _, s := range g.streams {
-		g.removeStream(s, now)
+		g.removeStream(s, now, false)
 	}
 }

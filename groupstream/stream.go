@@ -46,6 +46,9 @@ type stream struct {
 	pub     *Publication // the publisher's handle, for its IP multicast tap
 	keyed   bool         // a video key frame was delivered (loop goroutine)
 	onEnd   func()       // releases what the handle holds (receivers, senders)
+	// lingerUntil is set when a publisher's stream was closed: it keeps
+	// answering its neighbours' pulls until then (loop goroutine).
+	lingerUntil time.Time
 }
 
 // nodeTransport sends one stream's engine messages to the neighbours.
@@ -190,9 +193,12 @@ func (g *Group) handle(ev event, now time.Time) {
 			ev.s.node.IngestFragment(ev.source, ev.msg, now)
 		}
 	case evAddStream:
-		if g.streams[ev.s.name] != nil {
-			ev.reply <- ErrNameInUse
-			return
+		if old := g.streams[ev.s.name]; old != nil {
+			if old.lingerUntil.IsZero() {
+				ev.reply <- ErrNameInUse
+				return
+			}
+			delete(g.streams, old.name) // a closed publication gives way
 		}
 		var key multicast.StreamKey
 		if ev.s.publisher {
@@ -205,8 +211,8 @@ func (g *Group) handle(ev event, now time.Time) {
 		}
 		ev.reply <- nil
 	case evRemoveStream:
-		if g.streams[ev.s.name] == ev.s {
-			g.removeStream(ev.s, now)
+		if g.streams[ev.s.name] == ev.s && ev.s.lingerUntil.IsZero() {
+			g.removeStream(ev.s, now, true)
 		}
 		ev.reply <- nil
 	case evStats:
@@ -284,17 +290,37 @@ func (g *Group) dropFlows(p *peer, s *stream) {
 	delete(p.flows, s)
 }
 
-func (g *Group) removeStream(s *stream, now time.Time) {
+// removeStream ends a local stream. With linger, a publisher's stream stays
+// registered until its fragments age out of the buffer (Window +
+// RelayMargin): the neighbours got the end of stream, but those behind
+// still pull what they miss (librtmfp pulls a fetch period late), and the
+// publisher may be the only member holding it. Otherwise, or for a player,
+// the stream goes at once.
+func (g *Group) removeStream(s *stream, now time.Time, linger bool) {
 	s.node.Close(now)
 	// Let the end of stream reach the neighbours before the flows close:
 	// they are closed when the Group goes or a neighbour leaves.
-	delete(g.streams, s.name)
 	s.endOnce.Do(func() {
 		close(s.ended)
 		if s.onEnd != nil {
 			s.onEnd()
 		}
 	})
+	if linger && s.publisher {
+		cfg := s.node.Config()
+		s.lingerUntil = now.Add(cfg.Window + cfg.RelayMargin)
+		return
+	}
+	delete(g.streams, s.name)
+}
+
+// expireLingering removes the closed publications whose time is up.
+func (g *Group) expireLingering(now time.Time) {
+	for name, s := range g.streams {
+		if !s.lingerUntil.IsZero() && !now.Before(s.lingerUntil) {
+			delete(g.streams, name)
+		}
+	}
 }
 
 // addStream registers a stream with the loop.
@@ -411,7 +437,9 @@ func (p *Publication) Status() <-chan string { return p.s.status }
 // Stats returns the engine's statistics (NetStreamMulticastInfo-style).
 func (p *Publication) Stats() multicast.Stats { return p.s.g.stats(p.s) }
 
-// Close ends the stream: neighbours are told the last fragment.
+// Close ends the stream: neighbours are told the last fragment. The stream
+// still answers their pulls until its fragments leave the window (Window +
+// RelayMargin), unless the name is published again first.
 func (p *Publication) Close() {
 	p.s.g.remove(p.s)
 	p.s.notify(StatusUnpublishSuccess)

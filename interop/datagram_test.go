@@ -47,7 +47,7 @@ func TestTraceDatagramsDecrypt(t *testing.T) {
 		if len(d.Plain) < 2 || !bytes.Equal(body, d.Plain[2:]) {
 			t.Fatalf("#%d: decrypted body differs from the recorded plaintext", i)
 		}
-		if err := checkBody(d, body); err != nil {
+		if err := checkBody(d, body, d.RoleSrc == roleServer); err != nil {
 			t.Fatalf("#%d (%s→%s): %v", i, d.RoleSrc, d.RoleDst, err)
 		}
 		dir := d.RoleSrc + "→" + d.RoleDst
@@ -75,8 +75,9 @@ func TestTraceDatagramsDecrypt(t *testing.T) {
 }
 
 // checkBody parses the packet header and chunks of a decrypted body and
-// compares them with the recorded fields.
-func checkBody(d *tracefile.Datagram, body []byte) error {
+// compares them with the recorded fields. responder tells whether the
+// sender is the responder of the datagram's session.
+func checkBody(d *tracefile.Datagram, body []byte, responder bool) error {
 	h, n, err := wire.ParseHeader(body)
 	if err != nil {
 		return fmt.Errorf("header: %w", err)
@@ -91,12 +92,12 @@ func checkBody(d *tracefile.Datagram, body []byte) error {
 		return fmt.Errorf("timestamp echo differs from the recording")
 	}
 	// Startup packets for the handshake; sessions in the sender's role
-	// (RFC 7016 §2.2.4): librtmfp initiates, rtmfpd responds.
+	// (RFC 7016 §2.2.4).
 	want := wire.ModeInitiator
 	switch {
 	case d.KeyKind == "default":
 		want = wire.ModeStartup
-	case d.RoleSrc == roleServer:
+	case responder:
 		want = wire.ModeResponder
 	}
 	if h.Mode() != want {
@@ -129,7 +130,8 @@ func checkBody(d *tracefile.Datagram, body []byte) error {
 
 // parseChunk parses one chunk with our decoder for its type. Startup
 // packets may carry only handshake chunks, session packets only session
-// chunks (RFC 7016 §2.3).
+// chunks (RFC 7016 §2.3); a Forwarded IHello goes to the responder in the
+// session the forwarder has with it (§2.3.3).
 func parseChunk(typ byte, v []byte, startup bool) error {
 	var err error
 	handshake := false
@@ -143,6 +145,14 @@ func parseChunk(typ byte, v []byte, startup bool) error {
 	case wire.TypeRHello:
 		handshake = true
 		_, err = wire.ParseRHello(v)
+	case wire.TypeRedirect:
+		handshake = true
+		_, err = wire.ParseRedirect(v)
+	case wire.TypeFIHello:
+		var c wire.FIHello
+		if c, err = wire.ParseFIHello(v); err == nil {
+			_, err = flash.ParseEPD(c.EPD)
+		}
 	case wire.TypeIIKeying:
 		handshake = true
 		_, err = wire.ParseIIKeying(v)

@@ -3,6 +3,7 @@ package interop
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/rtmfpd/rtmfpd/amf"
@@ -26,15 +27,27 @@ type tcMessage struct {
 // message, and every command and data message as AMF.
 func loadMessages(t *testing.T) []tcMessage {
 	t.Helper()
-	fms, err := traceflow.ExtractFlowMessages(scenario)
-	if err != nil {
-		t.Fatal(err)
+	ms, other := tcMessages(t, scenario)
+	if len(other) > 0 {
+		fm := other[0]
+		t.Fatalf("#%d: flow %d has metadata %q, not TC", fm.DatagramIndex, fm.FlowID, fm.Metadata)
 	}
+	return ms
+}
+
+// tcMessages reassembles every flow of a recording and decodes the
+// messages of its TC flows; the messages of other flows (NetGroup, multicast)
+// come back undecoded.
+func tcMessages(t *testing.T, name string) ([]tcMessage, []traceflow.FlowMessage) {
+	t.Helper()
+	fms := flowMessages(t, name)
 	out := make([]tcMessage, 0, len(fms))
+	var other []traceflow.FlowMessage
 	for _, fm := range fms {
 		id, ok := tcflow.ParseMetadata(fm.Metadata)
 		if !ok {
-			t.Fatalf("#%d: flow %d has metadata %q, not TC", fm.DatagramIndex, fm.FlowID, fm.Metadata)
+			other = append(other, fm)
+			continue
 		}
 		m, err := tcflow.Decode(fm.Data)
 		if err != nil {
@@ -60,7 +73,33 @@ func loadMessages(t *testing.T) []tcMessage {
 		}
 		out = append(out, tm)
 	}
-	return out
+	return out, other
+}
+
+// flowCache keeps each recording's reassembled flows: several tests read
+// them.
+var flowCache struct {
+	sync.Mutex
+	m map[string][]traceflow.FlowMessage
+}
+
+// flowMessages returns the reassembled user messages of a recording.
+func flowMessages(t *testing.T, name string) []traceflow.FlowMessage {
+	t.Helper()
+	flowCache.Lock()
+	defer flowCache.Unlock()
+	if fms, ok := flowCache.m[name]; ok {
+		return fms
+	}
+	fms, err := traceflow.ExtractFlowMessages(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flowCache.m == nil {
+		flowCache.m = map[string][]traceflow.FlowMessage{}
+	}
+	flowCache.m[name] = fms
+	return fms
 }
 
 // between returns the messages from one role to another, in capture order.

@@ -1,11 +1,14 @@
 // Package interop checks rtmfpd against RTMFP implementations written
 // elsewhere by replaying traffic recorded with them (see
-// testdata/rtmfp-traces/SOURCE.md, scenario e_librtmfp_rtmfpd): librtmfp's
-// TestClient publishing to rtmfpd and playing from it. The replay needs no
-// peer: every datagram is decrypted with its recorded key (RFC 7425 §4.6),
-// its chunks are parsed (RFC 7016 §2.3), the flows are reassembled (RFC 7016
-// §3.6) and the TC messages decoded (RFC 7425 §5.1), and the tests check that
-// the answers rtmfpd sent are the ones the client went on with.
+// testdata/rtmfp-traces/SOURCE.md, scenarios e to h): librtmfp's TestClient
+// publishing to rtmfpd and playing from it (e), two TestClients introduced
+// to each other by rtmfpd for a direct P2P stream (f), two TestClients
+// joining a NetGroup through rtmfpd (g), and a TestClient playing a stream
+// rtmfpd republished into a NetGroup (h). The replay needs no peer: every
+// datagram is decrypted with its recorded key (RFC 7425 §4.6), its chunks
+// are parsed (RFC 7016 §2.3), the flows are reassembled (RFC 7016 §3.6) and
+// the TC, group and multicast messages decoded (RFC 7425 §5), and the tests
+// check that the answers rtmfpd sent are the ones the clients went on with.
 package interop
 
 import (
@@ -31,20 +34,36 @@ type trace struct {
 	keys *tracefile.Keys
 }
 
-func loadTrace(t *testing.T) *trace {
+func loadTrace(t *testing.T) *trace { return loadRecording(t, scenario, 2) }
+
+// loadRecording loads a scenario that must hold the given number of
+// sessions.
+func loadRecording(t *testing.T, name string, sessions int) *trace {
 	t.Helper()
-	ds, err := tracefile.LoadDatagrams(scenario)
+	ds, err := tracefile.LoadDatagrams(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := tracefile.LoadKeys(scenario)
+	keys, err := tracefile.LoadKeys(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds) == 0 || len(keys.Sessions) != 2 {
-		t.Fatalf("%d datagrams, %d sessions; want a recording with 2 sessions", len(ds), len(keys.Sessions))
+	if len(ds) == 0 || len(keys.Sessions) != sessions {
+		t.Fatalf("%s: %d datagrams, %d sessions; want a recording with %d sessions", name, len(ds), len(keys.Sessions), sessions)
 	}
 	return &trace{ds: ds, keys: keys}
+}
+
+// sessionNamed returns the recorded session called name ("initiator->responder").
+func (tr *trace) sessionNamed(t *testing.T, name string) *tracefile.Session {
+	t.Helper()
+	for i := range tr.keys.Sessions {
+		if tr.keys.Sessions[i].Name == name {
+			return &tr.keys.Sessions[i]
+		}
+	}
+	t.Fatalf("no session %s", name)
+	return nil
 }
 
 // session returns the recorded session whose initiator has role.

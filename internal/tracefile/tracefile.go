@@ -1,7 +1,8 @@
 // Package tracefile loads the recorded RTMFP traffic kept in
-// testdata/rtmfp-traces: real datagrams exchanged by librtmfp, MonaServer2
-// and rtmfp-cpp, each with the key that decrypts it, and the key material of
-// every session (see testdata/rtmfp-traces/SOURCE.md for how they were made).
+// testdata/rtmfp-traces: real datagrams exchanged by librtmfp, MonaServer2,
+// rtmfp-cpp and rtmfpd, each with the key that decrypts it, and the key
+// material of every session (see testdata/rtmfp-traces/SOURCE.md for how
+// they were made).
 //
 // It is a test helper: the files are read from the module's testdata folder,
 // found by walking up from the working directory to go.mod.
@@ -20,7 +21,8 @@ import (
 )
 
 // Scenarios names the recorded captures.
-var Scenarios = []string{"a_unicast", "b_p2p", "c_netgroup", "d_rtmfpcpp", "e_librtmfp_rtmfpd"}
+var Scenarios = []string{"a_unicast", "b_p2p", "c_netgroup", "d_rtmfpcpp", "e_librtmfp_rtmfpd",
+	"f_librtmfp_p2p_rtmfpd", "g_librtmfp_netgroup_rtmfpd", "h_librtmfp_group_publish_rtmfpd"}
 
 // Hex is a byte string written as hex in JSON.
 type Hex []byte

@@ -11,13 +11,13 @@ import (
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
-// TestRecordedKeyAgreement recomputes, for all 15 recorded sessions, the
+// TestRecordedKeyAgreement recomputes, for all 23 recorded sessions, the
 // public keys and shared secret from the logged private keys, and the packet
 // keys, nonces and HMAC keys from the secret and the components on the wire.
 func TestRecordedKeyAgreement(t *testing.T) {
 	sessions := allSessions(t)
-	if len(sessions) != 15 {
-		t.Fatalf("%d recorded sessions, want 15", len(sessions))
+	if len(sessions) != 23 {
+		t.Fatalf("%d recorded sessions, want 23", len(sessions))
 	}
 	for _, s := range sessions {
 		t.Run(s.Name, func(t *testing.T) {
