@@ -49,6 +49,8 @@ const (
 	codecHEVC          = 12
 	exHeaderFlag       = 0x80 // enhanced RTMP: FourCC video header
 	exPacketSeqStart   = 0
+	exPacketSeqEnd     = 2
+	avcEndOfSequence   = 2
 	soundFormatAAC     = 10
 	aacSequenceHeader  = 0
 	avcSequenceHeader  = 0
@@ -56,7 +58,8 @@ const (
 )
 
 // IsKeyframe reports a video key frame (or, for audio and data, true: any
-// of them is a valid point to join a stream).
+// of them is a valid point to join a stream). An end of sequence, which
+// encoders tag as a key frame, is not one.
 func (m *Message) IsKeyframe() bool {
 	if m.Type != TypeVideo {
 		return true
@@ -64,7 +67,21 @@ func (m *Message) IsKeyframe() bool {
 	if len(m.Payload) == 0 {
 		return false
 	}
-	return (m.Payload[0]>>4)&0x07 == frameKey
+	return (m.Payload[0]>>4)&0x07 == frameKey && !m.IsEndOfSequence()
+}
+
+// IsEndOfSequence reports the AVC/HEVC end of sequence (and its
+// enhanced-RTMP form), which ends a video stream.
+func (m *Message) IsEndOfSequence() bool {
+	p := m.Payload
+	if m.Type != TypeVideo || len(p) < 2 {
+		return false
+	}
+	if p[0]&exHeaderFlag != 0 {
+		return p[0]&0x0f == exPacketSeqEnd
+	}
+	codec := p[0] & 0x0f
+	return (codec == codecAVC || codec == codecHEVC) && p[1] == avcEndOfSequence
 }
 
 // IsSequenceHeader reports a decoder configuration message: the AVC/HEVC

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"path"
 	"strings"
 	"sync"
@@ -149,7 +151,7 @@ func (d *Daemon) startGroups() error {
 	for _, gc := range d.cfg.Groups {
 		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
 		sg.g = groupstream.New(sg.log)
-		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log,
+		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: d.reportAddresses(),
 			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
 		if err != nil {
 			sg.g.Close()
@@ -167,6 +169,23 @@ func (d *Daemon) startGroups() error {
 		}
 	}
 	return nil
+}
+
+// reportAddresses are the server's addresses its group reports announce:
+// those of the RTMFP endpoints bound to a specific address (members learn
+// the others from how they see the server).
+func (d *Daemon) reportAddresses() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ep := range d.endpoints {
+		ua, ok := ep.LocalAddr().(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		if ap := ua.AddrPort(); ap.IsValid() && !ap.Addr().IsUnspecified() {
+			out = append(out, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
+	}
+	return out
 }
 
 // groupHooks republishes matching streams into the groups.

@@ -76,6 +76,10 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	readFromKeyFrame(ctx, t, d, pb, 50)
 	stopPub()
 
+	// The server's reports announce the address it is bound to.
+	if got := d.reportAddresses(); len(got) != 1 || got[0].String() != d.Endpoints()[0].LocalAddr().String() {
+		t.Fatalf("report addresses %v, endpoint %v", got, d.Endpoints()[0].LocalAddr())
+	}
 	status := getStatus(t, d)
 	if len(status.Groups) != 1 || status.Groups[0].Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
 		t.Fatalf("groups status %+v", status.Groups)
