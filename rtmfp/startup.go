@@ -296,10 +296,11 @@ func (e *Endpoint) respond(job *keyingJob) {
 	}
 	e.byPeer[sc.FarPeerID] = s
 	e.mu.Unlock()
+	// Counted before the RIKeying leaves: whoever saw it sees the count.
+	e.stats.handshakesResponder.Add(1)
 	if e.limiter.Allow(job.from.Addr(), now) {
 		e.write(pkt, job.from)
 	}
-	e.stats.handshakesResponder.Add(1)
 	s.start()
 	if glare != nil {
 		e.stats.glareLost.Add(1)
