@@ -233,6 +233,15 @@ func (d *dispatcher) readInit(s *rtmfp.Session, f *rtmfp.RecvFlow) {
 	}
 	if m == nil {
 		f.Reject(RejectHandshake)
+		// With no group left on this endpoint (its member left while
+		// the peer was connecting), nothing can use the session.
+		d.mu.Lock()
+		st := d.sessions[s]
+		useless := len(d.members) == 0 && st != nil && st.users == 0
+		d.mu.Unlock()
+		if useless {
+			s.Close()
+		}
 		return
 	}
 	m.onInit(s, f, b)
