@@ -30,7 +30,9 @@ import (
 // 0x20/0x30/0x10/0x00 with the publisher's fragment IDs), so that receivers
 // merge IP multicast and P2P fragments in one buffer. One fragment per
 // datagram. Everything about this format is in this file, to be corrected
-// from a capture.
+// from a capture. Member updates over IP multicast (Flash's
+// ipMulticastMemberUpdatesEnabled: members announcing themselves on the
+// address) are not sent or read: their format is unknown too.
 const ipmcChunk byte = 0x2A
 
 // ipmcCodec is the startup codec (safe for concurrent use).
