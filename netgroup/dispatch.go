@@ -87,12 +87,27 @@ func (d *dispatcher) register(m *Member) error {
 	return nil
 }
 
+// unregister removes a member that left. When it was the endpoint's last,
+// the P2P sessions no neighbour uses are closed: sessions whose handshake
+// completed while the member was leaving, or that peers opened without
+// sending a group init yet, would otherwise wait for the idle timer.
 func (d *dispatcher) unregister(m *Member) {
 	d.mu.Lock()
 	if d.members[m.gid] == m {
 		delete(d.members, m.gid)
 	}
+	var unused []*rtmfp.Session
+	if len(d.members) == 0 {
+		for s, st := range d.sessions {
+			if st.users == 0 {
+				unused = append(unused, s)
+			}
+		}
+	}
 	d.mu.Unlock()
+	for _, s := range unused {
+		s.Close()
+	}
 	d.forget()
 }
 

@@ -135,7 +135,8 @@ func (e *Endpoint) Session(id profile.PeerID) (*Session, bool) {
 	return s, ok
 }
 
-// Sessions returns a snapshot of the endpoint's sessions.
+// Sessions returns a snapshot of the endpoint's sessions, including those
+// still closing or lingering after a close (RFC 7016 §3.5.5).
 func (e *Endpoint) Sessions() []*Session {
 	e.mu.Lock()
 	defer e.mu.Unlock()
