@@ -89,6 +89,28 @@ func (d *decoder) objRef(h uint32, start int) (Value, error) {
 	return d.objs[i], nil
 }
 
+// header3 reads the U29 header of an object-table value: a reference
+// (isRef, resolved into ref) or the inline value's header h.
+func (d *decoder) header3(start int) (h uint32, ref Value, isRef bool, err error) {
+	if h, err = d.u29(); err != nil {
+		return 0, nil, false, err
+	}
+	if h&1 == 0 {
+		ref, err = d.objRef(h, start)
+		return h, ref, true, err
+	}
+	return h, nil, false, nil
+}
+
+// container3 is header3 for values holding others: an inline one also
+// enters one nesting level, which the caller leaves.
+func (d *decoder) container3(start int) (h uint32, ref Value, isRef bool, err error) {
+	if h, ref, isRef, err = d.header3(start); err != nil || isRef {
+		return h, ref, isRef, err
+	}
+	return h, nil, false, d.enter()
+}
+
 // string3 reads an AMF3 string (UTF-8-vr): a reference or an inline string,
 // which joins the string table unless it is empty.
 func (d *decoder) string3() (string, error) {
@@ -154,12 +176,9 @@ func (d *decoder) value3() (Value, error) {
 // flat3 decodes the object-table values that hold no other values: XML
 // document, XML, ByteArray and Date.
 func (d *decoder) flat3(m byte, start int) (Value, error) {
-	h, err := d.u29()
-	if err != nil {
-		return nil, err
-	}
-	if h&1 == 0 {
-		return d.objRef(h, start)
+	h, ref, isRef, err := d.header3(start)
+	if err != nil || isRef {
+		return ref, err
 	}
 	var v Value
 	switch m {
@@ -215,15 +234,9 @@ func (d *decoder) assoc3(mark int, first string, what string) error {
 }
 
 func (d *decoder) array3(start int) (Value, error) {
-	h, err := d.u29()
-	if err != nil {
-		return nil, err
-	}
-	if h&1 == 0 {
-		return d.objRef(h, start)
-	}
-	if err := d.enter(); err != nil {
-		return nil, err
+	h, ref, isRef, err := d.container3(start)
+	if err != nil || isRef {
+		return ref, err
 	}
 	defer d.leave()
 	n, err := d.count(uint64(h>>1), 1, "array")
@@ -268,15 +281,9 @@ func (d *decoder) array3(start int) (Value, error) {
 }
 
 func (d *decoder) object3(start int) (Value, error) {
-	h, err := d.u29()
-	if err != nil {
-		return nil, err
-	}
-	if h&1 == 0 {
-		return d.objRef(h, start)
-	}
-	if err := d.enter(); err != nil {
-		return nil, err
+	h, ref, isRef, err := d.container3(start)
+	if err != nil || isRef {
+		return ref, err
 	}
 	defer d.leave()
 	var t *traits3
@@ -350,15 +357,9 @@ func (d *decoder) object3(start int) (Value, error) {
 }
 
 func (d *decoder) vector3(m byte, start int) (Value, error) {
-	h, err := d.u29()
-	if err != nil {
-		return nil, err
-	}
-	if h&1 == 0 {
-		return d.objRef(h, start)
-	}
-	if err := d.enter(); err != nil {
-		return nil, err
+	h, ref, isRef, err := d.container3(start)
+	if err != nil || isRef {
+		return ref, err
 	}
 	defer d.leave()
 	fixed, err := d.u8()
@@ -422,15 +423,9 @@ func (d *decoder) vector3(m byte, start int) (Value, error) {
 }
 
 func (d *decoder) dictionary3(start int) (Value, error) {
-	h, err := d.u29()
-	if err != nil {
-		return nil, err
-	}
-	if h&1 == 0 {
-		return d.objRef(h, start)
-	}
-	if err := d.enter(); err != nil {
-		return nil, err
+	h, ref, isRef, err := d.container3(start)
+	if err != nil || isRef {
+		return ref, err
 	}
 	defer d.leave()
 	weak, err := d.u8()
