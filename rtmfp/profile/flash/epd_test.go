@@ -45,7 +45,7 @@ func TestParseEPD(t *testing.T) {
 	if !bytes.Equal(PeerEPD(id), mustHex("210f"+testPeerID)) {
 		t.Error("PeerEPD")
 	}
-	for _, bad := range [][]byte{nil, {0x00}, mustHex("200f" + testPeerID[:62]), []byte("\x02\x33\x01"), []byte("\x05\x0ali"), make([]byte, maxEPD+1)} {
+	for _, bad := range [][]byte{nil, {0x00}, mustHex("200f" + testPeerID[:62]), []byte("\x02\x33\x01"), []byte("\x05\x0ali"), make([]byte, profile.MaxEPD+1)} {
 		if _, err := ParseEPD(bad); err == nil {
 			t.Errorf("EPD %x accepted", bad)
 		}

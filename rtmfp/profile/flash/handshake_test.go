@@ -268,7 +268,7 @@ func TestInitiatorGroupChoice(t *testing.T) {
 
 func TestKeyingChecksDiscriminator(t *testing.T) {
 	a, b := newProfile(t, Config{}), newProfile(t, Config{})
-	hostEPD := vlu.AppendOption(nil, epdHostname, []byte("example.com"))
+	hostEPD := vlu.AppendOption(nil, profile.EPDHostname, []byte("example.com"))
 	for _, c := range []struct {
 		name string
 		epd  []byte

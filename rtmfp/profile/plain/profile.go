@@ -21,7 +21,6 @@ const (
 )
 
 var (
-	errEPD         = errors.New("plain: malformed endpoint discriminator")
 	errCertificate = errors.New("plain: malformed certificate")
 	errNotOurs     = errors.New("plain: responder certificate is not this endpoint's")
 	errNotSelected = errors.New("plain: responder certificate does not match the endpoint discriminator")
@@ -76,35 +75,8 @@ func (p *Profile) ServerCertificate() []byte {
 func (p *Profile) ParseEPD(epd []byte) (profile.EPD, error) { return ParseEPD(epd) }
 
 // ParseEPD reads options 0x00 (hostname), 0x0A (ancillary data) and 0x0F
-// (32-byte peer ID); at least one must be present.
-func ParseEPD(epd []byte) (profile.EPD, error) {
-	var e profile.EPD
-	if len(epd) == 0 || len(epd) > maxBytes {
-		return e, errEPD
-	}
-	found := false
-	it := vlu.NewOptions(epd)
-	for it.Next() {
-		o := it.Option()
-		switch o.Type {
-		case optHostname:
-			e.Hostname, found = string(o.Value), true
-		case optAncillary:
-			e.Ancillary, found = string(o.Value), true
-		case optFingerprint:
-			if len(o.Value) != len(e.PeerID) {
-				return profile.EPD{}, errEPD
-			}
-			copy(e.PeerID[:], o.Value)
-			e.HasPeerID, found = true, true
-		}
-	}
-	if it.Err() != nil || !found {
-		return profile.EPD{}, errEPD
-	}
-	e.Raw = bytes.Clone(epd)
-	return e, nil
-}
+// (32-byte peer ID); at least one must be present (profile.ParseOptionEPD).
+func ParseEPD(epd []byte) (profile.EPD, error) { return profile.ParseOptionEPD(epd) }
 
 // ResponderCertificate returns the static certificate for a discriminator
 // naming this endpoint's peer ID and the server certificate otherwise.
