@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
@@ -108,26 +105,13 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *dur > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *dur)
-		defer cancel()
-	}
-	var w io.Writer = os.Stdout
-	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	fw, err := flv.NewWriter(bw, flv.FlagAudio|flv.FlagVideo)
+	ctx, cancel := withLimit(ctx, *dur)
+	defer cancel()
+	fw, finish, err := createFLV(*out)
 	if err != nil {
 		return err
 	}
+	defer finish()
 	c, m, err := joinGroup(ctx, connURL, *spec, *verbose)
 	if err != nil {
 		return err

@@ -31,26 +31,13 @@ func playCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var w io.Writer = os.Stdout
-	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	fw, err := flv.NewWriter(bw, flv.FlagAudio|flv.FlagVideo)
+	fw, finish, err := createFLV(*out)
 	if err != nil {
 		return err
 	}
-	if *dur > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *dur)
-		defer cancel()
-	}
+	defer finish()
+	ctx, cancel := withLimit(ctx, *dur)
+	defer cancel()
 	c, err := client.Dial(ctx, connURL, client.Options{Logger: logger(*verbose)})
 	if err != nil {
 		return err
@@ -107,4 +94,32 @@ func playCmd(ctx context.Context, args []string) error {
 		default:
 		}
 	}
+}
+
+// createFLV opens the FLV output (path, or standard output for "-");
+// finish flushes and closes it.
+func createFLV(path string) (fw *flv.Writer, finish func(), err error) {
+	var w io.Writer = os.Stdout
+	closeFile := func() {}
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeFile = f, func() { f.Close() }
+	}
+	bw := bufio.NewWriter(w)
+	if fw, err = flv.NewWriter(bw, flv.FlagAudio|flv.FlagVideo); err != nil {
+		closeFile()
+		return nil, nil, err
+	}
+	return fw, func() { bw.Flush(); closeFile() }, nil
+}
+
+// withLimit bounds ctx by d when d is positive (the -t flags).
+func withLimit(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
 }
