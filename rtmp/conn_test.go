@@ -276,7 +276,7 @@ func TestCommandsThroughConn(t *testing.T) {
 	if m.Command == nil || m.Command.Name != "play" || m.StreamID != 1 || m.Command.Object != nil {
 		t.Fatalf("%+v", m.Command)
 	}
-	if s, _ := m.Command.StringArg(0); s != "stream" {
+	if s, _ := m.Command.ArgString(0); s != "stream" {
 		t.Errorf("args %v", m.Command.Args)
 	}
 	if n, _ := amf.Int(m.Command.Arg(1)); n != 7 {

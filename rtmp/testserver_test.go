@@ -152,7 +152,7 @@ func (s *testServer) serve(c *Conn) {
 			case "releaseStream", "FCPublish", "FCUnpublish":
 				err = c.WriteResult(0, cmd.TxnID, nil, amf.Undefined{})
 			case "publish":
-				name, _ := cmd.StringArg(0)
+				name, _ := cmd.ArgString(0)
 				pub, pubID = s.stream(name), m.StreamID
 				err = c.WriteUserControl(UserControl{Event: EventStreamBegin, StreamID: pubID})
 				if err == nil {
@@ -160,7 +160,7 @@ func (s *testServer) serve(c *Conn) {
 				}
 				close(pub.published)
 			case "play":
-				name, _ := cmd.StringArg(0)
+				name, _ := cmd.ArgString(0)
 				st := s.stream(name)
 				players.Add(1)
 				go func() {
