@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/media"
@@ -18,38 +19,18 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
-	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
 const testSpec = "G:027f0201010103010c050e74657374011b00"
 
-func endpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *rtmfp.Endpoint {
-	t.Helper()
-	c, err := h.Listen(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := flash.New(flash.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, quiet, 300*time.Millisecond
-	e, err := rtmfp.NewEndpoint(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
 // server runs the introducer and NetConnection stack on h and joins the
 // group as a member itself, with g as its multicast layer.
 func server(t testing.TB, h *simnet.Host, g *Group) string {
 	in := introducer.New(introducer.Config{Logger: quiet})
 	var ep *rtmfp.Endpoint
-	ep = endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
+	ep = rtmfptest.Endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
 	ns := netstream.NewServer(netstream.Config{Logger: quiet})
 	nc := rtmfpnc.New(rtmfpnc.Config{NS: ns, Logger: quiet, OnConn: in.AddConn, OnGroupFlow: in.HandleGroupFlow})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,7 +55,7 @@ func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep := endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second})
+	ep := rtmfptest.Endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second})
 	ctx := context.Background()
 	c, err := client.Dial(ctx, url, client.Options{Endpoint: ep, Logger: quiet})
 	if err != nil {

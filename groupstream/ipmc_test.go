@@ -10,6 +10,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/internal/netns"
+	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/media"
@@ -18,7 +19,6 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
-	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
 
 func TestIPMCFormat(t *testing.T) {
@@ -56,22 +56,6 @@ func FuzzIPMC(f *testing.F) {
 	})
 }
 
-// loopbackEndpoint opens an RTMFP endpoint on 127.0.0.1 (inside the test's
-// network namespace).
-func loopbackEndpoint(t testing.TB, cfg rtmfp.Config) *rtmfp.Endpoint {
-	p, err := flash.New(flash.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, quiet, 300*time.Millisecond
-	e, err := rtmfp.Listen("udp4", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
 // TestIPMulticastFusion runs, in a private network namespace, the server
 // publishing a group stream both into P2P multicast and to native IP
 // multicast (IPv4 and IPv6), with 3 client members that listen on the
@@ -96,7 +80,7 @@ func fusion(t *testing.T, groupAddr string) {
 	// Every member shares 127.0.0.1: lift the per-address limits.
 	in := introducer.New(introducer.Config{Logger: quiet, IntroductionRate: 1e6, IntroductionBurst: 1e6})
 	var sep *rtmfp.Endpoint
-	sep = loopbackEndpoint(t, rtmfp.Config{OnIntroduction: in.Hook(&sep), StartupRate: 1e6, StartupBurst: 1e6})
+	sep = rtmfptest.Loopback(t, rtmfp.Config{OnIntroduction: in.Hook(&sep), StartupRate: 1e6, StartupBurst: 1e6})
 	ns := netstream.NewServer(netstream.Config{Logger: quiet})
 	nc := rtmfpnc.New(rtmfpnc.Config{NS: ns, Logger: quiet, OnConn: in.AddConn, OnGroupFlow: in.HandleGroupFlow})
 	go netgroup.Serve(ctx, sep, func(s *rtmfp.Session) { go nc.HandleSession(s) })
@@ -114,7 +98,7 @@ func fusion(t *testing.T, groupAddr string) {
 	// Three members play the stream from P2P and from IP multicast.
 	var pbs []*Playback
 	for range 3 {
-		ep := loopbackEndpoint(t, rtmfp.Config{StartupRate: 1e6, StartupBurst: 1e6})
+		ep := rtmfptest.Loopback(t, rtmfp.Config{StartupRate: 1e6, StartupBurst: 1e6})
 		c, err := client.Dial(ctx, url, client.Options{Endpoint: ep, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)

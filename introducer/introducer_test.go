@@ -12,41 +12,22 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
-	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
-
-func endpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *rtmfp.Endpoint {
-	t.Helper()
-	c, err := h.Listen(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := flash.New(flash.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, quiet, 300*time.Millisecond
-	e, err := rtmfp.NewEndpoint(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
 
 // server runs the introducer stack on host h, port 1935.
 func server(t testing.TB, h *simnet.Host, cfg Config) (*Introducer, string) {
 	cfg.Logger = quiet
 	in := New(cfg)
 	var ep *rtmfp.Endpoint
-	ep = endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
+	ep = rtmfptest.Endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
 	ns := netstream.NewServer(netstream.Config{Logger: quiet})
 	nc := rtmfpnc.New(rtmfpnc.Config{NS: ns, Logger: quiet, OnConn: in.AddConn, OnGroupFlow: in.HandleGroupFlow})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,7 +38,7 @@ func server(t testing.TB, h *simnet.Host, cfg Config) (*Introducer, string) {
 
 func dial(t testing.TB, h *simnet.Host, url string) *client.Conn {
 	t.Helper()
-	c, err := client.Dial(context.Background(), url, client.Options{Endpoint: endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second}), Logger: quiet})
+	c, err := client.Dial(context.Background(), url, client.Options{Endpoint: rtmfptest.Endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second}), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,36 +10,16 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
-	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// testEndpoint runs an RTMFP endpoint with the Flash profile on h.
-func testEndpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *rtmfp.Endpoint {
-	t.Helper()
-	c, err := h.Listen(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := flash.New(flash.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, quiet, 300*time.Millisecond
-	e, err := rtmfp.NewEndpoint(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
 
 // testServer runs the introducer stack on h, port 1935: NetConnections
 // and group control for clients, and the P2P sessions of the server's own
@@ -47,7 +27,7 @@ func testEndpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *
 func testServer(t testing.TB, h *simnet.Host) (*introducer.Introducer, *rtmfp.Endpoint, string) {
 	in := introducer.New(introducer.Config{Logger: quiet})
 	var ep *rtmfp.Endpoint
-	ep = testEndpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
+	ep = rtmfptest.Endpoint(t, h, 1935, rtmfp.Config{OnIntroduction: in.Hook(&ep), StartupRate: 1e6, StartupBurst: 1e6})
 	ns := netstream.NewServer(netstream.Config{Logger: quiet})
 	nc := rtmfpnc.New(rtmfpnc.Config{NS: ns, Logger: quiet, OnConn: in.AddConn, OnGroupFlow: in.HandleGroupFlow})
 	go Serve(context.Background(), ep, func(s *rtmfp.Session) { go nc.HandleSession(s) })
@@ -163,7 +143,7 @@ func joinClient(t testing.TB, n *simnet.Network, url, spec string, seed uint64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep := testEndpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second})
+	ep := rtmfptest.Endpoint(t, h, 0, rtmfp.Config{HandshakeTimeout: 10 * time.Second})
 	ctx := context.Background()
 	c, err := client.Dial(ctx, url, client.Options{Endpoint: ep, Logger: quiet})
 	if err != nil {

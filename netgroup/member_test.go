@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
@@ -179,7 +180,7 @@ func TestForgedInit(t *testing.T) {
 		_, _, url := testServer(t, sh)
 		target := joinClient(t, n, url, testSpec, 1)
 		h, _ := n.NewHost()
-		forger := testEndpoint(t, h, 0, rtmfp.Config{})
+		forger := rtmfptest.Endpoint(t, h, 0, rtmfp.Config{})
 		spec, _ := group.ParseSpec(testSpec)
 		other, _ := group.ParseSpec("G:027f0201010103010c060e6f74686572011b00")
 		cases := []struct {

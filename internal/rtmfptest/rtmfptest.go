@@ -1,0 +1,51 @@
+// Package rtmfptest opens RTMFP endpoints for tests: the Flash profile with
+// a fresh identity, no logs, a short close, closed when the test ends.
+package rtmfptest
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/internal/simnet"
+	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+)
+
+// Quiet is the logger of test endpoints.
+var Quiet = slog.New(slog.DiscardHandler)
+
+// Endpoint runs an endpoint on port of the simulated host h (0: any).
+func Endpoint(t testing.TB, h *simnet.Host, port uint16, cfg rtmfp.Config) *rtmfp.Endpoint {
+	t.Helper()
+	c, err := h.Listen(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := rtmfp.NewEndpoint(c, configure(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// Loopback runs an endpoint on 127.0.0.1, on a port of the kernel's choice.
+func Loopback(t testing.TB, cfg rtmfp.Config) *rtmfp.Endpoint {
+	t.Helper()
+	e, err := rtmfp.Listen("udp4", "127.0.0.1:0", configure(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func configure(t testing.TB, cfg rtmfp.Config) rtmfp.Config {
+	p, err := flash.New(flash.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, Quiet, 300*time.Millisecond
+	return cfg
+}
