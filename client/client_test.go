@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,26 +26,11 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // loadFLV reads the committed test file (H.264 + AAC, 6 s).
 func loadFLV(t testing.TB) []media.Message {
-	f, err := os.Open(filepath.Join("..", "testdata", "media", "test_6s.flv"))
+	out, err := flv.ReadFile(filepath.Join("..", "testdata", "media", "test_6s.flv"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []media.Message
-	for {
-		m, err := r.Read()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
+	return out
 }
 
 func newEndpoint(t testing.TB, conn rtmfp.PacketConn) *rtmfp.Endpoint {

@@ -71,3 +71,34 @@ func ReplayFile(ctx context.Context, path string, base uint32, write func(media.
 	}
 	return Replay(ctx, r, base, write)
 }
+
+// ReadFile reads every message of the FLV file at path (at most limit
+// messages; 0: 1<<20), for tools and tests that want a whole file in
+// memory.
+func ReadFile(path string, limit int) ([]media.Message, error) {
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := NewReader(f, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []media.Message
+	for {
+		m, err := r.Read()
+		switch {
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return out, fmt.Errorf("%s: %w", path, err)
+		case len(out) == limit:
+			return out, fmt.Errorf("%s: more than %d messages", path, limit)
+		}
+		out = append(out, m)
+	}
+}

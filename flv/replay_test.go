@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -74,4 +76,27 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("write error: %v", err)
 		}
 	})
+}
+
+// TestReadFile: a whole file comes back message by message; a message
+// limit and a file that is not FLV are errors.
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.flv")
+	if err := os.WriteFile(path, replayFile(t, 0, 40, 80), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ReadFile(path, 0)
+	if err != nil || len(msgs) != 3 || msgs[2].Timestamp != 80 {
+		t.Fatalf("%v, %v", msgs, err)
+	}
+	if _, err := ReadFile(path, 2); err == nil {
+		t.Fatal("limit of 2 messages not enforced")
+	}
+	if msgs, err := ReadFile(path, 3); err != nil || len(msgs) != 3 {
+		t.Fatalf("a file of exactly the limit: %d, %v", len(msgs), err)
+	}
+	os.WriteFile(path, []byte("not an flv file"), 0o644)
+	if _, err := ReadFile(path, 0); !errors.Is(err, ErrNotFLV) {
+		t.Fatalf("not FLV: %v", err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math/big"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -245,22 +244,9 @@ func sourceMedia(t *testing.T) []media.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "..", "media", "test_6s.flv"))
+	out, err := flv.ReadFile(filepath.Join(dir, "..", "media", "test_6s.flv"), 0)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []media.Message
-	for {
-		m, err := r.Read()
-		if err != nil {
-			break
-		}
-		out = append(out, m)
 	}
 	if len(out) < 200 {
 		t.Fatalf("%d tags in test_6s.flv", len(out))

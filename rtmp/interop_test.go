@@ -19,22 +19,9 @@ import (
 
 func readFLV(t *testing.T, path string) []media.Message {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := flv.ReadFile(path, 0)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []media.Message
-	for {
-		m, err := r.Read()
-		if err != nil {
-			break
-		}
-		out = append(out, m)
 	}
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -191,20 +190,11 @@ func (p *rtmfpPlayer) counts() (frames, video, unpublish, publish int, gap time.
 
 // sourceFrames counts the audio and video frames of an FLV file.
 func sourceFrames(t *testing.T, path string) (frames, video int, avcHeader []byte) {
-	f, err := os.Open(path)
+	msgs, err := flv.ReadFile(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m, err := r.Read()
-		if err != nil {
-			return
-		}
+	for _, m := range msgs {
 		switch {
 		case m.IsSequenceHeader():
 			if m.IsVideo() {
@@ -217,6 +207,7 @@ func sourceFrames(t *testing.T, path string) (frames, video int, avcHeader []byt
 			frames++
 		}
 	}
+	return frames, video, avcHeader
 }
 
 // waitUntil polls cond until it holds, failing after timeout.

@@ -3,9 +3,7 @@ package rtmpnc
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -86,26 +84,11 @@ func waitPlayers(t *testing.T, ns *netstream.Server, name string, n int) {
 
 func readFLV(t *testing.T, path string) []media.Message {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := flv.ReadFile(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := flv.NewReader(f, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []media.Message
-	for {
-		m, err := r.Read()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
+	return out
 }
 
 // summary counts frames and keeps the codec headers.
