@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
 
 	"github.com/rtmfpd/rtmfpd/netstream"
@@ -47,8 +46,8 @@ type Rule struct {
 // Validate checks the patterns and the targets.
 func (r Rule) Validate() error {
 	for _, p := range []string{r.App, r.Stream} {
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("relay: pattern %q: %w", p, err)
+		if err := netstream.CheckPattern(p); err != nil {
+			return fmt.Errorf("relay: %w", err)
 		}
 	}
 	if len(r.Targets) == 0 {
@@ -65,15 +64,7 @@ func (r Rule) Validate() error {
 // Matches reports whether the rule applies to stream name of application
 // app.
 func (r Rule) Matches(app, name string) bool {
-	return match(r.App, app) && match(r.Stream, name)
-}
-
-func match(pattern, s string) bool {
-	if pattern == "" {
-		return true
-	}
-	ok, _ := path.Match(pattern, s)
-	return ok
+	return netstream.MatchPattern(r.App, app) && netstream.MatchPattern(r.Stream, name)
 }
 
 // Validate checks the target with placeholder values.
@@ -111,7 +102,7 @@ func (t Target) resolve(app, inst, name string) (resolved, error) {
 	default:
 		return resolved{}, fmt.Errorf("relay: target %q: mode %q is not live, record or append", t.URL, t.Mode)
 	}
-	expand := strings.NewReplacer("{name}", name, "{app}", app, "{instance}", inst).Replace
+	expand := func(s string) string { return netstream.ExpandName(s, app, inst, name) }
 	p := strings.Trim(u.Path, "/")
 	i := strings.LastIndexByte(p, '/')
 	if i <= 0 || i == len(p)-1 {

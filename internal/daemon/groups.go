@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -95,8 +93,8 @@ func (g *GroupConfig) validate() error {
 	}
 	for _, r := range g.Publish {
 		for _, p := range []string{r.App, r.Stream} {
-			if _, err := path.Match(p, ""); err != nil {
-				return fmt.Errorf("group %q: pattern %q: %w", g.Spec, p, err)
+			if err := netstream.CheckPattern(p); err != nil {
+				return fmt.Errorf("group %q: %w", g.Spec, err)
 			}
 		}
 		if err := r.IPMulticast.validate(); err != nil {
@@ -202,14 +200,14 @@ func (d *Daemon) groupHooks() netstream.Hooks {
 
 func (sg *serverGroup) onPublish(s *netstream.Stream) {
 	for _, r := range sg.cfg.Publish {
-		if !matchPattern(r.App, s.App) || !matchPattern(r.Stream, s.Name) {
+		if !netstream.MatchPattern(r.App, s.App) || !netstream.MatchPattern(r.Stream, s.Name) {
 			continue
 		}
 		name := r.Name
 		if name == "" {
 			name = "{name}"
 		}
-		name = strings.NewReplacer("{name}", s.Name, "{app}", s.App, "{instance}", s.Inst).Replace(name)
+		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
 		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
 		if err != nil {
 			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
@@ -221,14 +219,6 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
 		return // one rule per stream
 	}
-}
-
-func matchPattern(p, s string) bool {
-	if p == "" {
-		return true
-	}
-	ok, _ := path.Match(p, s)
-	return ok
 }
 
 // GroupStatus describes the server's membership of a group.
