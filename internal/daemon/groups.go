@@ -117,7 +117,7 @@ func (ip *IPMulticastConfig) validate() error {
 		return fmt.Errorf("ipMulticast: %w", err)
 	}
 	if ip.TTL < 0 || ip.TTL > 255 {
-		return fmt.Errorf("ipMulticast ttl %d: want 1 to 255", ip.TTL)
+		return fmt.Errorf("ipMulticast ttl %d: want 1 to 255 (0: the default, 1)", ip.TTL)
 	}
 	return nil
 }
@@ -145,11 +145,11 @@ func (d *Daemon) startGroups() error {
 	if len(d.cfg.Groups) == 0 {
 		return nil
 	}
-	ep := d.endpoints[0]
+	ep, addrs := d.endpoints[0], d.reportAddresses()
 	for _, gc := range d.cfg.Groups {
 		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
 		sg.g = groupstream.New(sg.log)
-		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: d.reportAddresses(),
+		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
 			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
 		if err != nil {
 			sg.g.Close()
@@ -223,17 +223,15 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 
 // GroupStatus describes the server's membership of a group.
 type GroupStatus struct {
-	Spec      string         `json:"spec"`
-	GroupID   string         `json:"groupID"`
-	Neighbors int            `json:"neighbors"`
-	Member    netgroup.Stats `json:"member"`
+	Spec    string         `json:"spec"`
+	GroupID string         `json:"groupID"`
+	Member  netgroup.Stats `json:"member"` // neighbours, heard members, counters
 }
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
 	for _, sg := range d.groups {
-		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(),
-			Neighbors: len(sg.member.Neighbors()), Member: sg.member.Stats()})
+		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats()})
 	}
 	return out
 }

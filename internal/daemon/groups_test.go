@@ -81,7 +81,7 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 		t.Fatalf("report addresses %v, endpoint %v", got, d.Endpoints()[0].LocalAddr())
 	}
 	status := getStatus(t, d)
-	if len(status.Groups) != 1 || status.Groups[0].Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
+	if len(status.Groups) != 1 || status.Groups[0].Member.Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
 		t.Fatalf("groups status %+v", status.Groups)
 	}
 }
