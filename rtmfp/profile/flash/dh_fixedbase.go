@@ -2,6 +2,7 @@ package flash
 
 import (
 	"math/big"
+	"math/bits"
 	"sync"
 )
 
@@ -81,11 +82,11 @@ func (t *combTable) exp(x, p *big.Int) *big.Int {
 	started := false
 	for i := range t.pow {
 		bit := i * combDigitBits
-		w := bit / _W
+		w := bit / bits.UintSize
 		if w >= len(words) {
 			break
 		}
-		d := uint(words[w]>>(uint(bit)%_W)) & (combDigits - 1)
+		d := uint(words[w]>>(uint(bit)%bits.UintSize)) & (combDigits - 1) // digits never straddle words
 		if d == 0 {
 			continue
 		}
@@ -102,9 +103,6 @@ func (t *combTable) exp(x, p *big.Int) *big.Int {
 	}
 	return acc
 }
-
-// _W is the size of a big.Word in bits; 4-bit digits never straddle words.
-const _W = 32 << (^big.Word(0) >> 63)
 
 // combState is embedded in dhGroup.
 type combState struct {
