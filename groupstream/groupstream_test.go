@@ -78,6 +78,35 @@ func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
 	return pb
 }
 
+// publishPaced writes msgs when their timestamps fall due (real time, or
+// the bubble's).
+func publishPaced(t testing.TB, msgs []media.Message, write func(media.Message) error) {
+	start := time.Now()
+	for _, m := range msgs {
+		if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+		if err := write(m); err != nil {
+			t.Error(err)
+			return
+		}
+	}
+}
+
+// readUntilIdle reads pb until nothing arrives for idle.
+func readUntilIdle(pb *Playback, idle time.Duration) []media.Message {
+	var got []media.Message
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		m, err := pb.ReadMedia(ctx)
+		cancel()
+		if err != nil {
+			return got
+		}
+		got = append(got, m)
+	}
+}
+
 // synthetic makes rate bit/s of synthetic media for d: 25 video frames per
 // second with a key frame each second, and audio.
 func synthetic(rate int, d time.Duration) []media.Message {
@@ -127,28 +156,12 @@ func TestServerPublishesIntoGroup(t *testing.T) {
 			t.Fatalf("second publish of the same name: %v", err)
 		}
 		msgs := synthetic(500_000, 20*time.Second)
-		ctx := context.Background()
-		start := time.Now()
-		for _, m := range msgs {
-			if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-				time.Sleep(d)
-			}
-			pub.WriteMedia(ctx, m)
-		}
+		publishPaced(t, msgs, func(m media.Message) error { return pub.WriteMedia(context.Background(), m) })
 		time.Sleep(12 * time.Second) // window + margin
 		pst := pub.Stats()
 		pub.Close()
 		for i, pb := range pbs {
-			var got []media.Message
-			for {
-				rctx, cancel := context.WithTimeout(ctx, time.Second)
-				m, err := pb.ReadMedia(rctx)
-				cancel()
-				if err != nil {
-					break
-				}
-				got = append(got, m)
-			}
+			got := readUntilIdle(pb, time.Second)
 			if len(got) < len(msgs)/2 {
 				t.Fatalf("player %d got %d of %d messages; stats %+v", i, len(got), len(msgs), pb.Stats())
 			}
@@ -218,13 +231,7 @@ func TestPublishStream(t *testing.T) {
 		published := make(chan struct{})
 		go func() {
 			defer close(published)
-			start := time.Now()
-			for _, m := range msgs {
-				if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-					time.Sleep(d)
-				}
-				src.Write(fakePublisher{}, m)
-			}
+			publishPaced(t, msgs, func(m media.Message) error { src.Write(fakePublisher{}, m); return nil })
 		}()
 		time.Sleep(12 * time.Second) // the member joins late, mid-stream
 		pb := player(t, n, url, "cam")

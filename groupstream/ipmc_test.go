@@ -147,29 +147,12 @@ func fusion(t *testing.T, groupAddr string) {
 	pub.ipmc.Load().drop = func(id uint64) bool { return id%20 == 7 }
 
 	msgs := synthetic(300_000, 5*time.Second)
-	start := time.Now()
-	for _, m := range msgs {
-		if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-			time.Sleep(d)
-		}
-		if err := pub.WriteMedia(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishPaced(t, msgs, func(m media.Message) error { return pub.WriteMedia(ctx, m) })
 	if err := pub.SetIPMulticastPublishAddress("", "", IPMulticastOptions{}); err != ErrIPMulticastChange {
 		t.Fatalf("clearing the address while publishing: %v", err)
 	}
 	for i, pb := range pbs {
-		var got []media.Message
-		for {
-			rctx, cancel := context.WithTimeout(ctx, 4*time.Second)
-			m, err := pb.ReadMedia(rctx)
-			cancel()
-			if err != nil {
-				break
-			}
-			got = append(got, m)
-		}
+		got := readUntilIdle(pb, 4*time.Second)
 		first := -1
 		for k, m := range msgs {
 			if len(got) > 0 && m.Timestamp == got[0].Timestamp && m.Type == got[0].Type {

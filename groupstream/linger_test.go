@@ -38,13 +38,7 @@ func TestClosedPublicationServesPulls(t *testing.T) {
 		}
 		msgs := synthetic(100_000, 4*time.Second)
 		ctx := context.Background()
-		start := time.Now()
-		for _, m := range msgs {
-			if d := time.Duration(m.Timestamp)*time.Millisecond - time.Since(start); d > 0 {
-				time.Sleep(d)
-			}
-			pub.WriteMedia(ctx, m)
-		}
+		publishPaced(t, msgs, func(m media.Message) error { return pub.WriteMedia(ctx, m) })
 		pub.Close() // at once: the player has not pulled the last fetch period yet
 		var got []media.Message
 		for {
