@@ -227,9 +227,7 @@ func NewConn(ctx context.Context, s *rtmfp.Session, u *url.URL, opts Options) (*
 		amf.Property{Key: "objectEncoding", Value: opts.ObjectEncoding},
 	)
 	args := make([]amf.Value, len(opts.Args))
-	for i, a := range opts.Args {
-		args[i] = a
-	}
+	copy(args, opts.Args)
 	res, err := c.callObj(ctx, 0, "connect", obj, args...)
 	if err != nil {
 		c.shutdown()
@@ -263,9 +261,7 @@ func (c *Conn) Done() <-chan struct{} { return c.s.Done() }
 // failed call returns a *StatusError.
 func (c *Conn) Call(ctx context.Context, name string, args ...any) ([]amf.Value, error) {
 	vs := make([]amf.Value, len(args))
-	for i, a := range args {
-		vs[i] = a
-	}
+	copy(vs, args)
 	return c.callObj(ctx, 0, name, nil, vs...)
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,10 +99,8 @@ type IPMulticastOptions = ipmulticast.SenderOptions
 type ipmcSender struct {
 	s      *ipmulticast.Sender
 	name   string
-	key    multicast.StreamKey
 	drop   func(id uint64) bool // tests: simulate loss
 	buf    []byte
-	mu     sync.Mutex
 	errors atomic.Uint64
 }
 

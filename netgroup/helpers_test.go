@@ -40,7 +40,6 @@ func testServer(t testing.TB, h *simnet.Host) (*introducer.Introducer, *rtmfp.En
 // associated with it.
 type recorder struct {
 	mu           sync.Mutex
-	self         profile.PeerID
 	up           map[profile.PeerID]int
 	down         map[profile.PeerID]error
 	reportFlows  int

@@ -36,17 +36,16 @@ type Member struct {
 	wg       sync.WaitGroup
 	kick     chan struct{}
 
-	mu         sync.Mutex
-	closed     bool
-	rnd        *rand.Rand
-	neighbors  map[profile.PeerID]*Neighbor // connected and in handshake
-	pending    map[profile.PeerID]bool      // sessions being opened
-	heard      map[profile.PeerID]*heardPeer
-	dead       map[profile.PeerID]time.Time
-	myAddrs    []wire.Address // addresses neighbours told us they see
-	best       map[profile.PeerID]bool
-	lastTarget int
-	stats      Stats
+	mu        sync.Mutex
+	closed    bool
+	rnd       *rand.Rand
+	neighbors map[profile.PeerID]*Neighbor // connected and in handshake
+	pending   map[profile.PeerID]bool      // sessions being opened
+	heard     map[profile.PeerID]*heardPeer
+	dead      map[profile.PeerID]time.Time
+	myAddrs   []wire.Address // addresses neighbours told us they see
+	best      map[profile.PeerID]bool
+	stats     Stats
 }
 
 // Stats is a snapshot of a member's state and counters.

@@ -310,9 +310,7 @@ func (c *Conn) connect(cmd Command) error {
 	if q := appQuery(info.TcURL); info.Query == nil && q != nil {
 		info.Query = q
 	}
-	for _, a := range cmd.Args {
-		info.Args = append(info.Args, a)
-	}
+	info.Args = append(info.Args, cmd.Args...)
 	reject := func(code, why string) error {
 		c.srv.stats.rejects.Add(1)
 		c.log.Info("connect rejected", "app", info.App, "reason", why)

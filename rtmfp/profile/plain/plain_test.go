@@ -124,7 +124,7 @@ func TestHandshakes(t *testing.T) {
 }
 
 func TestDeterministicIdentity(t *testing.T) {
-	if New("x").PeerID() != New("x").PeerID() || New("x").PeerID() == New("y").PeerID() {
+	if x1, x2 := New("x"), New("x"); x1.PeerID() != x2.PeerID() || New("x").PeerID() == New("y").PeerID() {
 		t.Fatal("peer IDs are not a function of the name")
 	}
 	a, b := New("a"), New("b")
