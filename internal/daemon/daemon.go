@@ -194,7 +194,9 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 			return
 		}
 		d.log.Debug("session opened", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp", "p2p", s.PeerMode())
-		d.sessions.follow(s)
+		if !d.sessions.follow(s) {
+			continue
+		}
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
@@ -202,12 +204,20 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 					"reason", "the server is a member of no group")
 				s.Close()
-				continue
+			} else {
+				netgroup.HandleSession(s)
 			}
-			netgroup.HandleSession(s)
+			go func() { // neighbours of the server's groups: a few
+				<-s.Done()
+				d.sessions.ended(s)
+			}()
 			continue
 		}
-		go d.nc.HandleSession(s)
+		go func() {
+			d.nc.HandleSession(s) // returns once the session has ended
+			<-s.Done()
+			d.sessions.ended(s)
+		}()
 	}
 }
 

@@ -13,55 +13,60 @@ import (
 // logs each one's end at info level: who (session: the far peer ID,
 // remote), why (reason), how long (duration) and how much (bytesIn,
 // bytesOut). At shutdown it tells the sessions closed from those abandoned.
+// It holds no goroutine of its own per session: the goroutine serving a
+// session reports its end.
 type sessionLog struct {
 	d        *Daemon
-	wg       sync.WaitGroup
-	giveUp   chan struct{} // closed when the shutdown stops waiting for sessions
-	mu       sync.Mutex
-	stopped  bool // giveUp is closed: no session is followed any more
 	shutdown atomic.Bool
 	closed   atomic.Int64 // sessions ended during the shutdown
 	dropped  atomic.Int64 // of which abandoned (no answer to the close)
+
+	mu      sync.Mutex
+	live    map[*rtmfp.Session]time.Time // open sessions and when they were accepted
+	stopped bool                         // the shutdown stopped waiting: what was live is logged
 }
 
 func newSessionLog(d *Daemon) *sessionLog {
-	return &sessionLog{d: d, giveUp: make(chan struct{})}
+	return &sessionLog{d: d, live: map[*rtmfp.Session]time.Time{}}
 }
 
-// follow logs the session's end.
-func (l *sessionLog) follow(s *rtmfp.Session) {
-	born := time.Now()
+// follow notes an accepted session; it reports false (and aborts the
+// session) once the shutdown has stopped waiting for sessions.
+func (l *sessionLog) follow(s *rtmfp.Session) bool {
 	l.mu.Lock()
-	if l.stopped { // accepted as the shutdown ended
-		l.mu.Unlock()
+	defer l.mu.Unlock()
+	if l.stopped {
 		s.Abort()
-		return
+		return false
 	}
-	l.wg.Add(1)
+	l.live[s] = time.Now()
+	return true
+}
+
+// ended logs the end of s, which has ended (its Done is closed).
+func (l *sessionLog) ended(s *rtmfp.Session) {
+	reason, abandoned := l.reason(s.Err())
+	l.end(s, reason, abandoned)
+}
+
+func (l *sessionLog) end(s *rtmfp.Session, reason string, abandoned bool) {
+	l.mu.Lock()
+	born, ok := l.live[s]
+	delete(l.live, s)
 	l.mu.Unlock()
-	go func() {
-		defer l.wg.Done()
-		abandoned := false
-		select {
-		case <-s.Done():
-		case <-l.giveUp:
-			abandoned = true
+	if !ok {
+		return // logged already
+	}
+	if l.shutdown.Load() {
+		l.closed.Add(1)
+		if abandoned {
+			l.dropped.Add(1)
 		}
-		reason := "abandoned at the shutdown deadline"
-		if !abandoned {
-			reason, abandoned = l.reason(s.Err())
-		}
-		if l.shutdown.Load() {
-			l.closed.Add(1)
-			if abandoned {
-				l.dropped.Add(1)
-			}
-		}
-		st := s.Stats()
-		l.d.log.Info("session closed", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
-			"p2p", s.PeerMode(), "reason", reason, "duration", time.Since(born).Round(time.Millisecond),
-			"bytesIn", st.BytesIn, "bytesOut", st.BytesOut)
-	}()
+	}
+	st := s.Stats()
+	l.d.log.Info("session closed", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
+		"p2p", s.PeerMode(), "reason", reason, "duration", time.Since(born).Round(time.Millisecond),
+		"bytesIn", st.BytesIn, "bytesOut", st.BytesOut)
 }
 
 // reason says why a session ended, in the words of the log, and whether it
@@ -82,14 +87,22 @@ func (l *sessionLog) reason(err error) (string, bool) {
 	return err.Error(), false
 }
 
-// stopWaiting makes the sessions still open count as abandoned and waits
-// for their lines to be logged. Calling it again only waits.
+// stopWaiting logs the sessions that have ended meanwhile and, as
+// abandoned, those still open (the shutdown's time for them is up).
 func (l *sessionLog) stopWaiting() {
 	l.mu.Lock()
-	if !l.stopped {
-		l.stopped = true
-		close(l.giveUp)
+	l.stopped = true
+	var open []*rtmfp.Session
+	for s := range l.live {
+		open = append(open, s)
 	}
 	l.mu.Unlock()
-	l.wg.Wait()
+	for _, s := range open {
+		select {
+		case <-s.Done():
+			l.ended(s)
+		default:
+			l.end(s, "abandoned at the shutdown deadline", true)
+		}
+	}
 }
