@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/internal/daemon"
+	"github.com/rtmfpd/rtmfpd/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "rtmfpd", version)
 		return 0
 	}
-	cfg, err := daemon.Load(*configPath)
+	cfg, err := server.Load(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "rtmfpd:", err)
 		return 2
@@ -139,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := daemon.Start(cfg, log)
+	d, err := server.Start(cfg, log)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		return 1

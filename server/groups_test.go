@@ -1,4 +1,4 @@
-package daemon
+package server
 
 import (
 	"context"
@@ -135,7 +135,7 @@ func readFromKeyFrame(ctx context.Context, t *testing.T, d *Daemon, pb *groupstr
 // into the group in a loop; a member plays it from a key frame with its
 // codec headers.
 func TestDaemonPublishesFileIntoGroup(t *testing.T) {
-	file, err := filepath.Abs("../../testdata/media/test_6s.flv")
+	file, err := filepath.Abs("../testdata/media/test_6s.flv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestGroupConfigErrors(t *testing.T) {
 	for _, bad := range []string{
 		`{"groups": [{"spec": "nonsense"}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{"path": "/nonexistent.flv"}]}]}`,
-		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{"path": "../../README.md"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{"path": "../README.md"}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "files": [{}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"stream": "[x"}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "10.0.0.1:1"}}]}]}`,
@@ -166,7 +166,7 @@ func TestGroupConfigErrors(t *testing.T) {
 
 // TestREADMEConfigurations: every JSON example in the README loads.
 func TestREADMEConfigurations(t *testing.T) {
-	t.Chdir("../..") // the examples' paths are relative to the repository
+	t.Chdir("..") // the examples' paths are relative to the repository
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
-// Package daemon wires rtmfpd together: configuration, sockets, the
+// Package server wires rtmfpd together: configuration, sockets, the
 // servers on them, the status endpoint, and an orderly shutdown.
-package daemon
+package server
 
 import (
 	"bytes"
