@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/media"
@@ -51,6 +52,8 @@ type Conn struct {
 	streams   map[uint32]*netStream
 	nextID    uint32
 	peerAddrs []string
+	// connectedAt is when connect succeeded.
+	connectedAt time.Time
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -88,6 +91,13 @@ func (c *Conn) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.connected
+}
+
+// ConnectedAt returns when connect succeeded (zero before).
+func (c *Conn) ConnectedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectedAt
 }
 
 // PeerAddresses returns the addresses the client announced with setPeerInfo
@@ -320,24 +330,38 @@ func (c *Conn) connect(cmd Command) error {
 		info.Query = q
 	}
 	info.Args = append(info.Args, cmd.Args...)
-	reject := func(code, why string) error {
+	info.Object = obj
+	reject := func(code, why, redirect string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "app", info.App, "instance", info.Instance, "reason", why)
-		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
+		c.log.Info("connect refused", "app", info.App, "instance", info.Instance, "code", code, "reason", why)
+		res := Info(code, why)
+		if redirect != "" {
+			// FMS's application.redirectConnection: the client reads
+			// info.ex.redirect.
+			res.Set("ex", amf.NewObject(amf.Property{Key: "code", Value: 302.0}, amf.Property{Key: "redirect", Value: redirect}))
+		}
+		c.reply(0, "_error", cmd.TxnID, nil, res)
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
 		return nil
 	}
-	if !c.srv.appAllowed(info.App) {
-		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", info.App))
+	if len(c.srv.cfg.Apps) > 0 && !c.srv.appAllowed(info.App) {
+		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", info.App), "")
 	}
 	if h := c.srv.cfg.Hooks.OnConnect; h != nil {
-		if err := h(c, info); err != nil {
-			return reject(ConnectRejected, err.Error())
+		if err := h(c, &info); err != nil {
+			return reject(refusal(err, ConnectRejected))
 		}
+	}
+	if info.App == "" {
+		return reject(ConnectInvalidApp, "the URL names no application", "")
+	}
+	if info.Instance == "" {
+		info.Instance = DefaultInstance
 	}
 	c.mu.Lock()
 	c.connected = true
+	c.connectedAt = time.Now()
 	c.info = info
 	c.mu.Unlock()
 	c.srv.stats.connects.Add(1)

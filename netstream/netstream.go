@@ -69,7 +69,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
-	name, _ := SplitStreamName(raw)
+	name, query := SplitStreamName(raw)
 	mode, _ := cmd.ArgString(1)
 	if name == "" {
 		// publish(null) or publish(false) stops publishing.
@@ -92,6 +92,19 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		c.status(streamID, PublishBadName, "this NetStream is already in use")
 		return
 	}
+	if h := c.srv.cfg.Hooks.CheckPublish; h != nil {
+		req := StreamRequest{Name: name, Query: query, Mode: mode}
+		if err := h(c, &req); err != nil {
+			code, why, _ := refusal(err, PublishFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
+			return
+		}
+		if req.Name == "" {
+			c.status(streamID, PublishFailed, "no stream name", amf.Property{Key: "details", Value: name})
+			return
+		}
+		name = req.Name
+	}
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
@@ -101,7 +114,8 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
 		if err := h(c, s); err != nil {
 			c.srv.Registry.Unpublish(s, ns)
-			c.status(streamID, PublishBadName, err.Error(), amf.Property{Key: "details", Value: name})
+			code, why, _ := refusal(err, PublishFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
@@ -127,7 +141,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
-	name, _ := SplitStreamName(raw)
+	name, query := SplitStreamName(raw)
 	start := -2.0
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
 		start = v
@@ -141,6 +155,19 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		// play(false) stops playing.
 		c.status(streamID, PlayStop, "stopped")
 		return
+	}
+	if h := c.srv.cfg.Hooks.CheckPlay; h != nil {
+		req := StreamRequest{Name: name, Query: query}
+		if err := h(c, &req); err != nil {
+			code, why, _ := refusal(err, PlayFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
+			return
+		}
+		if req.Name == "" {
+			c.status(streamID, PlayFailed, "no stream name", amf.Property{Key: "details", Value: name})
+			return
+		}
+		name = req.Name
 	}
 	info := c.Info()
 	s, exists := c.srv.Registry.Lookup(info.App, info.Instance, name)
@@ -255,6 +282,9 @@ func (ns *netStream) stopPlaying(notify bool) {
 	sub.Close()
 	unlisten()
 	ns.c.log.Info("play stopped", "app", ns.c.Info().App, "stream", name)
+	if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
+		h(ns.c, name)
+	}
 	if notify {
 		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
 	}
