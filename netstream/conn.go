@@ -100,6 +100,28 @@ func (c *Conn) ConnectedAt() time.Time {
 	return c.connectedAt
 }
 
+// StreamCounts returns how many of the connection's NetStreams publish and
+// how many play.
+func (c *Conn) StreamCounts() (publishing, playing int) {
+	c.mu.Lock()
+	streams := make([]*netStream, 0, len(c.streams))
+	for _, ns := range c.streams {
+		streams = append(streams, ns)
+	}
+	c.mu.Unlock()
+	for _, ns := range streams {
+		ns.mu.Lock()
+		if ns.publishing != nil {
+			publishing++
+		}
+		if ns.playing != nil {
+			playing++
+		}
+		ns.mu.Unlock()
+	}
+	return publishing, playing
+}
+
 // PeerAddresses returns the addresses the client announced with setPeerInfo
 // (RTMFP): where other peers may reach it directly.
 func (c *Conn) PeerAddresses() []string {

@@ -122,13 +122,21 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// CheckRules validates rules as SetRules would.
+func (m *Manager) CheckRules(rules []Rule) error {
+	for i, r := range rules {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("relay.rules[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // SetRules replaces the rules (a configuration reload); they apply to
 // streams published from now on. Nothing changes when one is invalid.
 func (m *Manager) SetRules(rules []Rule) error {
-	for i, r := range rules {
-		if err := r.Validate(); err != nil {
-			return fmt.Errorf("rule %d: %w", i, err)
-		}
+	if err := m.CheckRules(rules); err != nil {
+		return err
 	}
 	cp := make([]Rule, len(rules))
 	for i, r := range rules {

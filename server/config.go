@@ -32,9 +32,25 @@ type Config struct {
 	// RTMPOptions tunes RTMP connections.
 	RTMPOptions RTMPOptions `json:"rtmpOptions"`
 	// Apps lists the applications clients may connect to
-	// (rtmfp://host/app/...). Empty: any application, which is also the
-	// Cirrus-compatible mode (rtmfp://host/<developer key>).
-	Apps []string `json:"apps"`
+	// (rtmfp://host/app/...), each a name or an object with its access
+	// rules and HTTP callbacks. Empty: any application, open, which is
+	// also the Cirrus-compatible mode (rtmfp://host/<developer key>).
+	Apps []AppConfig `json:"apps"`
+	// DefaultApp is the application of a URL that names none
+	// (rtmfp://host/, or rtmp://host/stream whose application is not
+	// served).
+	DefaultApp string `json:"defaultApp"`
+	// AppKey says where the application comes from: "path" (default, the
+	// URL's first path segment) or "query" (an appKey query parameter or
+	// connect field; DefaultApp without one).
+	AppKey string `json:"appKey"`
+	// Tokens holds the secrets of access tokens.
+	Tokens TokenConfig `json:"tokens"`
+	// Hooks are HTTP callbacks for every application (an application's
+	// own replace them one by one).
+	Hooks HTTPHooks `json:"hooks"`
+	// Admin is the admin API on the status listener.
+	Admin AdminConfig `json:"admin"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `json:"logLevel"`
 	// LogFormat is text or json. Default text.
@@ -81,6 +97,10 @@ type RelayConfig struct {
 	// (default 5 s).
 	DialTimeout  Duration `json:"dialTimeout"`
 	DrainTimeout Duration `json:"drainTimeout"`
+	// MaxHops refuses a relayed publish that went through more servers
+	// (default 8); a relay back to a stream already on the path is
+	// refused whatever its length.
+	MaxHops int `json:"maxHops"`
 }
 
 // IntroducerConfig holds the introducer's settings (zero: defaults).
@@ -247,6 +267,12 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {
 			return fmt.Errorf("status: address %q: %w", c.Status, err)
 		}
+	}
+	if _, err := compilePolicy(c); err != nil {
+		return err
+	}
+	if err := c.Admin.validate(c.Status); err != nil {
+		return fmt.Errorf("admin.%w", err)
 	}
 	for i := range c.Groups {
 		if err := c.Groups[i].validate(); err != nil {

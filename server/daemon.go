@@ -42,12 +42,24 @@ type Daemon struct {
 	sessions   *sessionLog
 	started    time.Time
 	wg         sync.WaitGroup
+
+	ctx     context.Context // ends at shutdown (hooks' requests)
+	cancel  context.CancelFunc
+	hooks   Hooks
+	ctl     *control
+	source  func() (Config, error)
+	cfgMu   sync.Mutex // cfg's reloadable fields
+	reloads atomic.Uint64
 }
 
 // Start opens the sockets and starts serving. It returns once everything
 // listens.
-func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
+func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pol, err := compilePolicy(&cfg)
+	if err != nil {
 		return nil, err
 	}
 	prof, err := loadIdentity(cfg)
@@ -55,21 +67,28 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now()}
+	for _, o := range opts {
+		o(d)
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.sessions = newSessionLog(d)
+	rc := cfg.Relay
+	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
+		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
+		QueueBytes: rc.QueueBytes, DialTimeout: time.Duration(rc.DialTimeout), DrainTimeout: time.Duration(rc.DrainTimeout),
+		ServerID: prof.PeerID().String(), MaxHops: rc.MaxHops})
+	if err != nil {
+		return nil, err
+	}
+	d.relay.OnState = d.hooks.OnRelay
+	d.ctl = newControl(d.ctx, log, pol, d.hooks, d.relay)
 	ic := cfg.Introducer
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
-		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
-	rc := cfg.Relay
-	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
-		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
-		QueueBytes: rc.QueueBytes, DialTimeout: time.Duration(rc.DialTimeout), DrainTimeout: time.Duration(rc.DrainTimeout)})
-	if err != nil {
-		return nil, err
-	}
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(d.groupHooks())})
+		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect, OnJoin: d.ctl.onJoin})
+	d.ns = netstream.NewServer(netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks()))})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -296,6 +315,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			d.log.Warn("shutdown: relay targets that had not sent their queues in time were closed", "err", err)
 		}
 	}
+	if err := d.ctl.http.Close(ctx); err != nil {
+		d.log.Warn("shutdown: HTTP callback reports left unsent", "err", err)
+	}
+	d.cancel()
 	if d.status != nil {
 		d.status.close()
 	}
@@ -317,6 +340,8 @@ func connectionsContext(ctx context.Context) (context.Context, context.CancelFun
 }
 
 func (d *Daemon) close() {
+	d.cancel()
+	d.ctl.http.Close(context.Background())
 	d.closeGroups()
 	for _, ep := range d.endpoints {
 		ep.Close()

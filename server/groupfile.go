@@ -58,12 +58,14 @@ func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 		pub.Close()
 		return fmt.Errorf("group %s: file %s: %w", sg.cfg.Spec, f.Path, err)
 	}
+	sg.streams.add(pub, name, f.Path, f.Multicast.config(), f.IPMulticast)
 	log := sg.log.With("file", f.Path, "name", name)
 	log.Info("publishing file into group", "loop", f.Loop)
 	sg.files.Add(1)
 	go func() {
 		defer sg.files.Done()
 		defer pub.Close()
+		defer sg.streams.remove(f.Path)
 		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
 		switch err := flv.ReplayLoop(ctx, f.Path, f.Loop, write); {
 		case ctx.Err() != nil:

@@ -138,6 +138,8 @@ type serverGroup struct {
 	log    *slog.Logger
 	stop   context.CancelFunc // ends the file publications
 	files  sync.WaitGroup
+	// streams are the publications into the group, for the status
+	streams groupStreams
 }
 
 // startGroups joins the configured groups on the first RTMFP endpoint.
@@ -196,6 +198,7 @@ func (d *Daemon) groupHooks() netstream.Hooks {
 			}
 			return nil
 		},
+		OnUnpublish: func(c *netstream.Conn, s *netstream.Stream) { d.groupUnpublish(s) },
 	}
 }
 
@@ -214,6 +217,7 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 			sg.log.Warn("group publish refused", "app", s.App, "stream", s.Name, "name", name, "reason", err.Error())
 			return
 		}
+		sg.streams.add(sp.Publication, name, s.Key(), r.Multicast.config(), r.IPMulticast)
 		if err := r.IPMulticast.start(sp.Publication); err != nil {
 			sg.log.Warn("IP multicast not started", "app", s.App, "stream", s.Name, "err", err)
 		}
@@ -227,12 +231,15 @@ type GroupStatus struct {
 	Spec    string         `json:"spec"`
 	GroupID string         `json:"groupID"`
 	Member  netgroup.Stats `json:"member"` // neighbours, heard members, counters
+	// Streams are the streams the server publishes into the group.
+	Streams []GroupStreamStatus `json:"streams"`
 }
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
 	for _, sg := range d.groups {
-		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats()})
+		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
+			Streams: sg.streams.status()})
 	}
 	return out
 }

@@ -24,6 +24,21 @@ type sessionLog struct {
 	mu      sync.Mutex
 	live    map[*rtmfp.Session]time.Time // open sessions and when they were accepted
 	stopped bool                         // the shutdown stopped waiting: what was live is logged
+	// bytes of the sessions that ended
+	bytesIn, bytesOut uint64
+}
+
+// bytes returns the bytes received and sent by the sessions followed, ever.
+func (l *sessionLog) bytes() (in, out uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	in, out = l.bytesIn, l.bytesOut
+	for s := range l.live {
+		st := s.Stats()
+		in += st.BytesIn
+		out += st.BytesOut
+	}
+	return in, out
 }
 
 func newSessionLog(d *Daemon) *sessionLog {
@@ -50,9 +65,14 @@ func (l *sessionLog) ended(s *rtmfp.Session) {
 }
 
 func (l *sessionLog) end(s *rtmfp.Session, reason string, abandoned bool) {
+	st := s.Stats()
 	l.mu.Lock()
 	born, ok := l.live[s]
 	delete(l.live, s)
+	if ok {
+		l.bytesIn += st.BytesIn
+		l.bytesOut += st.BytesOut
+	}
 	l.mu.Unlock()
 	if !ok {
 		return // logged already
@@ -63,7 +83,6 @@ func (l *sessionLog) end(s *rtmfp.Session, reason string, abandoned bool) {
 			l.dropped.Add(1)
 		}
 	}
-	st := s.Stats()
 	l.d.log.Info("session closed", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 		"p2p", s.PeerMode(), "reason", reason, "duration", time.Since(born).Round(time.Millisecond),
 		"bytesIn", st.BytesIn, "bytesOut", st.BytesOut)

@@ -1,9 +1,9 @@
 package server
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
@@ -11,6 +11,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
 	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/server/metrics"
 )
 
 // statusServer serves the counters over HTTP.
@@ -51,6 +52,27 @@ type StreamStatus struct {
 	Subscribers int    `json:"subscribers"`
 	Messages    uint64 `json:"messages"`
 	Bytes       uint64 `json:"bytes"`
+	// PublishingTime is how long the current publisher has published, in
+	// seconds.
+	PublishingTime float64 `json:"publishingTime"`
+}
+
+func (d *Daemon) streamStatus() []StreamStatus {
+	out := []StreamStatus{}
+	for _, s := range d.ns.Registry.Streams() {
+		ss := StreamStatus{Key: s.Key(), Subscribers: s.Subscribers()}
+		if p := s.Publisher(); p != nil {
+			ss.Publisher = p.PublisherName()
+		}
+		if t := s.PublishedSince(); !t.IsZero() {
+			ss.PublishingTime = seconds(time.Since(t))
+		}
+		c := s.Stats()
+		ss.Messages, ss.Bytes = c.Messages, c.Bytes
+		out = append(out, ss)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }
 
 // Snapshot gathers the status document.
@@ -66,15 +88,7 @@ func (d *Daemon) Snapshot() Status {
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}
-	for _, s := range d.ns.Registry.Streams() {
-		ss := StreamStatus{Key: s.Key(), Subscribers: s.Subscribers()}
-		if p := s.Publisher(); p != nil {
-			ss.Publisher = p.PublisherName()
-		}
-		c := s.Stats()
-		ss.Messages, ss.Bytes = c.Messages, c.Bytes
-		st.Streams = append(st.Streams, ss)
-	}
+	st.Streams = d.streamStatus()
 	return st
 }
 
@@ -85,11 +99,18 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		b, err := camelJSON(d.Snapshot())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(d.Snapshot())
+		w.Write(b)
 	})
+	mux.Handle("GET /metrics", metrics.Handler(d.samples))
+	if d.cfg.Admin.Enabled {
+		d.adminRoutes(mux, d.cfg.Admin)
+	}
 	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil

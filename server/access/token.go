@@ -68,14 +68,22 @@ func (c Claims) Check() error {
 	return nil
 }
 
+// AllowsApp reports (nil) whether the claims are for application app.
+func (c Claims) AllowsApp(app string) error {
+	if ok, _ := path.Match(c.App, app); c.App != "" && !ok {
+		return fmt.Errorf("%w: application %q is outside %q", ErrScope, app, c.App)
+	}
+	return nil
+}
+
 // Allows reports (nil) whether the claims grant act on stream of app; a
 // refusal wraps ErrScope and says what was asked against what is granted.
 func (c Claims) Allows(app, stream, act string) error {
 	if c.Act != "" && c.Act != act {
 		return fmt.Errorf("%w: it is for %s, not %s", ErrScope, c.Act, act)
 	}
-	if ok, _ := path.Match(c.App, app); c.App != "" && !ok {
-		return fmt.Errorf("%w: application %q is outside %q", ErrScope, app, c.App)
+	if err := c.AllowsApp(app); err != nil {
+		return err
 	}
 	if ok, _ := path.Match(c.Stream, stream); c.Stream != "" && !ok {
 		return fmt.Errorf("%w: stream %q is outside %q", ErrScope, stream, c.Stream)
