@@ -245,3 +245,16 @@ func (p *policy) lookup(name string) *appPolicy {
 	}
 	return nil
 }
+
+// TokenSecret returns the secret new tokens are signed with: the first of
+// tokens.secrets, or the secret file's.
+func (c *Config) TokenSecret() ([]byte, error) {
+	s, err := c.Tokens.secrets()
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 0 {
+		return nil, errors.New("tokens: no secret configured (tokens.secrets or tokens.secretFile)")
+	}
+	return s[0], nil
+}
