@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/relay"
@@ -97,7 +96,7 @@ func (p *policy) resolveApp(info *netstream.ConnectInfo) {
 	if p.appKeyQuery {
 		key := info.Query.Get("appKey")
 		if key == "" {
-			key = connectString(info.Object, "appKey")
+			key = connectField(info, "appKey")
 		}
 		if key != "" {
 			info.App, info.Instance = key, netstream.DefaultInstance
@@ -118,19 +117,12 @@ func connectToken(info *netstream.ConnectInfo) string {
 	if t := info.Query.Get("token"); t != "" {
 		return t
 	}
-	if t := connectString(info.Object, "token"); t != "" {
+	if t := connectField(info, "token"); t != "" {
 		return t
 	}
 	for _, a := range info.Args {
-		switch v := a.(type) {
-		case string:
-			return v
-		default:
-			if o, ok := amf.AsObject(v); ok {
-				if t := connectString(o, "token"); t != "" {
-					return t
-				}
-			}
+		if s, ok := a.(string); ok {
+			return s
 		}
 	}
 	return ""

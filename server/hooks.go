@@ -117,7 +117,16 @@ func newEvent(call string, c *netstream.Conn, info *netstream.ConnectInfo) *Even
 	e := &Event{Call: call, Session: c.ID, Remote: t.RemoteAddr(), Proto: t.Protocol(),
 		App: info.App, Instance: info.Instance, Conn: c}
 	e.addQuery(info.Query)
-	if o := info.Object; o != nil {
+	objs := []*amf.Object{info.Object}
+	for _, a := range info.Args {
+		if o, ok := amf.AsObject(a); ok {
+			objs = append(objs, o) // nc.connect(url, {login: ..., appKey: ...})
+		}
+	}
+	for _, o := range objs {
+		if o == nil {
+			continue
+		}
 		for _, p := range o.Props {
 			if len(e.Connect) == maxEventFields {
 				break
@@ -138,6 +147,9 @@ func newEvent(call string, c *netstream.Conn, info *netstream.ConnectInfo) *Even
 
 func (e *Event) setConnect(k string, v any) {
 	if len(k) > maxEventString {
+		return
+	}
+	if _, ok := e.Connect[k]; ok {
 		return
 	}
 	if e.Connect == nil {
@@ -173,4 +185,20 @@ func connectString(o *amf.Object, key string) string {
 	}
 	s, _ := o.GetString(key)
 	return s
+}
+
+// connectField returns a string field of the connect command object or,
+// failing that, of an object argument of the connect.
+func connectField(info *netstream.ConnectInfo, key string) string {
+	if s := connectString(info.Object, key); s != "" {
+		return s
+	}
+	for _, a := range info.Args {
+		if o, ok := amf.AsObject(a); ok {
+			if s := connectString(o, key); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
 }
