@@ -29,7 +29,8 @@ type Endpoint struct {
 	log     *slog.Logger
 	startup profile.PacketCodec
 	jar     *cookie.Jar
-	limiter *ratelimit.Limiter
+	limiter *ratelimit.Limiter[netip.Addr]
+	budget  *ratelimit.Budget
 	epoch   time.Time
 
 	closing    chan struct{}
@@ -84,7 +85,8 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		log:        cfg.Logger.With("endpoint", conn.LocalAddr().String()),
 		startup:    cfg.Profile.StartupCodec(),
 		jar:        cookie.New(),
-		limiter:    ratelimit.New(cfg.StartupRate, cfg.StartupBurst, max(cfg.StartupRate*1000, 20000)),
+		limiter:    ratelimit.New[netip.Addr](cfg.StartupRate, cfg.StartupBurst, 0),
+		budget:     ratelimit.NewBudget(amplificationFactor, amplificationCredit),
 		epoch:      time.Now(),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),

@@ -95,6 +95,11 @@ type IntroducerConfig struct {
 	// IntroductionRate limits the introductions one address may ask per
 	// second (default 10, bursts of twice that).
 	IntroductionRate float64 `json:"introductionRate"`
+	// ForwardRate limits the Forwarded IHellos sent to one connected
+	// client per second, whatever the number of initiators (default 5,
+	// bursts of four times that); all clients together get at most 2000
+	// times that. Each makes the client answer an unproven address.
+	ForwardRate float64 `json:"forwardRate"`
 	// RequirePeerInfo introduces only clients that sent setPeerInfo.
 	RequirePeerInfo bool `json:"requirePeerInfo"`
 	// DeadPeerRedirect answers repeated IHellos for unknown peers with a
@@ -140,8 +145,10 @@ type SessionConfig struct {
 	KeepalivePeriod Duration `json:"keepalive"`
 	IdleTimeout     Duration `json:"idleTimeout"`
 	// StartupRate and StartupBurst limit the handshake replies sent to one
-	// IP address per second (anti-reflection; 0: 20/s, bursts of 40).
-	// Raise them when many clients share one address.
+	// IP address that has not proven itself, per second (anti-reflection;
+	// 0: 20/s, bursts of 256). A completed handshake gives its reply back,
+	// so a crowd behind one address is limited only by the burst: the
+	// handshakes it may have in flight at once.
 	StartupRate  float64 `json:"startupRate"`
 	StartupBurst int     `json:"startupBurst"`
 	// ExponentBits is the length of the Diffie-Hellman private exponents
@@ -225,6 +232,12 @@ func (c *Config) Validate() error {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("relay rule %d: %w", i+1, err)
 		}
+	}
+	if s := c.Session; s.StartupRate < 0 || s.StartupBurst < 0 {
+		return errors.New("session: negative startupRate or startupBurst")
+	}
+	if i := c.Introducer; i.IntroductionRate < 0 || i.ForwardRate < 0 {
+		return errors.New("introducer: negative introductionRate or forwardRate")
 	}
 	if r := c.Relay; r.MinBackoff < 0 || r.MaxBackoff < 0 || r.MaxAttempts < 0 || r.QueueBytes < 0 || r.DialTimeout < 0 || r.DrainTimeout < 0 {
 		return errors.New("relay: negative value")

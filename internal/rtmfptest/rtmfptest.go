@@ -10,6 +10,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
 // Quiet is the logger of test endpoints.
@@ -48,4 +49,22 @@ func configure(t testing.TB, cfg rtmfp.Config) rtmfp.Config {
 	}
 	cfg.Profile, cfg.Logger, cfg.CloseTimeout = p, Quiet, 300*time.Millisecond
 	return cfg
+}
+
+// StartupPacket returns a startup datagram (session ID 0, Flash default
+// key; RFC 7016 §2.2.1–§2.2.2) carrying chunks, as an initiator or an
+// attacker sends one.
+func StartupPacket(chunks []byte) []byte {
+	codec, err := flash.NewCodec([]byte(flash.DefaultKey), flash.Integrity{})
+	if err != nil {
+		panic(err)
+	}
+	h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp}
+	pkt := codec.Seal(make([]byte, 4), append(h.Append(nil), chunks...))
+	// The session ID field is the ID XOR the first two 32-bit words after
+	// it: 0 for a startup packet.
+	for i := range 4 {
+		pkt[i] = pkt[4+i] ^ pkt[8+i]
+	}
+	return pkt
 }
