@@ -22,12 +22,18 @@ package rtmfp
 //     startup datagram that asks for an answer (an IHello, an IIKeying
 //     that does not prove its address) earns three times its size in
 //     credit, and answers to unproven addresses spend it
-//     (ratelimit.Budget), so over a flood of any shape the server sends at
-//     most three times what the flood brought, plus the credit it holds
-//     (QUIC's bound for unvalidated addresses, RFC 9000 §8.1). A quiet server has full credit and answers
-//     freely; under pressure the answers that amplify most are shed first,
-//     and an IHello that pays for its RHello is always answered, so honest
-//     clients keep connecting from other addresses during a flood.
+//     (ratelimit.Budget); a proven IIKeying gives back what its RHello
+//     cost. Over a flood of any shape the server thus sends at most three
+//     times what it received, plus the credit it holds (QUIC's bound for
+//     unvalidated addresses, RFC 9000 §8.1). A quiet server has full
+//     credit and answers freely, even clients whose IHello is much smaller
+//     than the RHello (librtmfp sends only the application path: 36 bytes
+//     for 180). Under pressure the answers that amplify most are shed
+//     first: an IHello that pays for its RHello is always answered, and
+//     one that almost does is answered before a minimal one, so honest
+//     clients keep connecting from other addresses during a flood. A flood
+//     that copies an honest client's IHello is answered in proportion,
+//     honest IHellos of that shape included.
 //   - Per datagram: only the first IHello or IIKeying chunk of a datagram
 //     is answered, so packing chunks into one datagram buys nothing.
 //

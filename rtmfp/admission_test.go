@@ -86,6 +86,32 @@ func TestAdmissionCrowdBehindOneAddress(t *testing.T) {
 	})
 }
 
+// TestAdmissionSmallIHellos: librtmfp's IHello names only the application
+// path (36 bytes on the wire for a 180-byte RHello, five times more). A
+// quiet server answers 512 of them at once all the same: each handshake
+// that completes gives its RHello's cost back to the amplification budget.
+func TestAdmissionSmallIHellos(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 4, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		ch, _ := n.NewHost()
+		srv := endpointOn(t, sh, Config{})
+		acceptAndDrop(t, srv)
+		clients := make([]*Endpoint, 16)
+		for i := range clients {
+			clients[i] = endpointOn(t, ch, Config{})
+		}
+		addr := netip.MustParseAddrPort(srv.LocalAddr().String())
+		if slow := handshakeWave(t, clients, addr, "live", 32); slow > 0 {
+			t.Errorf("%d of 512 handshakes needed a retransmission", slow)
+		}
+		if st := srv.Stats(); st.DropAmplification > 0 {
+			t.Errorf("%d answers refused by the amplification budget on a quiet server", st.DropAmplification)
+		}
+	})
+}
+
 // startupPackets seals count startup packets, each holding the chunks
 // chunks builds from a fresh tag.
 func startupPackets(count int, chunks func(tag []byte) []byte) [][]byte {
@@ -159,8 +185,9 @@ func TestAdmissionAmplification(t *testing.T) {
 // TestAdmissionUnderFlood: while 2,000 spoofed addresses flood the server
 // with minimal IHellos (50,000 per second), clients on other addresses
 // still connect on their first IHello, with a long URL (an IHello that
-// pays for its answer) or a short one (the budget keeps a reserve for
-// answers that amplify little).
+// pays for its answer), a short one or only the application path as
+// librtmfp sends (the budget keeps a reserve for answers that amplify less
+// than the flood's).
 func TestAdmissionUnderFlood(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := simnet.New(simnet.Config{Seed: 3, RecvQueue: 1 << 16, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
@@ -171,7 +198,7 @@ func TestAdmissionUnderFlood(t *testing.T) {
 		addr := netip.MustParseAddrPort(srv.LocalAddr().String())
 		sp := simnet.NewSources(t, n, 2000)
 		var clients []*Endpoint
-		for range 16 {
+		for range 24 {
 			h, _ := n.NewHost()
 			clients = append(clients, endpointOn(t, h, Config{}))
 		}
@@ -182,10 +209,11 @@ func TestAdmissionUnderFlood(t *testing.T) {
 		}()
 		time.Sleep(800 * time.Millisecond) // the budget is under pressure
 		long := handshakeWave(t, clients[:8], addr, "rtmfp://"+addr.String()+"/application/instance", 4)
-		short := handshakeWave(t, clients[8:], addr, "rtmfp://h/a", 4)
+		short := handshakeWave(t, clients[8:16], addr, "rtmfp://h/a", 4)
+		path := handshakeWave(t, clients[16:], addr, "live", 4)
 		<-done
-		if long > 0 || short > 0 {
-			t.Errorf("during the flood %d of 32 handshakes with a long URL and %d of 32 with a short one needed a retransmission", long, short)
+		if long > 0 || short > 0 || path > 0 {
+			t.Errorf("during the flood, of 32 handshakes each, %d with a long URL, %d with a short one and %d with a path needed a retransmission", long, short, path)
 		}
 		t.Logf("flood: %d bytes in, %d back (%.2f×)", sp.Sent(), sp.Back(), float64(sp.Back())/float64(sp.Sent()))
 	})

@@ -31,7 +31,10 @@ type Endpoint struct {
 	jar     *cookie.Jar
 	limiter *ratelimit.Limiter[netip.Addr]
 	budget  *ratelimit.Budget
-	epoch   time.Time
+	// rhelloCost is what a proven IIKeying refunds to the budget, by
+	// certificate kind (certServer, certPeer).
+	rhelloCost [2]int
+	epoch      time.Time
 
 	closing    chan struct{}
 	closeOnce  sync.Once
@@ -98,6 +101,7 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		byPeer:     make(map[profile.PeerID]*Session),
 		inProgress: make(map[string]struct{}),
 	}
+	e.rhelloCost = rhelloCosts(e.startup, e.prof)
 	e.bw, e.bw6 = newBatchWriter(conn)
 	for range cfg.HandshakeWorkers {
 		e.wg.Add(1)

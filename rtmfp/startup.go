@@ -3,6 +3,7 @@ package rtmfp
 import (
 	"bytes"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
@@ -92,6 +93,16 @@ func (e *Endpoint) handleStartup(p *packet) {
 	putPacket(p)
 }
 
+// startupBuf holds a startup packet being built: on the heap (the socket
+// write makes stack arrays escape), pooled so that a flood does not
+// allocate 8 KiB per answer.
+type startupBuf struct {
+	body [maxDatagram]byte
+	out  [maxDatagram + 64]byte
+}
+
+var startupBufs = sync.Pool{New: func() any { return new(startupBuf) }}
+
 // sendStartup sends one startup packet (default key) carrying chunk, with the
 // session ID field set to ssid (0, or the initiator's ID for RIKeying and
 // Cookie Change), after the admission checks of kind (see admission.go);
@@ -102,12 +113,12 @@ func (e *Endpoint) sendStartup(to netip.AddrPort, ssid uint32, chunk []byte, now
 		e.stats.dropRateLimited.Add(1)
 		return false
 	}
-	var body [maxDatagram]byte
+	sb := startupBufs.Get().(*startupBuf)
+	defer startupBufs.Put(sb)
 	h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp, Timestamp: timestamp16(e.epoch, now)}
-	b := h.Append(body[:0])
+	b := h.Append(sb.body[:0])
 	b = append(b, chunk...)
-	var out [maxDatagram + 64]byte
-	pkt := e.startup.Seal(out[:4], b)
+	pkt := e.startup.Seal(sb.out[:4], b)
 	if kind == answerUnproven && !e.budget.Spend(len(pkt), request) {
 		e.limiter.Refund(to.Addr(), now)
 		e.stats.dropAmplification.Add(1)
@@ -158,9 +169,10 @@ func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, reques
 		return
 	default:
 	}
+	var ck [cookie.Size]byte
 	rh := wire.RHello{
 		Tag:         tag,
-		Cookie:      e.jar.Mint(nil, now, reply, tag, kind),
+		Cookie:      e.jar.Mint(ck[:0], now, reply, tag, kind),
 		Certificate: e.prof.ResponderCertificate(epd),
 	}
 	adm := answerUnproven
@@ -211,9 +223,9 @@ type keyingJob struct {
 // cookies. request is the size of the datagram.
 //
 // A valid cookie from the address it was minted for proves that address:
-// the RHello that carried the cookie reached it. The per-address startup
-// token that RHello took is refunded, and the RIKeying (RFC 7016 §3.5.1.3)
-// is sent without admission checks.
+// the RHello that carried the cookie reached it. The per-address token and
+// the budget credit that RHello took are refunded, and the RIKeying (RFC
+// 7016 §3.5.1.3) is sent without admission checks.
 func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, request int, now time.Time) {
 	info, err := e.jar.Verify(c.Cookie, now)
 	if err != nil {
@@ -254,6 +266,7 @@ func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, request 
 	case e.jobs <- job:
 		e.inProgress[key] = struct{}{}
 		e.limiter.Refund(from.Addr(), now)
+		e.budget.Refund(e.rhelloCost[info.Kind&1])
 	default:
 		e.stats.dropHandshakeQueue.Add(1)
 	}
@@ -343,6 +356,20 @@ func (e *Endpoint) respond(job *keyingJob) {
 		e.stats.dropAcceptQueue.Add(1)
 		s.Abort()
 	}
+}
+
+// rhelloCosts returns the size of a sealed RHello with a 16-byte tag (the
+// Flash profile's) and the server certificate, and with the static one:
+// what a proven IIKeying gives back to the amplification budget.
+func rhelloCosts(codec profile.PacketCodec, prof profile.Profile) [2]int {
+	var out [2]int
+	for kind, cert := range [][]byte{prof.ResponderCertificate(profile.EPD{}),
+		prof.ResponderCertificate(profile.EPD{HasPeerID: true, PeerID: prof.PeerID()})} {
+		rh := wire.RHello{Tag: make([]byte, 16), Cookie: make([]byte, cookie.Size), Certificate: cert}
+		h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp}
+		out[kind] = 4 + len(codec.Seal(nil, rh.Append(h.Append(nil))))
+	}
+	return out
 }
 
 // staticCert is this endpoint's own static certificate, the one whose

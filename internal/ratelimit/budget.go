@@ -55,6 +55,15 @@ func (b *Budget) Spend(answer, request int) bool {
 	return true
 }
 
+// Refund gives back n bytes of credit (up to the capacity) for an answer
+// that turned out not to be a reflection: it reached a source that proved
+// its address afterwards.
+func (b *Budget) Refund(n int) {
+	b.mu.Lock()
+	b.credit = min(b.cap, b.credit+int64(n))
+	b.mu.Unlock()
+}
+
 // Credit is the credit left, in bytes.
 func (b *Budget) Credit() int {
 	b.mu.Lock()

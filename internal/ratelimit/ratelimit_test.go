@@ -159,3 +159,20 @@ func TestBudgetReserve(t *testing.T) {
 		t.Fatal("a quiet budget refused an answer to nothing")
 	}
 }
+
+// TestBudgetRefund: answers refunded once their sources prove themselves
+// cost nothing, so honest clients whose first datagram is much smaller
+// than its answer never drain the budget.
+func TestBudgetRefund(t *testing.T) {
+	b := NewBudget(3, 16384)
+	for i := range 100000 {
+		b.Earn(36) // librtmfp's IHello: 36 bytes for a 180-byte RHello
+		if !b.Spend(180, 36) {
+			t.Fatalf("handshake %d refused", i)
+		}
+		b.Refund(180)
+	}
+	if b.Credit() != 16384 {
+		t.Fatalf("credit %d", b.Credit())
+	}
+}
