@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -204,12 +205,20 @@ func Load(path string) (Config, error) {
 		return c, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if c, err = Decode(f); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, c.Validate()
+}
+
+// Decode reads a JSON configuration over the defaults, without validating
+// it. Unknown fields are an error.
+func Decode(r io.Reader) (Config, error) {
+	c := Default()
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&c)
+	return c, err
 }
 
 // Validate checks the configuration and reports the first problem.
