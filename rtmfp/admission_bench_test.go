@@ -17,8 +17,8 @@ func (c discardConn) ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error) {
 	return 0, netip.AddrPort{}, net.ErrClosed
 }
 func (discardConn) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
-func (discardConn) LocalAddr() net.Addr                                       { return &net.UDPAddr{} }
-func (discardConn) SetReadDeadline(time.Time) error                           { return nil }
+func (discardConn) LocalAddr() net.Addr                                        { return &net.UDPAddr{} }
+func (discardConn) SetReadDeadline(time.Time) error                            { return nil }
 func (c discardConn) Close() error {
 	select {
 	case <-c.closed:
