@@ -432,7 +432,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			ch := c.pending[cmd.TxnID]
 			c.mu.Unlock()
 			if ch != nil {
-				ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}
+				select {
+				case ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}:
+				default: // answered already: a server answering twice must not stall the reader
+				}
 			}
 			return
 		case "onStatus":
