@@ -20,8 +20,8 @@ package rtmfp
 //     StartupRate answers per second.
 //   - Over all sources (amplificationFactor, amplificationCredit): every
 //     startup datagram that asks for an answer (an IHello, an IIKeying
-//     that does not prove its address) earns three times its size in
-//     credit, and answers to unproven addresses spend it
+//     whose cookie was minted for another address) earns three times its
+//     size in credit, and answers to unproven addresses spend it
 //     (ratelimit.Budget); a proven IIKeying gives back what its RHello
 //     cost. Over a flood of any shape the server thus sends at most three
 //     times what it received, plus the credit it holds (QUIC's bound for

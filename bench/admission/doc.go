@@ -14,6 +14,7 @@
 //	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./bench/admission
 //
 // RTMFPD_ADMISSION_SECONDS sets the length of each measurement (default 5),
+// RTMFPD_BENCH_BINARY runs another rtmfpd build (an older version, to compare),
 // RTMFPD_FLOOD_PPS and RTMFPD_FLOOD_SOURCES the flood (default 50,000
 // packets/s from 2,000 addresses). See BENCHMARKS.md for the figures.
 package admission

@@ -2,7 +2,6 @@ package admission
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -50,47 +49,73 @@ type flood struct {
 	// counts the datagrams from the server to each source.
 	fromServer, fromOthers tally
 	perSource              []atomic.Int64
+	stopCollect            func()
 }
 
-// newFlood binds n spoofed sources on loopback, aimed at server.
+// newFlood binds n spoofed sources on loopback, aimed at server. One
+// goroutine collects what comes back to all of them every 200 ms with
+// non-blocking reads, so that the load generator does not spend its CPU
+// waking thousands of readers.
 func newFlood(tb testing.TB, n int, server netip.AddrPort) *flood {
 	raiseFileLimit(tb)
 	f := &flood{server: server, socks: make([]*net.UDPConn, n), perSource: make([]atomic.Int64, n)}
-	var wg sync.WaitGroup
+	raw := make([]syscall.RawConn, n)
 	for i := range n {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(spoofAddr(i), 0)))
 		if err != nil {
 			tb.Fatalf("binding spoofed source %v: %v", spoofAddr(i), err)
 		}
 		f.socks[i] = c
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 2048)
-			for {
-				n, from, err := c.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue
-				}
-				if from == server {
-					f.fromServer.add(n)
-					f.perSource[i].Add(1)
-				} else {
-					f.fromOthers.add(n)
-				}
+		if raw[i], err = c.SyscallConn(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			for i, rc := range raw {
+				f.collect(i, rc, buf)
 			}
-		}()
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	f.stopCollect = func() {
+		close(stop)
+		<-done
 	}
 	tb.Cleanup(func() {
+		f.stopCollect()
 		for _, c := range f.socks {
 			c.Close()
 		}
-		wg.Wait()
 	})
 	return f
+}
+
+// collect reads what is queued at source i without waiting.
+func (f *flood) collect(i int, rc syscall.RawConn, buf []byte) {
+	rc.Read(func(fd uintptr) bool {
+		for {
+			n, from, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if err != nil {
+				return true // EAGAIN: nothing more queued
+			}
+			sa, ok := from.(*syscall.SockaddrInet4)
+			if ok && netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)) == f.server {
+				f.fromServer.add(n)
+				f.perSource[i].Add(1)
+			} else {
+				f.fromOthers.add(n)
+			}
+		}
+	})
 }
 
 // answered is how many sources received at least one datagram from the
@@ -163,7 +188,7 @@ func (f *flood) runUntil(stop <-chan struct{}, pps int, d time.Duration, packets
 	}
 	wg.Wait()
 	el := time.Since(start)
-	time.Sleep(300 * time.Millisecond) // the last answers
+	time.Sleep(500 * time.Millisecond) // the last answers, collected
 	return float64(f.sent.pkts.Load()) / el.Seconds()
 }
 

@@ -26,8 +26,13 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/rtmfpd once per test binary and returns its path.
+// Binary builds cmd/rtmfpd once per test binary and returns its path; with
+// RTMFPD_BENCH_BINARY set, it returns that rtmfpd instead (another version,
+// to compare).
 func Binary(tb testing.TB) string {
+	if p := os.Getenv("RTMFPD_BENCH_BINARY"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rtmfpd-bench")
 		if err != nil {
