@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -46,7 +45,7 @@ func FuzzConfig(f *testing.F) {
 	}
 	missing := filepath.Join(f.TempDir(), "missing.flv")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Decode(bytes.NewReader(data))
+		c, err := Decode(data)
 		if err != nil {
 			return
 		}
@@ -61,7 +60,7 @@ func FuzzConfig(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a valid configuration does not encode: %v", err)
 		}
-		c2, err := Decode(bytes.NewReader(enc))
+		c2, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("a valid configuration does not decode again: %v\n%s", err, enc)
 		}
