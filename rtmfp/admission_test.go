@@ -58,6 +58,29 @@ func handshakeWave(t *testing.T, clients []*Endpoint, srv netip.AddrPort, url st
 	return int(slow.Load())
 }
 
+// crowd runs, on a quiet server with the default configuration, clients
+// endpoints on one host (one address) opening rounds sessions each at
+// once, with url as endpoint discriminator. It returns how many handshakes
+// needed a retransmission, and the server's counters.
+func crowd(t *testing.T, clients int, url string, rounds int) (int, Stats) {
+	n := simnet.New(simnet.Config{Seed: 1, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+	defer n.Close()
+	sh, _ := n.NewHost()
+	ch, _ := n.NewHost()
+	srv := endpointOn(t, sh, Config{})
+	acceptAndDrop(t, srv)
+	eps := make([]*Endpoint, clients)
+	for i := range eps {
+		eps[i] = endpointOn(t, ch, Config{})
+	}
+	addr := netip.MustParseAddrPort(srv.LocalAddr().String())
+	if url == "" {
+		url = "rtmfp://" + addr.String() + "/app"
+	}
+	slow := handshakeWave(t, eps, addr, url, rounds)
+	return slow, srv.Stats()
+}
+
 // TestAdmissionCrowdBehindOneAddress: 64 clients behind one address (a
 // carrier NAT, an office) open 256 sessions to a server with the default
 // configuration, 64 at a time. Every handshake completes on its first
@@ -66,21 +89,11 @@ func handshakeWave(t *testing.T, clients []*Endpoint, srv netip.AddrPort, url st
 // was minted for proves it.
 func TestAdmissionCrowdBehindOneAddress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := simnet.New(simnet.Config{Seed: 1, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
-		defer n.Close()
-		sh, _ := n.NewHost()
-		ch, _ := n.NewHost()
-		srv := endpointOn(t, sh, Config{})
-		acceptAndDrop(t, srv)
-		clients := make([]*Endpoint, 64)
-		for i := range clients {
-			clients[i] = endpointOn(t, ch, Config{})
-		}
-		addr := netip.MustParseAddrPort(srv.LocalAddr().String())
-		if slow := handshakeWave(t, clients, addr, "rtmfp://"+addr.String()+"/app", 4); slow > 0 {
+		slow, st := crowd(t, 64, "", 4)
+		if slow > 0 {
 			t.Errorf("%d of 256 handshakes needed a retransmission", slow)
 		}
-		if st := srv.Stats(); st.DropRateLimited > 0 || st.HandshakesResponder != 256 {
+		if st.DropRateLimited > 0 || st.HandshakesResponder != 256 {
 			t.Errorf("server: %d answers refused by the rate limit, %d handshakes", st.DropRateLimited, st.HandshakesResponder)
 		}
 	})
@@ -92,21 +105,11 @@ func TestAdmissionCrowdBehindOneAddress(t *testing.T) {
 // that completes gives its RHello's cost back to the amplification budget.
 func TestAdmissionSmallIHellos(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := simnet.New(simnet.Config{Seed: 4, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
-		defer n.Close()
-		sh, _ := n.NewHost()
-		ch, _ := n.NewHost()
-		srv := endpointOn(t, sh, Config{})
-		acceptAndDrop(t, srv)
-		clients := make([]*Endpoint, 16)
-		for i := range clients {
-			clients[i] = endpointOn(t, ch, Config{})
-		}
-		addr := netip.MustParseAddrPort(srv.LocalAddr().String())
-		if slow := handshakeWave(t, clients, addr, "live", 32); slow > 0 {
+		slow, st := crowd(t, 16, "live", 32)
+		if slow > 0 {
 			t.Errorf("%d of 512 handshakes needed a retransmission", slow)
 		}
-		if st := srv.Stats(); st.DropAmplification > 0 {
+		if st.DropAmplification > 0 {
 			t.Errorf("%d answers refused by the amplification budget on a quiet server", st.DropAmplification)
 		}
 	})
