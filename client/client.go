@@ -248,6 +248,14 @@ func trimSlash(p string) string {
 	return p
 }
 
+// netConnFlow returns the server's NetConnection flow to this client (nil
+// before connect was answered, and on a direct P2P session).
+func (c *Conn) netConnFlow() *rtmfp.RecvFlow {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ncIn
+}
+
 // Session returns the underlying RTMFP session.
 func (c *Conn) Session() *rtmfp.Session { return c.s }
 

@@ -59,7 +59,13 @@ func (st *Stream) Status() <-chan Status { return st.status }
 
 // flow returns (opening on first use) the flow carrying this stream's
 // messages of one kind. Commands and data share a reliable flow; audio and
-// video each get a partially reliable one.
+// video each get a partially reliable one. On a server connection every
+// NetStream flow carries the return flow association with the server's
+// NetConnection flow (RFC 7425 §5.3.2), as Flash, librtmfp and rtmfp-cpp's
+// clients do (recordings a, d, e): servers such as rtmfp-cpp's tcserver
+// take a flow without it for a new NetConnection and reject it. A direct
+// P2P session has no NetConnection: its play flow is not associated, as
+// librtmfp's is not (recording f).
 func (st *Stream) flow(typ uint8) (*rtmfp.SendFlow, time.Duration, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -74,6 +80,7 @@ func (st *Stream) flow(typ uint8) (*rtmfp.SendFlow, time.Duration, error) {
 		slot, opts, life = &st.video, rtmfp.FlowOptions{Priority: 1, TimeCritical: true}, MediaLifetime
 	}
 	if *slot == nil {
+		opts.ReturnFor = st.c.netConnFlow()
 		f, err := st.c.s.OpenFlow(tcflow.Metadata(st.ID), opts)
 		if err != nil {
 			return nil, 0, err
@@ -97,10 +104,24 @@ func (st *Stream) command(ctx context.Context, name string, args ...amf.Value) e
 }
 
 // await waits for one of the given status codes (success) or an error
-// status.
+// status. A far end that rejects the stream's command flow (a Flow
+// Exception Report, RFC 7016 §2.3.16) will never answer on it: that fails
+// the wait at once with the *rtmfp.FlowException.
 func (st *Stream) await(ctx context.Context, ok ...string) (Status, error) {
+	st.mu.Lock()
+	var rejected <-chan struct{}
+	if st.cmd != nil {
+		rejected = st.cmd.Done()
+	}
+	cmd := st.cmd
+	st.mu.Unlock()
 	for {
 		select {
+		case <-rejected:
+			if err := cmd.Err(); err != nil {
+				return Status{}, fmt.Errorf("client: stream %d: %w", st.ID, err)
+			}
+			rejected = nil // closed normally: answers may still come
 		case s := <-st.status:
 			for _, c := range ok {
 				if s.Code == c {
