@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -29,6 +30,10 @@ type Stream struct {
 	cmd          *rtmfp.SendFlow
 	audio, video *rtmfp.SendFlow
 	closed       bool
+	// firstKey is the video flow while the stream's first key frame is
+	// written and not yet delivered; keyed once it was.
+	firstKey *rtmfp.SendFlow
+	keyed    bool
 }
 
 // CreateStream creates a NetStream on the server.
@@ -163,13 +168,55 @@ func (st *Stream) Play(ctx context.Context, name string) error {
 }
 
 // WriteMedia publishes one message: audio and video on their own
-// partially reliable flows, data on the command flow.
+// partially reliable flows, data on the command flow. Nothing written after
+// the stream's first video key frame reaches the server before it: the
+// flows are independent (RFC 7016 §3.6) and audio has precedence, so a
+// later audio message would otherwise overtake a key frame of many
+// fragments, and servers that start a stream's timeline at the first frame
+// they get (MonaServer2) drop a key frame older than it and the whole GOP
+// with it. A message of another flow written after that key frame waits
+// until the key frame is delivered or abandoned (one round trip, once).
 func (st *Stream) WriteMedia(ctx context.Context, m media.Message) error {
+	if m.Type != media.TypeVideo {
+		if err := st.awaitFirstKeyFrame(ctx); err != nil {
+			return err
+		}
+	}
 	f, life, err := st.flow(m.Type)
 	if err != nil {
 		return err
 	}
-	return tcflow.Write(ctx, f, m, life)
+	if err := tcflow.Write(ctx, f, m, life); err != nil {
+		return err
+	}
+	if m.Type == media.TypeVideo && m.IsKeyframe() && !m.IsSequenceHeader() {
+		st.mu.Lock()
+		if !st.keyed {
+			st.firstKey, st.keyed = f, true
+		}
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// awaitFirstKeyFrame waits until the flow carrying the stream's first key
+// frame holds nothing undelivered, if that frame was written and not yet
+// waited for. A failed video flow does not hold the others up.
+func (st *Stream) awaitFirstKeyFrame(ctx context.Context) error {
+	st.mu.Lock()
+	f := st.firstKey
+	st.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	// More than the send buffer fits only in an empty flow.
+	if err := f.WaitBuffer(ctx, math.MaxInt32); err != nil && ctx.Err() != nil {
+		return err
+	}
+	st.mu.Lock()
+	st.firstKey = nil
+	st.mu.Unlock()
+	return nil
 }
 
 // Send calls handler with args on every player (NetStream.send).
