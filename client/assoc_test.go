@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,6 +32,12 @@ type strictServer struct {
 	streamFlows chan bool
 	// media receives the published audio, video and data in arrival order.
 	media chan media.Message
+	// commands receives the names of the commands received, in order.
+	commands chan string
+	// ncEnd receives how the client's NetConnection flow ended: io.EOF
+	// when the client ended it, the session's error when the session
+	// ended first.
+	ncEnd chan error
 }
 
 func (sv *strictServer) serve(ctx context.Context, ep *rtmfp.Endpoint) {
@@ -45,13 +52,24 @@ func (sv *strictServer) serve(ctx context.Context, ep *rtmfp.Endpoint) {
 
 func (sv *strictServer) session(ctx context.Context, s *rtmfp.Session) {
 	var ncOut *rtmfp.SendFlow
+	var ncIn *rtmfp.RecvFlow
+	ncEnded := func(err error) {
+		if ncIn != nil && sv.ncEnd != nil {
+			sv.ncEnd <- err
+		}
+		ncIn = nil
+	}
 	out := map[*rtmfp.RecvFlow]*rtmfp.SendFlow{} // accepted flows and their return flows
 	for {
 		f, b, err := s.ReadInOrder(ctx)
 		if f == nil {
+			ncEnded(err)
 			return
 		}
 		if err != nil {
+			if f == ncIn {
+				ncEnded(err)
+			}
 			continue
 		}
 		ret, known := out[f]
@@ -60,7 +78,7 @@ func (sv *strictServer) session(ctx context.Context, s *rtmfp.Session) {
 			switch {
 			case ok && f.Association() == nil && id == 0 && ncOut == nil:
 				ncOut, err = s.OpenFlow(tcflow.Metadata(0), rtmfp.FlowOptions{ReturnFor: f})
-				ret = ncOut
+				ret, ncIn = ncOut, f
 			case ok && id != 0:
 				assoc := ncOut != nil && f.Association() == ncOut
 				sv.streamFlows <- assoc
@@ -97,6 +115,9 @@ func (sv *strictServer) handle(ctx context.Context, out *rtmfp.SendFlow, b []byt
 	cmd, err := netstream.DecodeCommand(m)
 	if err != nil {
 		return
+	}
+	if sv.commands != nil {
+		sv.commands <- cmd.Name
 	}
 	var reply media.Message
 	switch cmd.Name {
@@ -282,6 +303,50 @@ func TestPublishFirstKeyFrameFirst(t *testing.T) {
 				t.Fatalf("message %d (type %d at %d ms), written after the first key frame (message %d at %d ms), arrived before it",
 					i, msgs[i].Type, msgs[i].Timestamp, first, msgs[first].Timestamp)
 			}
+		}
+	})
+}
+
+// TestCloseKeepsNetConnectionFlow checks how the client ends a connection:
+// closeStream and deleteStream are delivered, in that order, and the
+// NetConnection flow is not ended on its own before the session closes, as
+// neither librtmfp nor rtmfp-cpp's clients do (recordings a, d, e): a
+// client that ends it makes MonaServer2 free the session's flows twice and
+// abort (interop/FINDINGS.md).
+func TestCloseKeepsNetConnectionFlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sv := &strictServer{streamFlows: make(chan bool, 16), commands: make(chan string, 16), ncEnd: make(chan error, 1)}
+		c := strictConn(t, sv, lan)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st := mustCreateStream(t, ctx, c)
+		if err := st.Publish(ctx, "cam", "live"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.WriteMedia(ctx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 1, 2}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		var end error
+		select {
+		case end = <-sv.ncEnd:
+		case <-time.After(time.Minute):
+			t.Fatal("the server never saw the connection end")
+		}
+		if errors.Is(end, io.EOF) {
+			t.Fatal("the client ended its NetConnection flow before closing the session")
+		}
+		close(sv.commands)
+		var got []string
+		for name := range sv.commands {
+			got = append(got, name)
+		}
+		want := []string{"connect", "createStream", "publish", "closeStream", "deleteStream"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("commands %v, want %v", got, want)
 		}
 	})
 }

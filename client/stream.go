@@ -281,7 +281,15 @@ func (st *Stream) Close(ctx context.Context) error {
 	cmd := st.cmd
 	st.mu.Unlock()
 	if cmd != nil {
+		// closeStream is delivered before deleteStream is sent, and before
+		// Conn.Close ends the session.
 		cmd.Close()
+		wait, cancel := context.WithTimeout(ctx, closeDrain)
+		select {
+		case <-cmd.Done():
+		case <-wait.Done():
+		}
+		cancel()
 	}
 	m, e := netstream.EncodeCommand("deleteStream", 0, nil, float64(st.ID))
 	if e == nil {
