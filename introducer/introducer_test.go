@@ -16,6 +16,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/internal/rtmfptest"
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
+	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
@@ -199,15 +200,28 @@ func TestIntroductionNATs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := pub.Send(ctx, "onChat", "hello over p2p"); err != nil {
-					t.Fatal(err)
+				// Real frames, not the |RtmpSampleAccess data message
+				// every play starts with: a player registered under
+				// another instance than the publisher gets only that.
+				const frames = 10
+				for i := range frames {
+					pub.WriteMedia(media.Message{Type: media.TypeVideo, Timestamp: uint32(40 * i), Payload: []byte{0x17, 1, 0, 0, 0, byte(i)}})
+					pub.WriteMedia(media.Message{Type: media.TypeAudio, Timestamp: uint32(40 * i), Payload: []byte{0xaf, 1, byte(i)}})
 				}
-				m, err := st.ReadMedia(ctx)
-				for err == nil && !m.IsData() {
-					m, err = st.ReadMedia(ctx)
-				}
-				if err != nil {
-					t.Fatal(err)
+				rctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				audio, video := 0, 0
+				for audio < frames || video < frames {
+					m, err := st.ReadMedia(rctx)
+					if err != nil {
+						t.Fatalf("direct play got %d video and %d audio frames of %d each: %v", video, audio, frames, err)
+					}
+					switch m.Type {
+					case media.TypeAudio:
+						audio++
+					case media.TypeVideo:
+						video++
+					}
 				}
 				if st := in.Stats(); st.Introductions == 0 || st.Redirects == 0 || st.ForwardedIHellos == 0 {
 					t.Fatalf("introducer stats %+v", st)
