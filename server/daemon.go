@@ -86,6 +86,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
+		ForwardRate: ic.ForwardRate, ForwardBurst: int(4 * ic.ForwardRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect, OnJoin: d.ctl.onJoin})
 	d.ns = netstream.NewServer(netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		Hooks: d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks()))})
