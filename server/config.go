@@ -1,5 +1,3 @@
-// Package server wires rtmfpd together: configuration, sockets, the
-// servers on them, the status endpoint, and an orderly shutdown.
 package server
 
 import (
