@@ -202,3 +202,48 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestReloadGroups: a reload joins a new group, keeps an unchanged one as
+// it is, and leaves one no longer listed; client sessions stay.
+func TestReloadGroups(t *testing.T) {
+	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off"}`)
+	c := dialRTMFP(t, d, "live")
+	const other = "G:027f0201010103010c060e6f74686572011b00"
+	reload := func(js string) {
+		t.Helper()
+		cfg, err := loadJSON(t, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	specs := func() []string {
+		var out []string
+		for _, g := range d.groupStatus() {
+			out = append(out, g.Spec)
+		}
+		return out
+	}
+	reload(`{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off", "groups": [{"spec": "` + testGroupSpec + `", "publish": [{"app": "live"}]}]}`)
+	if s := specs(); len(s) != 1 || s[0] != testGroupSpec {
+		t.Fatalf("after joining: %v", s)
+	}
+	first := d.groupList()[0]
+	wantPrefix(t, "publish into the new group", publish(t, c, "cam"), "")
+	waitUntil(t, 10e9, "the group stream", func() bool { return len(d.groupStatus()[0].Streams) == 1 })
+	reload(`{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off", "groups": [{"spec": "` + testGroupSpec + `", "publish": [{"app": "live"}]}, {"spec": "` + other + `"}]}`)
+	if s := specs(); len(s) != 2 || d.groupList()[0] != first {
+		t.Fatalf("after adding: %v (the unchanged group must be kept)", s)
+	}
+	reload(`{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off", "groups": [{"spec": "` + other + `"}]}`)
+	if s := specs(); len(s) != 1 || s[0] != other {
+		t.Fatalf("after removing: %v", s)
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("the client's session was dropped")
+	default:
+	}
+}

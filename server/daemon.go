@@ -37,8 +37,11 @@ type Daemon struct {
 	stop       context.CancelFunc
 	intro      *introducer.Introducer
 	status     *statusServer
-	groups     []*serverGroup
+	groups     []*serverGroup // under groupsMu: a reload replaces them
+	groupsMu   sync.Mutex
 	groupsOnce sync.Once
+	// groupsClosed: the shutdown left the groups; a reload joins none
+	groupsClosed bool
 	sessions   *sessionLog
 	started    time.Time
 	wg         sync.WaitGroup
@@ -48,7 +51,7 @@ type Daemon struct {
 	hooks   Hooks
 	ctl     *control
 	source  func() (Config, error)
-	cfgMu   sync.Mutex // cfg's reloadable fields
+	cfgMu   sync.Mutex // one Reload at a time; cfg's reloadable fields
 	reloads atomic.Uint64
 }
 
@@ -122,8 +125,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		d.endpoints = append(d.endpoints, ep)
 		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
 	}
-	// The groups are joined before any session or publication is accepted:
-	// the hooks and the accept loops read d.groups without a lock.
+	// The groups are joined before any session or publication is accepted.
 	if len(cfg.Groups) > 0 && len(d.endpoints) == 0 {
 		d.close()
 		return nil, errors.New("groups need an RTMFP endpoint")
@@ -220,7 +222,7 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
-			if len(d.groups) == 0 {
+			if len(d.groupList()) == 0 {
 				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 					"reason", "the server is a member of no group")
 				s.Close()

@@ -147,29 +147,61 @@ func (d *Daemon) startGroups() error {
 	if len(d.cfg.Groups) == 0 {
 		return nil
 	}
-	ep, addrs := d.endpoints[0], d.reportAddresses()
 	for _, gc := range d.cfg.Groups {
-		sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
-		sg.g = groupstream.New(sg.log)
-		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
-			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
-		if err != nil {
-			sg.g.Close()
-			return fmt.Errorf("joining group %s: %w", gc.Spec, err)
+		sg, err := d.joinGroup(gc)
+		if sg != nil {
+			d.groupsMu.Lock()
+			d.groups = append(d.groups, sg)
+			d.groupsMu.Unlock()
 		}
-		sg.member = m
-		d.groups = append(d.groups, sg)
-		sg.log = sg.log.With("group", m.GroupID().String())
-		sg.log.Info("member of group")
-		var ctx context.Context
-		ctx, sg.stop = context.WithCancel(context.Background())
-		for _, f := range gc.Files {
-			if err := sg.startFile(ctx, f); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// joinGroup joins one group on the first RTMFP endpoint and starts its
+// files. On an error after the join, the membership is returned with it
+// (to be closed).
+func (d *Daemon) joinGroup(gc GroupConfig) (*serverGroup, error) {
+	ep, addrs := d.endpoints[0], d.reportAddresses()
+	sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
+	sg.g = groupstream.New(sg.log)
+	m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
+		Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
+	if err != nil {
+		sg.g.Close()
+		return nil, fmt.Errorf("joining group %s: %w", gc.Spec, err)
+	}
+	sg.member = m
+	sg.log = sg.log.With("group", m.GroupID().String())
+	sg.log.Info("member of group")
+	var ctx context.Context
+	ctx, sg.stop = context.WithCancel(context.Background())
+	for _, f := range gc.Files {
+		if err := sg.startFile(ctx, f); err != nil {
+			return sg, err
+		}
+	}
+	return sg, nil
+}
+
+// groupList returns the server's group memberships.
+func (d *Daemon) groupList() []*serverGroup {
+	d.groupsMu.Lock()
+	defer d.groupsMu.Unlock()
+	return d.groups
+}
+
+// close leaves the group: its file publications end, then the membership.
+func (sg *serverGroup) close() {
+	if sg.stop != nil {
+		sg.stop()
+	}
+	sg.files.Wait()
+	sg.member.Close()
+	sg.g.Close()
 }
 
 // reportAddresses are the server's addresses its group reports announce:
@@ -193,7 +225,7 @@ func (d *Daemon) reportAddresses() []netip.AddrPort {
 func (d *Daemon) groupHooks() netstream.Hooks {
 	return netstream.Hooks{
 		OnPublish: func(c *netstream.Conn, s *netstream.Stream) error {
-			for _, sg := range d.groups {
+			for _, sg := range d.groupList() {
 				sg.onPublish(s)
 			}
 			return nil
@@ -237,7 +269,7 @@ type GroupStatus struct {
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
-	for _, sg := range d.groups {
+	for _, sg := range d.groupList() {
 		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
 			Streams: sg.streams.status()})
 	}
@@ -247,13 +279,12 @@ func (d *Daemon) groupStatus() []GroupStatus {
 // closeGroups leaves the groups; calling it again does nothing.
 func (d *Daemon) closeGroups() {
 	d.groupsOnce.Do(func() {
-		for _, sg := range d.groups {
-			if sg.stop != nil {
-				sg.stop()
-			}
-			sg.files.Wait()
-			sg.member.Close()
-			sg.g.Close()
+		d.groupsMu.Lock()
+		groups := d.groups
+		d.groups, d.groupsClosed = nil, true
+		d.groupsMu.Unlock()
+		for _, sg := range groups {
+			sg.close()
 		}
 	})
 }

@@ -103,7 +103,7 @@ func seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds
 
 // groupUnpublish forgets the group streams fed by a server stream.
 func (d *Daemon) groupUnpublish(s *netstream.Stream) {
-	for _, sg := range d.groups {
+	for _, sg := range d.groupList() {
 		sg.streams.remove(s.Key())
 	}
 }

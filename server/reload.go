@@ -28,12 +28,14 @@ func (d *Daemon) ReloadFromSource() error {
 
 // Reload replaces, without dropping a session, what can change while the
 // server runs: the applications with their access rules and HTTP
-// callbacks, defaultApp, appKey, the token secrets, and the relay rules;
-// they apply to connects, publishes and plays from then on. An invalid
-// configuration is refused whole (the error names the field) and the one
-// in use is kept. Other fields (addresses, limits, groups, admin) are kept
-// as they were started; a change to them is logged as needing a restart.
+// callbacks, defaultApp, appKey, the token secrets, the relay rules (for
+// streams published from then on) and the groups (see reloadGroups). An
+// invalid configuration is refused whole (the error names the field) and
+// the one in use is kept. Other fields (addresses, limits, admin) keep
+// their started values; a change to them is logged as needing a restart.
 func (d *Daemon) Reload(cfg Config) error {
+	d.cfgMu.Lock() // one reload at a time
+	defer d.cfgMu.Unlock()
 	err := cfg.Validate()
 	var pol *policy
 	if err == nil {
@@ -42,17 +44,19 @@ func (d *Daemon) Reload(cfg Config) error {
 	if err == nil {
 		err = d.relay.CheckRules(cfg.Relay.Rules)
 	}
+	if err == nil && !reflect.DeepEqual(d.cfg.Groups, cfg.Groups) {
+		err = d.reloadGroups(cfg.Groups)
+	}
 	if err != nil {
 		d.log.Error("reload refused; the configuration in use is kept", "err", err)
 		return err
 	}
 	d.relay.SetRules(cfg.Relay.Rules)
 	d.ctl.pol.Store(pol)
-	d.cfgMu.Lock()
 	old := d.cfg
 	d.cfg.Apps, d.cfg.DefaultApp, d.cfg.AppKey, d.cfg.Tokens, d.cfg.Hooks = cfg.Apps, cfg.DefaultApp, cfg.AppKey, cfg.Tokens, cfg.Hooks
 	d.cfg.Relay.Rules = cfg.Relay.Rules
-	d.cfgMu.Unlock()
+	d.cfg.Groups = cfg.Groups
 	var restart []string
 	for _, f := range []struct {
 		name string
@@ -61,7 +65,7 @@ func (d *Daemon) Reload(cfg Config) error {
 		{"rtmfp", old.RTMFP, cfg.RTMFP}, {"rtmp", old.RTMP, cfg.RTMP}, {"rtmpOptions", old.RTMPOptions, cfg.RTMPOptions},
 		{"status", old.Status, cfg.Status}, {"identityFile", old.IdentityFile, cfg.IdentityFile},
 		{"session", old.Session, cfg.Session}, {"introducer", old.Introducer, cfg.Introducer},
-		{"noMediaRelay", old.NoMediaRelay, cfg.NoMediaRelay}, {"groups", old.Groups, cfg.Groups},
+		{"noMediaRelay", old.NoMediaRelay, cfg.NoMediaRelay},
 		{"admin", old.Admin, cfg.Admin}, {"logLevel", old.LogLevel, cfg.LogLevel}, {"logFormat", old.LogFormat, cfg.LogFormat},
 		{"relay (other than rules)", relaySettings(old.Relay), relaySettings(cfg.Relay)},
 	} {
