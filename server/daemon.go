@@ -42,9 +42,9 @@ type Daemon struct {
 	groupsOnce sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
-	sessions   *sessionLog
-	started    time.Time
-	wg         sync.WaitGroup
+	sessions     *sessionLog
+	started      time.Time
+	wg           sync.WaitGroup
 
 	ctx     context.Context // ends at shutdown (hooks' requests)
 	cancel  context.CancelFunc
