@@ -342,7 +342,13 @@ func (ct *control) onJoin(c *netstream.Conn, s *rtmfp.Session, id group.GroupID)
 	return nil
 }
 
-// recordDone reports a finished recording (the recorder's hook).
+// RecordDone reports a finished recording to the application's
+// onRecordDone callback: the recorder calls it when a recording's file is
+// complete (path, the recording's length dur).
+func (d *Daemon) RecordDone(app, inst, name, path string, dur time.Duration) {
+	d.ctl.recordDone(app, inst, name, path, dur)
+}
+
 func (ct *control) recordDone(app, inst, name, path string, dur time.Duration) {
 	ap := ct.pol.Load().lookup(app)
 	if ap == nil || ap.hooks.OnRecordDone == nil {

@@ -234,3 +234,19 @@ func fields(kv ...string) *amf.Object {
 	}
 	return o
 }
+
+// TestRecordDoneHook: a finished recording is reported to onRecordDone.
+func TestRecordDoneHook(t *testing.T) {
+	hs := newHookServer(t)
+	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off",
+		"apps": [{"name": "live", "hooks": {"onRecordDone": "`+hs.URL+`/recordDone"}}]}`)
+	d.RecordDone("live", "_definst_", "cam", "live/streams/_definst_/cam.flv", 3*time.Second)
+	select {
+	case <-hs.done:
+	case <-testCtx(t).Done():
+		t.Fatal("no report")
+	}
+	if e := hs.last("/recordDone"); e.Call != "recordDone" || e.Path != "live/streams/_definst_/cam.flv" || e.Duration != 3 {
+		t.Errorf("onRecordDone body %+v", e)
+	}
+}
