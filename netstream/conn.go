@@ -111,6 +111,10 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 			return err
 		}
 		return c.handleCommand(streamID, cmd)
+	case media.TypeUserControl:
+		if len(m.Payload) >= 2 && uint16(m.Payload[0])<<8|uint16(m.Payload[1]) == EventSetBufferLength {
+			c.setBufferLength(m.Payload)
+		}
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
 		if ns == nil || ns.publishing == nil {
@@ -235,21 +239,20 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "play":
 		c.play(streamID, cmd)
 	case "receiveAudio", "receiveVideo":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			on, _ := cmd.Arg(0).(bool)
 			ns.setReceive(cmd.Name == "receiveAudio", on)
 		}
 	case "pause":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			p, _ := cmd.Arg(0).(bool)
-			ns.sub.SetPaused(p)
-			if p {
-				c.status(streamID, PauseNotify, "paused "+ns.playName)
-			} else {
-				c.status(streamID, UnpauseNotify, "unpaused "+ns.playName)
-			}
+			ns.pause(p)
 		}
 	case "seek":
+		ms, _ := amf.Number(cmd.Arg(0))
+		if ns := c.stream(streamID); ns != nil && ns.seek(ms) {
+			break
+		}
 		c.status(streamID, SeekFailed, "seek is not possible on a live stream")
 	case "setPeerInfo":
 		var addrs []string
@@ -262,7 +265,8 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		c.peerAddrs = addrs
 		c.mu.Unlock()
 	case "getStreamLength":
-		c.reply(streamID, "_result", cmd.TxnID, nil, 0.0)
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))
 	default:
 		c.call(streamID, cmd)
 	}

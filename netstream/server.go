@@ -40,6 +40,13 @@ type Config struct {
 	// Hooks let the application accept, refuse and follow connections and
 	// streams.
 	Hooks Hooks
+	// Recorder records published streams (publish types record, append,
+	// appendWithGap). Nil: those publish live and hear
+	// NetStream.Record.NoAccess.
+	Recorder Recorder
+	// Files plays recorded streams (video on demand). Nil: play finds live
+	// streams only.
+	Files Files
 }
 
 // Hooks are the application's say, in the manner of FMS server-side

@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/recorder"
 	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmp"
+	"github.com/rtmfpd/rtmfpd/vod"
 )
 
 // Daemon is a running rtmfpd.
@@ -38,6 +41,9 @@ type Daemon struct {
 	status     *statusServer
 	groups     []*serverGroup
 	groupsOnce sync.Once
+	library    *mediafile.Library
+	recorder   *recorder.Recorder
+	vod        *vod.Service
 	started    time.Time
 	wg         sync.WaitGroup
 }
@@ -65,8 +71,15 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(d.groupHooks())})
+	if err := d.startMedia(); err != nil {
+		return nil, err
+	}
+	nsc := netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.relay.Hooks(d.groupHooks())}
+	if d.recorder != nil {
+		nsc.Recorder, nsc.Files = d.recorder, d.vod
+	}
+	d.ns = netstream.NewServer(nsc)
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -251,6 +264,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if err := d.relay.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	d.closeMedia()
 	if d.status != nil {
 		d.status.close()
 	}
@@ -258,6 +272,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 func (d *Daemon) close() {
+	defer d.closeMedia()
 	d.closeGroups()
 	for _, ep := range d.endpoints {
 		ep.Close()

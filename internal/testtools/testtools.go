@@ -327,3 +327,17 @@ func Frames(streams []Stream, codecType string) int {
 	}
 	return 0
 }
+
+// Duration runs ffprobe on path and returns the duration of its format in
+// seconds (0 when ffprobe gives none).
+func Duration(t testing.TB, path string) float64 {
+	t.Helper()
+	ffprobe := Require(t, "ffprobe")[0]
+	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Errorf("ffprobe %s: %v", path, err)
+		return 0
+	}
+	d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	return d
+}
