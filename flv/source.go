@@ -48,11 +48,11 @@ func (s *Source) Seek(ms uint32) ([]media.Message, error) {
 	return hdrs, nil
 }
 
-// Changed is the channel closed when a recording in progress grows.
+// Changed is closed when there is more to read (see media.Source).
 func (s *Source) Changed() <-chan struct{} {
-	_, growing, ch := s.idx.state()
-	if !growing {
-		return nil
+	size, growing, ch := s.idx.state()
+	if !growing || s.pos+11 <= size {
+		return media.Ready()
 	}
 	return ch
 }

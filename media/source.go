@@ -30,8 +30,10 @@ type Source interface {
 	// Next returns the next message in file order: io.EOF at the end,
 	// ErrNotYet at the end of what a recording in progress has written.
 	Next() (Message, error)
-	// Changed is closed (or receives) when a recording in progress wrote
-	// more; nil for a finished file.
+	// Changed returns a channel that is closed once Next may return
+	// something other than ErrNotYet: at once for a finished file or when
+	// there is more to read, else when a recording in progress writes
+	// more (or ends). Call it after Next returned ErrNotYet.
 	Changed() <-chan struct{}
 	// Close releases the source.
 	Close() error
@@ -55,3 +57,13 @@ func SourceMetadata(durationMS uint32, props *amf.Object) *amf.Object {
 	}
 	return out
 }
+
+var closed = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// Ready is a closed channel, what Changed returns when there is something
+// to read.
+func Ready() <-chan struct{} { return closed }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mp4file"
 )
 
 // DefaultCachedFiles is how many unused files a Library keeps open with
@@ -221,6 +222,8 @@ func IndexFile(r io.ReaderAt, size int64, f Format) (any, error) {
 	switch f {
 	case FLV:
 		return flv.ScanIndex(r, size, 0)
+	case MP4:
+		return mp4file.Scan(r, size)
 	}
 	return nil, ErrUnsupported
 }
@@ -235,6 +238,8 @@ func SourceOf(r io.ReaderAt, index any, closer func() error) (media.Source, erro
 	switch x := index.(type) {
 	case *flv.Index:
 		return flv.NewSource(r, x, 0, closer), nil
+	case *mp4file.Index:
+		return mp4file.NewSource(r, x, closer), nil
 	}
 	return nil, ErrUnsupported
 }

@@ -155,6 +155,12 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
 		start = v
 	}
+	switch {
+	case start == -1000:
+		start = -1 // ffmpeg's -rtmp_live live (it sends start × 1000)
+	case start < 0 && start != -1:
+		start = -2 // ffmpeg's -2000 and any other negative value
+	}
 	length := -1.0
 	if v, ok := amf.Number(cmd.Arg(2)); ok {
 		length = v

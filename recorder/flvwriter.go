@@ -2,11 +2,11 @@ package recorder
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/flv"
+	"github.com/rtmfpd/rtmfpd/internal/chunkfile"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
@@ -43,8 +43,8 @@ type fileWriter interface {
 type flvWriter struct {
 	f       File
 	open    func() (File, error) // a reader of the file, for the DVR
-	reserve func(n int64) error
-	buf     []byte
+	reserve chunkfile.Budget
+	buf     chunkfile.Buffer
 	off     int64 // end, with what is gathered
 	durable int64 // end of what is on disk
 	idx     *flv.Index
@@ -58,7 +58,7 @@ type flvWriter struct {
 
 // newFLVWriter prepares f for a recording: a new file, or (append) the
 // file's existing tags, which the recording follows.
-func newFLVWriter(f File, appendTo bool, reserve func(int64) error, open func() (File, error)) (*flvWriter, error) {
+func newFLVWriter(f File, appendTo bool, reserve chunkfile.Budget, open func() (File, error)) (*flvWriter, error) {
 	w := &flvWriter{f: f, open: open, reserve: reserve, durOff: -1, sizeOff: -1}
 	fi, err := f.Stat()
 	if err != nil {
@@ -121,8 +121,8 @@ func (w *flvWriter) HasContent() bool      { return w.had }
 // It reports whether m was consumed.
 func (w *flvWriter) start(m media.Message) (bool, error) {
 	w.started = true
-	w.buf = append(w.buf, 'F', 'L', 'V', 1, flv.FlagAudio|flv.FlagVideo, 0, 0, 0, 9, 0, 0, 0, 0)
-	w.off = int64(len(w.buf))
+	w.buf.Append([]byte{'F', 'L', 'V', 1, flv.FlagAudio | flv.FlagVideo, 0, 0, 0, 9, 0, 0, 0, 0})
+	w.off = int64(w.buf.Len())
 	props := amf.NewObject()
 	consumed := false
 	if m.Type == media.TypeDataAMF0 {
@@ -157,7 +157,8 @@ func (w *flvWriter) start(m media.Message) (bool, error) {
 	if i := flv.NumberOffset(body, "filesize"); i >= 0 {
 		w.sizeOff = at + 11 + int64(i)
 	}
-	return consumed, nil
+	// On disk at once: from now on the file is a valid FLV file.
+	return consumed, w.Flush()
 }
 
 // Write adds m as a tag.
@@ -179,7 +180,7 @@ func (w *flvWriter) Write(m media.Message) error {
 	if err := w.tag(m); err != nil {
 		return err
 	}
-	if len(w.buf) >= writeChunk {
+	if w.buf.Len() >= writeChunk {
 		return w.Flush()
 	}
 	return nil
@@ -189,10 +190,9 @@ func (w *flvWriter) Write(m media.Message) error {
 func (w *flvWriter) tag(m media.Message) error {
 	n := len(m.Payload)
 	at := w.off
-	w.buf = append(w.buf, m.Type, byte(n>>16), byte(n>>8), byte(n),
-		byte(m.Timestamp>>16), byte(m.Timestamp>>8), byte(m.Timestamp), byte(m.Timestamp>>24), 0, 0, 0)
-	w.buf = append(w.buf, m.Payload...)
-	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(11+n))
+	w.buf.Append([]byte{m.Type, byte(n >> 16), byte(n >> 8), byte(n),
+		byte(m.Timestamp >> 16), byte(m.Timestamp >> 8), byte(m.Timestamp), byte(m.Timestamp >> 24), 0, 0, 0},
+		m.Payload, binary.BigEndian.AppendUint32(nil, uint32(11+n)))
 	w.off += int64(11 + n + 4)
 	switch m.Type {
 	case media.TypeAudio:
@@ -206,25 +206,14 @@ func (w *flvWriter) tag(m media.Message) error {
 	return nil
 }
 
-// Flush writes the gathered tags.
+// Flush writes the gathered tags (those that fit the quota).
 func (w *flvWriter) Flush() error {
-	if len(w.buf) == 0 {
-		return nil
+	_, n, err := w.buf.WriteAt(w.f, w.durable, w.reserve)
+	if n > 0 {
+		w.durable += int64(n)
+		w.idx.SetSize(w.durable)
 	}
-	if err := w.reserve(int64(len(w.buf))); err != nil {
-		return err
-	}
-	n, err := w.f.Write(w.buf)
-	if err != nil {
-		return err
-	}
-	if n != len(w.buf) {
-		return errors.New("short write")
-	}
-	w.durable += int64(n)
-	w.buf = w.buf[:0]
-	w.idx.SetSize(w.durable)
-	return nil
+	return err
 }
 
 // Close completes the file: what is gathered is written (unless abort),
@@ -240,7 +229,7 @@ func (w *flvWriter) Close(abort bool) error {
 		err = w.Flush()
 	}
 	if abort || err != nil {
-		w.buf = w.buf[:0]
+		w.buf.Reset()
 		if fi, serr := w.f.Stat(); serr == nil && fi.Size() != w.durable {
 			if terr := w.f.Truncate(w.durable); terr != nil && err == nil {
 				err = terr

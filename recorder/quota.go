@@ -73,22 +73,23 @@ func (u *usage) add(n int64) {
 }
 
 // reserve counts n bytes about to be written, unless they would take the
-// usage over quota (0: none).
-func (u *usage) reserve(n, quota int64) bool {
+// usage over quota (0: none); then it says how many would fit.
+func (u *usage) reserve(n, quota int64) (room int64, ok bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if quota > 0 && u.bytes+n > quota {
-		return false
+		return max(quota-u.bytes, 0), false
 	}
 	u.bytes += n
-	return true
+	return n, true
 }
 
-// over reports whether the usage is at or over quota.
-func (u *usage) over(quota int64) bool {
+// full reports whether a recording may not start under quota (0: none):
+// less than the room one needs is left.
+func (u *usage) full(quota int64) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return quota > 0 && u.bytes >= quota
+	return quota > 0 && u.bytes >= quota-min(minRoom, quota/2)
 }
 
 func (u *usage) writing(delta int) {

@@ -125,7 +125,6 @@ func (a AutoRule) name() string {
 // File is a file being recorded (*os.File is one; tests put failing ones
 // in its place).
 type File interface {
-	io.Writer
 	io.WriterAt
 	io.ReaderAt
 	Truncate(size int64) error

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
+
+// minRoom is what a recording needs left under its application's quota
+// to start (or half the quota, when that is less).
+const minRoom = 64 << 10
 
 // appendGap is the time an append leaves between the last frame of the
 // file and the first of the new recording: about a frame.
@@ -153,7 +158,7 @@ func (rec *Recording) open() error {
 	r := rec.r
 	root := r.lib.Root()
 	rec.u = r.usageOf(rec.s.App)
-	if rec.u.over(rec.quota) {
+	if rec.u.full(rec.quota) {
 		return ErrQuota
 	}
 	if err := root.MkdirAll(path.Dir(rec.rel), 0o755); err != nil {
@@ -190,11 +195,12 @@ func (rec *Recording) open() error {
 		}
 		return err
 	}
-	reserve := func(n int64) error {
-		if !rec.u.reserve(n, rec.quota) {
-			return ErrQuota
+	reserve := func(n int64) (int64, error) {
+		room, ok := rec.u.reserve(n, rec.quota)
+		if !ok {
+			return room, ErrQuota
 		}
-		return nil
+		return n, nil
 	}
 	openRead := func() (File, error) { return root.Open(rec.rel) }
 	appendTo := rec.opts.Mode != ModeRecord
@@ -203,7 +209,7 @@ func (rec *Recording) open() error {
 	case mediafile.FLV:
 		w, err = newFLVWriter(f, appendTo, reserve, openRead)
 	case mediafile.MP4:
-		w, err = newMP4Writer(f, appendTo, reserve, openRead)
+		w, err = newMP4Writer(f, appendTo, strings.EqualFold(path.Ext(rec.rel), ".f4v"), reserve, openRead)
 	default:
 		err = fmt.Errorf("recording %s files is not supported", rec.name.Format)
 	}

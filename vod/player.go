@@ -238,6 +238,7 @@ type playing struct {
 	receiveVideo bool
 	waitKey      bool
 	bytes        uint64
+	lastTS       uint32
 }
 
 // position moves to ms and sends what precedes the frames: onMetaData
@@ -283,11 +284,7 @@ func (pl *playing) step(lead time.Duration) (time.Duration, <-chan struct{}, err
 		case err == io.EOF:
 			return 0, nil, pl.complete()
 		case errors.Is(err, media.ErrNotYet):
-			ch := p.src.Changed()
-			if ch == nil {
-				ch = make(chan struct{}) // never: the wake channel will do
-			}
-			return 0, ch, nil
+			return 0, p.src.Changed(), nil
 		case err != nil:
 			return 0, nil, err
 		}
@@ -345,6 +342,7 @@ func (pl *playing) write(m media.Message) error {
 		return err
 	}
 	pl.bytes += uint64(len(m.Payload))
+	pl.lastTS = m.Timestamp
 	return p.out.WriteMedia(p.ctx, m)
 }
 
@@ -362,6 +360,7 @@ func (pl *playing) complete() error {
 		amf.Property{Key: "bytes", Value: float64(pl.bytes)},
 	)
 	if m, err := netstream.EncodeData("onPlayStatus", info); err == nil {
+		m.Timestamp = pl.lastTS // as nginx-rtmp: at the end of the timeline
 		if err := pl.write(m); err != nil {
 			return err
 		}

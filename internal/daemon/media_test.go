@@ -198,7 +198,7 @@ func TestRecordRTMFPAndPlay(t *testing.T) {
 	if got.audio != src.audio || got.video != src.video || got.last-got.first != src.last-src.first || got.first != 0 {
 		t.Fatalf("recorded %+v, published %+v", got, src)
 	}
-	sameProbe(t, path, testFLV)
+	testtools.SameStreams(t, path, testFLV)
 	if dur := testtools.Duration(t, path); math.Abs(dur-float64(src.last-src.first)/1000) > 0.1 {
 		t.Errorf("ffprobe duration %.3f s, published %d ms", dur, src.last-src.first)
 	}
@@ -303,19 +303,4 @@ func scanFile(t *testing.T, path string) *flv.Index {
 		t.Fatal(err)
 	}
 	return idx
-}
-
-// sameProbe checks with ffprobe that path has the streams, codecs and
-// frame counts of want.
-func sameProbe(t *testing.T, path, want string) {
-	t.Helper()
-	ps, pr := testtools.Probe(t, want), testtools.Probe(t, path)
-	if len(pr) != len(ps) {
-		t.Fatalf("ffprobe: %s has %+v, %s %+v", path, pr, want, ps)
-	}
-	for _, s := range ps {
-		if r, ok := testtools.Find(pr, s.CodecType); !ok || !r.SameCodec(s) || r.Frames != s.Frames {
-			t.Errorf("ffprobe: %s has %+v, %s %+v", path, r, want, s)
-		}
-	}
 }

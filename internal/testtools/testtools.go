@@ -341,3 +341,19 @@ func Duration(t testing.TB, path string) float64 {
 	d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 	return d
 }
+
+// SameStreams checks with ffprobe that path holds the streams of want: the
+// same codecs and parameters and the same frame counts, whatever their
+// order.
+func SameStreams(t testing.TB, path, want string) {
+	t.Helper()
+	ws, got := Probe(t, want), Probe(t, path)
+	if len(got) != len(ws) {
+		t.Fatalf("ffprobe: %s has %+v, %s %+v", path, got, want, ws)
+	}
+	for _, s := range ws {
+		if g, ok := Find(got, s.CodecType); !ok || !g.SameCodec(s) || g.Frames != s.Frames {
+			t.Errorf("ffprobe: %s has %+v, %s %+v", path, g, want, s)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/internal/testtools"
+	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/recorder"
+)
+
+// These tests run ffmpeg and ffprobe (they fail, never skip, when those are
+// missing; ./scripts/test.sh installs them).
+
+func rtmpURL(d *Daemon, path string) string { return "rtmp://" + d.RTMPAddrs()[0] + "/" + path }
+
+// TestRecordFFmpegAutoRecord: ffmpeg publishes live over RTMP (it cannot
+// ask for "record"); the application's autoRecord rule records it, the
+// file holds what ffprobe finds in the published file, and a live player
+// over RTMFP gets every frame all the same.
+func TestRecordFFmpegAutoRecord(t *testing.T) {
+	d, root, done := mediaDaemon(t, MediaApp{App: "live", AutoRecord: []recorder.AutoRule{
+		{Stream: "cam*"}, {Stream: "cam*", Name: "mp4:{name}.f4v"}}})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	pc, err := client.Dial(ctx, rtmfpURL(d, "live"), client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	player, err := pc.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := player.PlayFrom(ctx, "cam1", -1, -1, true); err != nil {
+		t.Fatal(err)
+	}
+	src := countFile(t, testFLV)
+	live := make(chan counts, 1)
+	go func() {
+		var c counts
+		for c.audio < src.audio || c.video < src.video {
+			m, err := player.ReadMedia(ctx)
+			if err != nil {
+				break
+			}
+			c.add(m)
+		}
+		live <- c
+	}()
+	testtools.FFmpeg(t, "-re", "-i", testFLV, "-c", "copy", "-f", "flv", rtmpURL(d, "live/cam1"))
+	for range 2 {
+		res := awaitDone(t, done)
+		dir := filepath.Join(root, "live", "streams", netstream.DefaultInstance)
+		if res.Err != nil || (res.Path != filepath.Join(dir, "cam1.flv") && res.Path != filepath.Join(dir, "cam1.f4v")) {
+			t.Fatalf("recording %+v", res)
+		}
+		testtools.SameStreams(t, res.Path, testFLV)
+		if dur, want := testtools.Duration(t, res.Path), testtools.Duration(t, testFLV); math.Abs(dur-want) > 0.1 {
+			t.Errorf("%s: duration %.3f s, published %.3f s", res.Path, dur, want)
+		}
+	}
+	if got := <-live; got.audio != src.audio || got.video != src.video {
+		t.Errorf("the live player got %+v of %+v", got, src)
+	}
+}
+
+// TestVODFFmpeg: ffmpeg reads a file over RTMP (rtmp://host/vod/clip) and
+// gets every frame, no faster than real time minus the application's
+// largest lead.
+func TestVODFFmpeg(t *testing.T) {
+	d, root, _ := mediaDaemon(t, MediaApp{App: "vod", MaxLead: Duration(2 * time.Second)})
+	dir := filepath.Join(root, "vod", "streams", netstream.DefaultInstance)
+	copyFile(t, testFLV, filepath.Join(dir, "clip.flv"))
+	want := testtools.Duration(t, testFLV)
+	// MP4 and F4V files ffmpeg made, movie box last and first.
+	testtools.FFmpeg(t, "-i", testFLV, "-c", "copy", filepath.Join(dir, "clip.mp4"))
+	testtools.FFmpeg(t, "-i", testFLV, "-c", "copy", "-movflags", "faststart", "-f", "mp4", filepath.Join(dir, "clip.f4v"))
+	for _, c := range []struct{ name, file string }{
+		{"clip", testFLV}, {"clip.flv", testFLV},
+		{"mp4:clip.mp4", filepath.Join(dir, "clip.mp4")}, {"mp4:clip.f4v", filepath.Join(dir, "clip.f4v")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			readVOD(t, d, c.name, c.file, want)
+		})
+	}
+}
+
+// readVOD has ffmpeg read vod/name over RTMP into a file (ffprobe 5.1
+// crashes counting the frames of an RTMP stream that ends with
+// onPlayStatus, nginx-rtmp's as ours), which must hold the streams and
+// frames of want, read no faster than real time minus a 2 s lead.
+func readVOD(t *testing.T, d *Daemon, name, want string, seconds float64) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.flv")
+	began := time.Now()
+	testtools.FFmpeg(t, "-i", rtmpURL(d, "vod/"+name), "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "flv", out)
+	if took := time.Since(began).Seconds(); took < seconds-2-0.2 {
+		t.Errorf("%s: read %.1f s of media in %.1f s", name, seconds, took)
+	}
+	testtools.SameStreams(t, out, want)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+}
