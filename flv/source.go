@@ -15,12 +15,12 @@ import (
 // The file's own onMetaData tag is left out (Metadata gives it, with the
 // duration first).
 type Source struct {
-	idx    *Index
-	rb     *readbuf.Reader
-	pos    int64
-	limit  int
-	closer func() error
-	hdr    [11]byte
+	idx            *Index
+	rb             *readbuf.Reader
+	pos            int64
+	limit          int
+	readbuf.Closer // Close releases the source
+	hdr            [11]byte
 }
 
 // NewSource returns a reader of the file r indexed by idx, positioned at
@@ -30,7 +30,7 @@ func NewSource(r io.ReaderAt, idx *Index, maxTag int, closer func() error) *Sour
 	if maxTag <= 0 || maxTag > MaxTagSize {
 		maxTag = MaxTagSize
 	}
-	return &Source{idx: idx, rb: readbuf.New(r, 0), pos: idx.DataStart(), limit: maxTag, closer: closer}
+	return &Source{idx: idx, rb: readbuf.New(r, 0), pos: idx.DataStart(), limit: maxTag, Closer: readbuf.NewCloser(closer)}
 }
 
 // Duration is the file's last timestamp (0 while it is being recorded).
@@ -108,16 +108,6 @@ func (s *Source) fail(err error) error {
 		return fmt.Errorf("%w: the file changed while it was read", ErrCorrupt)
 	}
 	return err
-}
-
-// Close releases the source.
-func (s *Source) Close() error {
-	if s.closer != nil {
-		c := s.closer
-		s.closer = nil
-		return c()
-	}
-	return nil
 }
 
 var _ media.Source = (*Source)(nil)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mp3file"
 	"github.com/rtmfpd/rtmfpd/mp4file"
 )
 
@@ -224,6 +225,8 @@ func IndexFile(r io.ReaderAt, size int64, f Format) (any, error) {
 		return flv.ScanIndex(r, size, 0)
 	case MP4:
 		return mp4file.Scan(r, size)
+	case MP3:
+		return mp3file.Scan(r, size)
 	}
 	return nil, ErrUnsupported
 }
@@ -240,6 +243,8 @@ func SourceOf(r io.ReaderAt, index any, closer func() error) (media.Source, erro
 		return flv.NewSource(r, x, 0, closer), nil
 	case *mp4file.Index:
 		return mp4file.NewSource(r, x, closer), nil
+	case *mp3file.Index:
+		return mp3file.NewSource(r, x, closer), nil
 	}
 	return nil, ErrUnsupported
 }

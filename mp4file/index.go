@@ -20,6 +20,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mp3file"
 )
 
 // keySpacing is the least time between two seek points.
@@ -235,7 +236,7 @@ func (t Track) prefix(s Sample) []byte {
 	case CodecAAC:
 		return []byte{0xaf, 1}
 	case CodecMP3:
-		return []byte{mp3Tag(t.SampleRate, t.Channels)}
+		return []byte{mp3file.FLVTag(t.SampleRate, t.Channels)}
 	}
 	return nil
 }
@@ -253,26 +254,6 @@ func (t Track) flvCodecID() float64 {
 		return 10
 	}
 	return 2
-}
-
-// mp3Tag is the FLV audio tag header of MP3 audio (format 2, or 14 for
-// 8 kHz).
-func mp3Tag(rate, channels int) byte {
-	b := byte(2<<4) | 0x02 // 16-bit
-	switch {
-	case rate == 8000:
-		b = 14<<4 | 0x02
-	case rate >= 44100:
-		b |= 3 << 2
-	case rate >= 22050:
-		b |= 2 << 2
-	case rate >= 11025:
-		b |= 1 << 2
-	}
-	if channels != 1 {
-		b |= 1
-	}
-	return b
 }
 
 // meta builds the onMetaData properties of the tracks.

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/Eyevinn/mp4ff/avc"
-	"github.com/Eyevinn/mp4ff/hevc"
+	"github.com/Eyevinn/mp4ff/bits"
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
@@ -196,18 +195,19 @@ func buildTrak(id uint32, t Track, ss []Sample) (*mp4.TrakBox, uint32, error) {
 func sampleDescription(trak *mp4.TrakBox, t Track) error {
 	stsd := trak.Mdia.Minf.Stbl.Stsd
 	switch t.Codec {
-	case CodecAVC:
-		rec, err := avc.DecodeAVCDecConfRec(t.Config)
+	case CodecAVC, CodecHEVC:
+		// The decoder configuration record goes in as the publisher sent
+		// it (checked when it came): re-encoding it through mp4ff's
+		// record types would drop parts they do not model.
+		typ, entry := "avcC", "avc1"
+		if t.Codec == CodecHEVC {
+			typ, entry = "hvcC", "hvc1"
+		}
+		cfg, err := rawBox(typ, t.Config)
 		if err != nil {
 			return err
 		}
-		stsd.AddChild(mp4.CreateVisualSampleEntryBox("avc1", uint16(t.Width), uint16(t.Height), &mp4.AvcCBox{DecConfRec: rec}))
-	case CodecHEVC:
-		rec, err := hevc.DecodeHEVCDecConfRec(t.Config)
-		if err != nil {
-			return err
-		}
-		stsd.AddChild(mp4.CreateVisualSampleEntryBox("hvc1", uint16(t.Width), uint16(t.Height), &mp4.HvcCBox{DecConfRec: rec}))
+		stsd.AddChild(mp4.CreateVisualSampleEntryBox(entry, uint16(t.Width), uint16(t.Height), cfg))
 	case CodecAAC:
 		stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", uint16(t.Channels), 16, uint16(min(t.SampleRate, 65535)),
 			mp4.CreateEsdsBox(t.Config)))
@@ -223,4 +223,10 @@ func sampleDescription(trak *mp4.TrakBox, t Track) error {
 		trak.Tkhd.Width, trak.Tkhd.Height = mp4.Fixed32(t.Width<<16), mp4.Fixed32(t.Height<<16)
 	}
 	return nil
+}
+
+// rawBox is a box holding payload as it is.
+func rawBox(typ string, payload []byte) (mp4.Box, error) {
+	hdr := mp4.BoxHeader{Name: typ, Size: uint64(8 + len(payload)), Hdrlen: 8}
+	return mp4.DecodeUnknownSR(hdr, 0, bits.NewFixedSliceReader(payload))
 }

@@ -13,16 +13,16 @@ import (
 // samples, in decoding order across tracks, read from disk as they are
 // asked for and wrapped as FLV video and audio messages.
 type Source struct {
-	idx    *Index
-	rb     *readbuf.Reader
-	pos    int
-	closer func() error
+	idx            *Index
+	rb             *readbuf.Reader
+	pos            int
+	readbuf.Closer // Close releases the source
 }
 
 // NewSource returns a reader of the file r indexed by idx, at its start.
 // closer, if not nil, is called by Close.
 func NewSource(r io.ReaderAt, idx *Index, closer func() error) *Source {
-	return &Source{idx: idx, rb: readbuf.New(r, 0), closer: closer}
+	return &Source{idx: idx, rb: readbuf.New(r, 0), Closer: readbuf.NewCloser(closer)}
 }
 
 // Duration is the file's duration in milliseconds.
@@ -72,16 +72,6 @@ func (s *Source) Next() (media.Message, error) {
 		typ = media.TypeVideo
 	}
 	return media.Message{Type: typ, Timestamp: smp.DTS, Payload: buf}, nil
-}
-
-// Close releases the source.
-func (s *Source) Close() error {
-	if s.closer != nil {
-		c := s.closer
-		s.closer = nil
-		return c()
-	}
-	return nil
 }
 
 var _ media.Source = (*Source)(nil)

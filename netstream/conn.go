@@ -51,6 +51,7 @@ type Conn struct {
 	streams   map[uint32]*netStream
 	nextID    uint32
 	peerAddrs []string
+	calls     calls // the server's calls to the client
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -147,6 +148,7 @@ func (c *Conn) Close() {
 	for _, ns := range streams {
 		ns.close(false)
 	}
+	c.calls.fail()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
 	c.srv.mu.Unlock()
@@ -216,6 +218,10 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		return nil
 	}
 	switch cmd.Name {
+	case "_result", "_error":
+		if streamID == 0 {
+			c.answered(cmd)
+		}
 	case "createStream":
 		c.createStream(cmd)
 	case "deleteStream":
@@ -352,6 +358,9 @@ func (c *Conn) connect(cmd Command) error {
 		n.Connected()
 	}
 	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
+		h(c)
+	}
 	return nil
 }
 

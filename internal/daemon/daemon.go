@@ -75,7 +75,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	nsc := netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(d.groupHooks())}
+		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.groupHooks()))}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
 	}

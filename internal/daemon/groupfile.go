@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 )
 
-// GroupFile is an FLV file the server publishes into a group in real time,
-// as FMS applications pushed VOD files into multicast groups from
-// server-side scripts.
+// GroupFile is a media file (FLV, MP4/F4V or MP3, by its extension) the
+// server publishes into a group in real time, as FMS applications pushed
+// VOD files into multicast groups from server-side scripts. It is read by
+// the file layer video on demand uses (package mediafile).
 type GroupFile struct {
-	// Path is the FLV file (required).
+	// Path is the file (required).
 	Path string `json:"path"`
 	// Name is the group stream name. Default: the file's base name
 	// without its extension.
@@ -39,17 +39,13 @@ func (f *GroupFile) validate() error {
 	return f.IPMulticast.validate()
 }
 
-// readable checks that the file opens as FLV.
+// readable checks that the file opens in its format.
 func (f *GroupFile) readable() error {
-	fh, err := os.Open(f.Path)
+	src, err := mediafile.OpenFile(f.Path)
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	if _, err := flv.NewReader(fh, 0); err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
-	}
-	return nil
+	return src.Close()
 }
 
 func (f *GroupFile) name() string {
@@ -81,7 +77,7 @@ func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
 		var base uint32
 		for {
-			last, err := flv.ReplayFile(ctx, f.Path, base, write)
+			last, err := mediafile.ReplayFile(ctx, f.Path, base, write)
 			switch {
 			case ctx.Err() != nil:
 				return

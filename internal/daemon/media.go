@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/bwcheck"
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/recorder"
@@ -62,6 +63,12 @@ type MediaApp struct {
 	// sent (their buffer time; default 1 s and 10 s).
 	MinLead Duration `json:"minLead"`
 	MaxLead Duration `json:"maxLead"`
+	// BandwidthCheck is what happens at connect: "" nothing, "notify"
+	// calls the client's onBWDone() without arguments (FMS's vod
+	// application), "measure" runs Flash Media Server's bandwidth check
+	// (onBWCheck calls, then onBWDone(kbitDown, deltaDown, deltaTime,
+	// latency)). A client's checkBandwidth call is always answered.
+	BandwidthCheck string `json:"bandwidthCheck"`
 }
 
 func (m *MediaConfig) validate() error {
@@ -79,6 +86,11 @@ func (m *MediaConfig) validate() error {
 		case "", "keep", "delete":
 		default:
 			return fmt.Errorf("media app %d: live %q: want keep or delete", i+1, a.Live)
+		}
+		switch a.BandwidthCheck {
+		case bwcheck.ModeOff, bwcheck.ModeNotify, bwcheck.ModeMeasure:
+		default:
+			return fmt.Errorf("media app %d: bandwidthCheck %q: want notify or measure", i+1, a.BandwidthCheck)
 		}
 		if a.QuotaBytes < 0 || a.MinLead < 0 || a.MaxLead < 0 {
 			return fmt.Errorf("media app %d: negative value", i+1)
@@ -135,6 +147,16 @@ func (d *Daemon) startMedia() error {
 		return vod.Policy{Play: ok && (a.Play == nil || *a.Play), MinLead: time.Duration(a.MinLead), MaxLead: time.Duration(a.MaxLead)}
 	}})
 	return err
+}
+
+// bandwidthChecker answers checkBandwidth and runs the applications'
+// bandwidthCheck modes.
+func (d *Daemon) bandwidthChecker() *bwcheck.Checker {
+	mc := &d.cfg.Media
+	return &bwcheck.Checker{Log: d.log, Mode: func(app string) string {
+		a, _ := mc.app(app)
+		return a.BandwidthCheck
+	}}
 }
 
 // closeMedia completes the recordings and closes the media folder.

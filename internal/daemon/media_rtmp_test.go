@@ -72,9 +72,9 @@ func TestRecordFFmpegAutoRecord(t *testing.T) {
 	}
 }
 
-// TestVODFFmpeg: ffmpeg reads a file over RTMP (rtmp://host/vod/clip) and
-// gets every frame, no faster than real time minus the application's
-// largest lead.
+// TestVODFFmpeg: ffmpeg reads files over RTMP (rtmp://host/vod/clip, FLV,
+// MP4 and F4V with mp4:, MP3 with mp3:) and gets every frame, no faster
+// than real time minus the application's largest lead.
 func TestVODFFmpeg(t *testing.T) {
 	d, root, _ := mediaDaemon(t, MediaApp{App: "vod", MaxLead: Duration(2 * time.Second)})
 	dir := filepath.Join(root, "vod", "streams", netstream.DefaultInstance)
@@ -83,9 +83,13 @@ func TestVODFFmpeg(t *testing.T) {
 	// MP4 and F4V files ffmpeg made, movie box last and first.
 	testtools.FFmpeg(t, "-i", testFLV, "-c", "copy", filepath.Join(dir, "clip.mp4"))
 	testtools.FFmpeg(t, "-i", testFLV, "-c", "copy", "-movflags", "faststart", "-f", "mp4", filepath.Join(dir, "clip.f4v"))
+	// And an MP3 file (behind an ID3v2 tag).
+	testtools.FFmpeg(t, "-f", "lavfi", "-i", "sine=duration=6", "-c:a", "libmp3lame", "-b:a", "64k",
+		"-metadata", "title=Tone", filepath.Join(dir, "song.mp3"))
 	for _, c := range []struct{ name, file string }{
 		{"clip", testFLV}, {"clip.flv", testFLV},
 		{"mp4:clip.mp4", filepath.Join(dir, "clip.mp4")}, {"mp4:clip.f4v", filepath.Join(dir, "clip.f4v")},
+		{"mp3:song", filepath.Join(dir, "song.mp3")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -73,3 +73,20 @@ func short(n, want int, err error) error {
 	}
 	return err
 }
+
+// Closer runs a release function once: the Close of a reader that shares
+// a file with others.
+type Closer struct{ f func() error }
+
+// NewCloser returns a Closer of f (nil: nothing to do).
+func NewCloser(f func() error) Closer { return Closer{f} }
+
+// Close runs the function, the first time only.
+func (c *Closer) Close() error {
+	f := c.f
+	c.f = nil
+	if f == nil {
+		return nil
+	}
+	return f()
+}
