@@ -303,6 +303,9 @@ func ScanIndex(r io.ReaderAt, size int64, maxTag int) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dataStart > size {
+		return nil, ErrNotFLV // the header announces more than there is
+	}
 	if maxTag <= 0 || maxTag > MaxTagSize {
 		maxTag = MaxTagSize
 	}

@@ -109,3 +109,30 @@ func TestNotMP3(t *testing.T) {
 		t.Fatalf("%d frames read past garbage, %d in the file", got, n)
 	}
 }
+
+// FuzzScan: any bytes either are no MP3 file or index and read (from the
+// start and from a seek) without panicking, frames within the file.
+func FuzzScan(f *testing.F) {
+	f.Add([]byte("ID3\x03\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x64"+string(make([]byte, 500))), uint32(0))
+	f.Add(append(bytes.Repeat([]byte{0xff, 0xf3, 0x14, 0xc4, 0, 0, 0, 0}, 40), "TAG"...), uint32(100))
+	f.Fuzz(func(t *testing.T, data []byte, ms uint32) {
+		x, err := Scan(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		s := NewSource(bytes.NewReader(data), x, nil)
+		total := 0
+		for _, at := range []uint32{0, ms} {
+			s.Seek(at)
+			for {
+				m, err := s.Next()
+				if err != nil {
+					break
+				}
+				if total += len(m.Payload) - 1; total > 2*len(data) {
+					t.Fatalf("read %d bytes of frames from %d", total, len(data))
+				}
+			}
+		}
+	})
+}

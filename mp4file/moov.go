@@ -212,10 +212,9 @@ func sampleDescription(trak *mp4.TrakBox, t Track) error {
 		stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", uint16(t.Channels), 16, uint16(min(t.SampleRate, 65535)),
 			mp4.CreateEsdsBox(t.Config)))
 	case CodecMP3:
-		esds := mp4.CreateEsdsBox(nil)
-		esds.DecConfigDescriptor.ObjectType = 0x6b // MPEG-1 audio
-		esds.DecConfigDescriptor.DecSpecificInfo = nil
-		stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", uint16(t.Channels), 16, uint16(min(t.SampleRate, 65535)), esds))
+		// QuickTime's ".mp3" sample entry, which needs no ES descriptor
+		// (mp4ff's wants decoder-specific information MP3 has not).
+		stsd.AddChild(mp4.CreateAudioSampleEntryBox(".mp3", uint16(t.Channels), 16, uint16(min(t.SampleRate, 65535)), nil))
 	default:
 		return fmt.Errorf("mp4file: codec %q", t.Codec)
 	}

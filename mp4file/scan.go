@@ -271,7 +271,7 @@ func sampleEntry(stsd []byte, video bool) (*Track, error) {
 	}
 	obj, cfg, err := decodeESDS(esds.payload)
 	if err != nil {
-		return nil, err
+		return nil, nil // a track we cannot describe is left out
 	}
 	switch obj {
 	case 0x40, 0x66, 0x67, 0x68: // MPEG-4 and MPEG-2 AAC

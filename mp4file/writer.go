@@ -155,8 +155,8 @@ func (w *Writer) Write(m media.Message) error {
 	default:
 		return nil // metadata and the like have no place here
 	}
-	if !ok {
-		w.dropped++
+	if !ok || !header && len(data) == 0 {
+		w.dropped++ // not recordable, or an empty frame
 		return nil
 	}
 	ti := w.audio
