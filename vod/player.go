@@ -232,6 +232,7 @@ type playing struct {
 	anchored     bool
 	wall         time.Time // when the message at anchorTS was due
 	anchorTS     uint32
+	prevTS       uint32 // the last frame's timestamp
 	paused       bool
 	ended        bool
 	receiveAudio bool
@@ -299,18 +300,22 @@ func (pl *playing) step(lead time.Duration) (time.Duration, <-chan struct{}, err
 	now := time.Now()
 	if frame {
 		if !pl.anchored {
-			pl.anchored, pl.wall, pl.anchorTS = true, now, m.Timestamp
+			pl.anchored, pl.wall, pl.anchorTS, pl.prevTS = true, now, m.Timestamp, m.Timestamp
 		}
-		rel := time.Duration(int64(m.Timestamp)-int64(pl.anchorTS)) * time.Millisecond
-		if rel > maxGap+lead || rel < -time.Second {
-			// A jump in the timeline: play on from here.
-			pl.wall, pl.anchorTS, rel = now, m.Timestamp, 0
+		if gap := int64(m.Timestamp) - int64(pl.prevTS); gap > maxGap.Milliseconds() || gap < -1000 {
+			// A jump in the timeline: this frame is due when the one
+			// before it was.
+			pl.wall = pl.wall.Add(time.Duration(int64(pl.prevTS)-int64(pl.anchorTS)) * time.Millisecond)
+			pl.anchorTS = m.Timestamp
 		}
-		if d := pl.wall.Add(rel).Sub(now) - lead; d > 0 {
+		pl.prevTS = m.Timestamp
+		due := pl.wall.Add(time.Duration(int64(m.Timestamp)-int64(pl.anchorTS)) * time.Millisecond)
+		if d := due.Sub(now) - lead; d > 0 {
 			return d, nil, nil
 		}
-		if rel > 0 && now.Sub(pl.wall.Add(rel)) > maxGap {
-			// Far behind (a stalled client): do not burst to catch up.
+		if now.Sub(due) > maxGap {
+			// Far behind (a client that stalled): play on from here
+			// rather than burst to catch up.
 			pl.wall, pl.anchorTS = now, m.Timestamp
 		}
 	}

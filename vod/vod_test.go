@@ -157,20 +157,21 @@ func completed(evs []event) bool {
 	return false
 }
 
-// TestPlayPaced: every message of the file is delivered, the metadata
+// TestPlayPaced: every message of a 30 s file is delivered, the metadata
 // first with the duration first, paced so that no message comes more than
-// the lead ahead of its time, and the end is Stream EOF, onPlayStatus
+// the lead ahead of its time (all along: the fake clock of the bubble
+// runs through the whole file), and the end is Stream EOF, onPlayStatus
 // NetStream.Play.Complete, NetStream.Play.Stop.
 func TestPlayPaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, dir := newService(t, Policy{Play: true, MinLead: time.Second, MaxLead: 3 * time.Second})
-		msgs := writeFLV(t, filepath.Join(dir, "vod/streams/_definst_/clip.flv"), 5)
+		msgs := writeFLV(t, filepath.Join(dir, "vod/streams/_definst_/clip.flv"), 30)
 		pb, err := s.OpenStream("vod", "_definst_", "clip", "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer pb.Close()
-		if d := pb.Duration(); d != 4.95 {
+		if d := pb.Duration(); d != 29.95 {
 			t.Fatalf("duration %v", d)
 		}
 		o := newOut()
@@ -192,7 +193,7 @@ func TestPlayPaced(t *testing.T) {
 		}
 		vs, _ := netstream.DecodeData(media[0])
 		meta, _ := amf.AsObject(vs[1])
-		if vs[0] != "onMetaData" || meta.Props[0].Key != "duration" || meta.Props[0].Value != 4.95 || !meta.Has("width") {
+		if vs[0] != "onMetaData" || meta.Props[0].Key != "duration" || meta.Props[0].Value != 29.95 || !meta.Has("width") {
 			t.Fatalf("first message %v", vs)
 		}
 		// Everything but the file's own metadata, in order, then
@@ -208,7 +209,7 @@ func TestPlayPaced(t *testing.T) {
 				t.Fatalf("message %d: %+v, want %+v", i, got, m)
 			}
 		}
-		if took := time.Since(began); took < 4950*time.Millisecond-2*time.Second {
+		if took := time.Since(began); took < 29950*time.Millisecond-2*time.Second {
 			t.Fatalf("played in %v", took)
 		}
 		if got := statuses(evs); len(got) != 2 || got[0] != netstream.PlayComplete || got[1] != netstream.PlayStop {
@@ -222,3 +223,142 @@ func TestPlayPaced(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// frames returns the audio and video messages delivered.
+func mediaOf(evs []event) []media.Message {
+	var out []media.Message
+	for _, e := range evs {
+		if e.m.IsAudio() || e.m.IsVideo() {
+			out = append(out, e.m)
+		}
+	}
+	return out
+}
+
+// TestPlayStartLen: play(name, 2, 1) starts at the key frame at or
+// before 2 s and stops after 3 s; len 0 plays one video frame.
+func TestPlayStartLen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, dir := newService(t, Policy{Play: true})
+		writeFLV(t, filepath.Join(dir, "vod/streams/_definst_/clip.flv"), 5)
+		pb, _ := s.OpenStream("vod", "_definst_", "clip", "test")
+		o := newOut()
+		pb.Start(o, 2.5, 1)
+		ms := mediaOf(waitFor(t, o, "the end", completed))
+		pb.Close()
+		var frames []media.Message
+		for _, m := range ms {
+			if !m.IsSequenceHeader() {
+				frames = append(frames, m)
+			}
+		}
+		if first, last := frames[0], frames[len(frames)-1]; first.Timestamp != 2000 || last.Timestamp > 3500 || last.Timestamp < 3400 {
+			t.Fatalf("played %d to %d", first.Timestamp, last.Timestamp)
+		}
+		pb, _ = s.OpenStream("vod", "_definst_", "clip", "test")
+		o = newOut()
+		pb.Start(o, 1, 0)
+		ms = mediaOf(waitFor(t, o, "the end", completed))
+		pb.Close()
+		video := 0
+		for _, m := range ms {
+			if m.IsVideo() && !m.IsSequenceHeader() {
+				video++
+				if m.Timestamp != 1000 || !m.IsKeyframe() {
+					t.Fatalf("single frame %+v", m)
+				}
+			}
+		}
+		if video != 1 {
+			t.Fatalf("%d video frames for len 0", video)
+		}
+	})
+}
+
+// TestSeekPauseReceive: a seek answers Seek.Notify and Play.Start and
+// goes on from the key frame before the time; while paused nothing is
+// sent, however long; receiveVideo(false) leaves audio only, and video
+// comes back at a key frame.
+func TestSeekPauseReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, dir := newService(t, Policy{Play: true, MinLead: 100 * time.Millisecond, MaxLead: 100 * time.Millisecond})
+		writeFLV(t, filepath.Join(dir, "vod/streams/_definst_/clip.flv"), 10)
+		pb, _ := s.OpenStream("vod", "_definst_", "clip", "test")
+		defer pb.Close()
+		o := newOut()
+		pb.Start(o, 0, -1)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		n := len(o.snapshot())
+		pb.Seek(6500)
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		evs := o.snapshot()[n:]
+		if got := statuses(evs); len(got) < 2 || got[0] != netstream.SeekNotify || got[1] != netstream.PlayStart {
+			t.Fatalf("after seek: %v", got)
+		}
+		for _, m := range mediaOf(evs) {
+			if !m.IsSequenceHeader() {
+				if m.Timestamp != 6000 {
+					t.Fatalf("seek to 6.5 s went on at %d", m.Timestamp)
+				}
+				break
+			}
+		}
+		pb.Pause(true)
+		synctest.Wait()
+		n = len(o.snapshot())
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := len(o.snapshot()); got != n {
+			t.Fatalf("%d messages sent while paused", got-n)
+		}
+		pb.SetReceive(true, false)
+		pb.Pause(false)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for _, m := range mediaOf(o.snapshot()[n:]) {
+			if m.IsVideo() {
+				t.Fatalf("video %d sent with receiveVideo(false)", m.Timestamp)
+			}
+		}
+		n = len(o.snapshot())
+		pb.SetReceive(true, true)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		for _, m := range mediaOf(o.snapshot()[n:]) {
+			if m.IsVideo() {
+				if !m.IsKeyframe() {
+					t.Fatalf("video came back with an inter frame at %d", m.Timestamp)
+				}
+				return
+			}
+		}
+		t.Fatal("no video after receiveVideo(true)")
+	})
+}
+
+// TestTimelineJump: a jump of a minute in a file's timestamps (a broken
+// file, or a gap appendWithGap left) is not waited for.
+func TestTimelineJump(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, dir := newService(t, Policy{Play: true})
+		path := filepath.Join(dir, "vod/streams/_definst_/gap.flv")
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, _ := os.Create(path)
+		w, _ := flv.NewWriter(f, flv.FlagVideo)
+		for _, ts := range []uint32{0, 500, 1000, 61000, 61500, 62000} {
+			w.Write(media.Message{Type: media.TypeVideo, Timestamp: ts, Payload: []byte{0x17, 1, 0, 0, 0}})
+		}
+		f.Close()
+		pb, _ := s.OpenStream("vod", "_definst_", "gap", "test")
+		defer pb.Close()
+		o := newOut()
+		began := time.Now()
+		pb.Start(o, 0, -1)
+		waitFor(t, o, "the end", completed)
+		if took := time.Since(began); took > 3*time.Second {
+			t.Fatalf("played 2 s of media around a 60 s jump in %v", took)
+		}
+	})
+}
