@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/internal/testtools"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/recorder"
+	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
 // These tests run ffmpeg and ffprobe (they fail, never skip, when those are
@@ -130,5 +132,57 @@ func copyFile(t *testing.T, from, to string) {
 	defer out.Close()
 	if _, err := io.Copy(out, in); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecordingSurvivesDisconnect: a publisher whose TCP connection just
+// drops (no unpublish) leaves a complete file: the frames that reached
+// the server (a reset connection loses what was in flight), the duration
+// in the metadata, and ffprobe reads it.
+func TestRecordingSurvivesDisconnect(t *testing.T) {
+	d, _, done := mediaDaemon(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := rtmp.Dial(ctx, rtmpURL(d, "live"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(ctx, "drop", rtmp.ModeRecord); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := flv.ReadFile(testFLV, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent counts
+	for i, m := range msgs[:len(msgs)/2] {
+		if err := c.WriteMedia(m); err != nil {
+			t.Fatal(err)
+		}
+		sent.add(m)
+		if i == 20 {
+			// Some frames surely reached the server.
+			waitUntil(t, 10*time.Second, "frames published", func() bool {
+				s, ok := d.NetStream().Registry.Lookup("live", netstream.DefaultInstance, "drop")
+				return ok && s.Stats().Messages >= 20
+			})
+		}
+	}
+	c.Conn().Close() // no FCUnpublish, no deleteStream
+	res := awaitDone(t, done)
+	if res.Err != nil {
+		t.Fatalf("recording %+v", res)
+	}
+	got := countFile(t, res.Path)
+	if got.audio > sent.audio || got.video > sent.video || got.video == 0 {
+		t.Fatalf("recorded %+v, sent %+v", got, sent)
+	}
+	if dur := scanFile(t, res.Path).Metadata(); dur == nil {
+		t.Fatal("no metadata")
+	} else if v, _ := dur.GetNumber("duration"); math.Abs(v-float64(got.last)/1000) > 0.001 {
+		t.Fatalf("metadata duration %v, last frame at %d ms", v, got.last)
+	}
+	if len(testtools.Probe(t, res.Path)) != 2 {
+		t.Fatal("ffprobe does not find both streams")
 	}
 }
