@@ -18,58 +18,14 @@ import (
 // file; write's error, ctx's or a read error stop it. Calling Replay again
 // with base just after the returned timestamp loops a file.
 func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Message) error) (uint32, error) {
-	start := time.Now()
-	first, started := uint32(0), false
-	last := base
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for {
-		m, err := r.Read()
-		if err == io.EOF {
-			return last, nil
-		}
-		if err != nil {
-			return last, err
-		}
-		if !started {
-			first, started = m.Timestamp, true
-		}
-		rel := uint32(0)
-		if m.Timestamp > first {
-			rel = m.Timestamp - first
-		}
-		if d := time.Duration(rel)*time.Millisecond - time.Since(start); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return last, ctx.Err()
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return last, err
-		}
-		m.Timestamp = base + rel
-		if err := write(m); err != nil {
-			return last, err
-		}
-		last = m.Timestamp
-	}
+	last, _, err := media.Replay(ctx, r.Read, base, media.Clock{Start: time.Now(), Origin: base}, write)
+	return last, err
 }
 
 // ReplayFile replays the FLV file at path (see Replay).
 func ReplayFile(ctx context.Context, path string, base uint32, write func(media.Message) error) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return base, err
-	}
-	defer f.Close()
-	r, err := NewReader(f, 0)
-	if err != nil {
-		return base, fmt.Errorf("%s: %w", path, err)
-	}
-	return Replay(ctx, r, base, write)
+	last, _, err := replayPath(ctx, path, base, media.Clock{Start: time.Now(), Origin: base}, write)
+	return last, err
 }
 
 // ReadFile reads every message of the FLV file at path (at most limit

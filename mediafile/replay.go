@@ -3,6 +3,7 @@ package mediafile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -11,82 +12,96 @@ import (
 	"github.com/rtmfpd/rtmfpd/media"
 )
 
+// ErrNoMedia is the error of a file with no audio or video: there is
+// nothing to play, and looping it would only spin.
+var ErrNoMedia = errors.New("mediafile: no audio or video")
+
+// LoopGap is the time between the last message of a pass of ReplayLoop and
+// the first of the next: one frame at 25 frames per second.
+const LoopGap = 40 * time.Millisecond
+
 // Replay publishes src from its start as a live publisher would: its
 // metadata and codec headers first, then each message when it is due in
 // real time from the first one. Timestamps are shifted so that the first
 // message is at base (an earlier one counts as the first). It returns the
 // timestamp of the last message written (base when none was), and nil at
-// the end of the source; write's error, ctx's or a read error stop it.
-// Calling Replay again with base just after the returned timestamp loops a
-// file. A recording in progress is followed until it ends.
+// the end of the source; write's error, ctx's or a read error stop it. A
+// recording in progress is followed until it ends.
 func Replay(ctx context.Context, src media.Source, base uint32, write func(media.Message) error) (uint32, error) {
+	last, _, err := replay(ctx, src, base, media.Clock{Start: time.Now(), Origin: base}, write)
+	return last, err
+}
+
+// replay is Replay on clock c; it also counts the audio and video
+// messages written.
+func replay(ctx context.Context, src media.Source, base uint32, c media.Clock, write func(media.Message) error) (uint32, int, error) {
 	hdrs, err := src.Seek(0)
 	if err != nil {
-		return base, err
+		return base, 0, err
 	}
 	if meta := src.Metadata(); meta.Len() > 0 {
 		if md, err := amfmsg.Data(0, "onMetaData", &amf.ECMAArray{Object: *meta}); err == nil {
 			md.Timestamp = base
 			if err := write(md); err != nil {
-				return base, err
+				return base, 0, err
 			}
 		}
 	}
 	for _, h := range hdrs {
 		h.Timestamp = base
 		if err := write(h); err != nil {
-			return base, err
+			return base, 0, err
 		}
 	}
-	start := time.Now()
-	first, started := uint32(0), false
-	last := base
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		m, err := src.Next()
-		switch {
-		case err == io.EOF:
-			return last, nil
-		case errors.Is(err, media.ErrNotYet):
+	next := func() (media.Message, error) {
+		for {
+			m, err := src.Next()
+			if !errors.Is(err, media.ErrNotYet) {
+				return m, err
+			}
 			select {
 			case <-src.Changed():
-				continue
 			case <-ctx.Done():
-				return last, ctx.Err()
+				return media.Message{}, ctx.Err()
 			}
+		}
+	}
+	return media.Replay(ctx, next, base, c, write)
+}
+
+// ReplayLoop replays the file at path (of the format its extension says,
+// see OpenFile) in real time, once, or with loop again and again until
+// ctx ends. Every pass is paced on one timeline: a pass starts LoopGap
+// after the last message of the previous one, so that each takes at least
+// the file's duration. A pass that writes no audio or video ends the loop
+// with ErrNoMedia. It returns nil at the end of the file without loop, and
+// otherwise the error that stopped it.
+func ReplayLoop(ctx context.Context, path string, loop bool, write func(media.Message) error) error {
+	src, err := OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	c := media.Clock{Start: time.Now()}
+	base := uint32(0)
+	for {
+		last, av, err := replay(ctx, src, base, c, write)
+		switch {
 		case err != nil:
-			return last, err
-		}
-		if !started {
-			first, started = m.Timestamp, true
-		}
-		rel := uint32(0)
-		if m.Timestamp > first {
-			rel = m.Timestamp - first
-		}
-		if d := time.Duration(rel)*time.Millisecond - time.Since(start); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return last, ctx.Err()
-			}
+			return err
+		case av == 0:
+			return fmt.Errorf("%s: %w", path, ErrNoMedia)
+		case !loop:
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return last, err
+			return err
 		}
-		m.Timestamp = base + rel
-		if err := write(m); err != nil {
-			return last, err
-		}
-		last = m.Timestamp
+		base = last + uint32(LoopGap/time.Millisecond)
 	}
 }
 
-// ReplayFile replays the file at path, of the format its extension says
-// (see OpenFile and Replay).
+// ReplayFile replays the file at path once (see OpenFile and Replay).
 func ReplayFile(ctx context.Context, path string, base uint32, write func(media.Message) error) (uint32, error) {
 	src, err := OpenFile(path)
 	if err != nil {
@@ -94,4 +109,26 @@ func ReplayFile(ctx context.Context, path string, base uint32, write func(media.
 	}
 	defer src.Close()
 	return Replay(ctx, src, base, write)
+}
+
+// CheckFile reports whether the file at path can be replayed: it must
+// open and index in the format its extension says and hold audio or video
+// (it is read up to the first).
+func CheckFile(path string) error {
+	src, err := OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	for {
+		m, err := src.Next()
+		switch {
+		case err == io.EOF:
+			return fmt.Errorf("%s: %w", path, ErrNoMedia)
+		case err != nil:
+			return fmt.Errorf("%s: %w", path, err)
+		case m.IsAudio() || m.IsVideo():
+			return nil
+		}
+	}
 }

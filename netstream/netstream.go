@@ -99,14 +99,13 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
-		c.log.Info("publish refused: name in use", "stream", name)
-		c.status(streamID, PublishBadName, name+" is already being published")
+		c.status(streamID, PublishBadName, name+" is already being published", amf.Property{Key: "details", Value: name})
 		return
 	}
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
 		if err := h(c, s); err != nil {
 			c.srv.Registry.Unpublish(s, ns)
-			c.status(streamID, PublishBadName, err.Error())
+			c.status(streamID, PublishBadName, err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
@@ -114,7 +113,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "stream", name)
+	c.log.Info("publish", "app", info.App, "stream", name)
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
 	switch r := c.srv.cfg.Recorder; {
@@ -207,7 +206,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", name, "live", live)
+	c.log.Info("play", "app", info.App, "stream", name, "live", live)
 }
 
 // playStarting sends what precedes a played stream's media: Stream Begin,
@@ -306,7 +305,7 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "stream", name)
+	ns.c.log.Info("unpublish", "app", s.App, "stream", name)
 	if notify {
 		ns.c.status(ns.id, UnpublishSuccess, name+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
@@ -330,6 +329,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
+	ns.c.log.Info("play stopped", "app", ns.c.Info().App, "stream", name)
 	if notify {
 		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
 	}

@@ -31,21 +31,12 @@ type GroupFile struct {
 
 func (f *GroupFile) validate() error {
 	if f.Path == "" {
-		return errors.New("files: path is required")
+		return errors.New("path: required")
 	}
-	if err := f.readable(); err != nil {
-		return fmt.Errorf("files: %w", err)
+	if err := mediafile.CheckFile(f.Path); err != nil {
+		return fmt.Errorf("path: %w", err)
 	}
 	return f.IPMulticast.validate()
-}
-
-// readable checks that the file opens in its format.
-func (f *GroupFile) readable() error {
-	src, err := mediafile.OpenFile(f.Path)
-	if err != nil {
-		return err
-	}
-	return src.Close()
 }
 
 func (f *GroupFile) name() string {
@@ -75,20 +66,12 @@ func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 		defer sg.files.Done()
 		defer pub.Close()
 		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
-		var base uint32
-		for {
-			last, err := mediafile.ReplayFile(ctx, f.Path, base, write)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				log.Error("group file publication stopped", "err", err)
-				return
-			case !f.Loop:
-				log.Info("group file published")
-				return
-			}
-			base = last + 40 // a frame's time after the last message
+		switch err := mediafile.ReplayLoop(ctx, f.Path, f.Loop, write); {
+		case ctx.Err() != nil:
+		case err != nil:
+			log.Error("group file publication stopped", "err", err)
+		default:
+			log.Info("group file published")
 		}
 	}()
 	return nil
