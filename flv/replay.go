@@ -13,9 +13,8 @@ import (
 // Replay reads the messages of r and hands each to write when it is due, in
 // real time from the first message on, as a live publisher sends them. The
 // timestamps are shifted so that the first message is at base (a timestamp
-// below the first one counts as the first). It returns the timestamp of the
-// last message written (base when none was), and nil at the end of the
-// file; write's error, ctx's or a read error stop it. Calling Replay again
+// below the first one counts as the first). It returns the largest
+// timestamp written (base when none was), and nil at the end of the file; write's error, ctx's or a read error stop it. Calling Replay again
 // with base just after the returned timestamp loops a file.
 func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Message) error) (uint32, error) {
 	last, _, err := media.Replay(ctx, r.Read, base, media.Clock{Start: time.Now(), Origin: base}, write)

@@ -16,15 +16,14 @@ import (
 // nothing to play, and looping it would only spin.
 var ErrNoMedia = errors.New("mediafile: no audio or video")
 
-// LoopGap is the time between the last message of a pass of ReplayLoop and
-// the first of the next: one frame at 25 frames per second.
-const LoopGap = 40 * time.Millisecond
+// LoopGap is the time between two passes of ReplayLoop (media.LoopGap).
+const LoopGap = media.LoopGap
 
 // Replay publishes src from its start as a live publisher would: its
 // metadata and codec headers first, then each message when it is due in
 // real time from the first one. Timestamps are shifted so that the first
 // message is at base (an earlier one counts as the first). It returns the
-// timestamp of the last message written (base when none was), and nil at
+// largest timestamp written (base when none was), and nil at
 // the end of the source; write's error, ctx's or a read error stop it. A
 // recording in progress is followed until it ends.
 func Replay(ctx context.Context, src media.Source, base uint32, write func(media.Message) error) (uint32, error) {
@@ -82,23 +81,9 @@ func ReplayLoop(ctx context.Context, path string, loop bool, write func(media.Me
 		return err
 	}
 	defer src.Close()
-	c := media.Clock{Start: time.Now()}
-	base := uint32(0)
-	for {
-		last, av, err := replay(ctx, src, base, c, write)
-		switch {
-		case err != nil:
-			return err
-		case av == 0:
-			return fmt.Errorf("%s: %w", path, ErrNoMedia)
-		case !loop:
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		base = last + uint32(LoopGap/time.Millisecond)
-	}
+	return media.ReplayLoop(ctx, loop, fmt.Errorf("%s: %w", path, ErrNoMedia), func(base uint32, c media.Clock) (uint32, int, error) {
+		return replay(ctx, src, base, c, write)
+	})
 }
 
 // ReplayFile replays the file at path once (see OpenFile and Replay).
