@@ -391,7 +391,12 @@ func TestRelayRecordsOnTarget(t *testing.T) {
 		{URL: "rtmfp://" + b.rtmfp + "/live/{name}_2", Mode: ModeAppend},
 	}}}})
 	l := publishLocal(t, m, "cam")
-	waitFor(t, "both published remotely", func() bool { return b.publisher("cam") != nil && b.publisher("cam_2") != nil })
+	for _, sub := range []string{"rtmp://", "rtmfp://"} {
+		waitFor(t, sub+" publishing", func() bool {
+			st, _ := statusOf(m, sub)
+			return st.State == StatePublishing
+		})
+	}
 	for range 25 {
 		l.frame()
 	}
