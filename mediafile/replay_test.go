@@ -35,7 +35,7 @@ func TestReplayLoop(t *testing.T) {
 			if m.IsAudio() || m.IsVideo() {
 				frames++
 				if due := began.Add(time.Duration(m.Timestamp) * time.Millisecond); time.Now().Before(due) {
-					t.Fatalf("frame at %d sent %v early", m.Timestamp, due.Sub(time.Now()))
+					t.Fatalf("frame at %d sent %v early", m.Timestamp, time.Until(due))
 				}
 				last = max(last, m.Timestamp)
 			}
