@@ -46,6 +46,12 @@ type Options struct {
 	// StatusBuffer bounds the status events kept for Status readers.
 	// Default 64; older events are dropped when nobody reads.
 	StatusBuffer int
+	// OnCall answers the server's calls of the NetConnection's client
+	// methods (onBWCheck, onBWDone, ...), as a Flash NetConnection.client
+	// object does: its value goes back in _result, an error in _error. It
+	// runs on the connection's reading goroutine. Nil answers every call
+	// with _error.
+	OnCall func(name string, args []amf.Value) (amf.Value, error)
 }
 
 // Status is a status event (onStatus, or the info object of _result and
@@ -495,6 +501,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			c.s.Close()
 			return
 		}
+		if id == 0 {
+			c.answerCall(cmd)
+			return
+		}
 	case media.TypeUserControl:
 		return
 	}
@@ -540,4 +550,28 @@ func (c *Conn) ConnectPeer(ctx context.Context, id profile.PeerID, addrs ...neti
 	}
 	to := append([]netip.AddrPort{c.s.RemoteAddr()}, addrs...)
 	return c.ep.Connect(ctx, flash.PeerEPD(id), to...)
+}
+
+// answerCall answers a call of the server.
+func (c *Conn) answerCall(cmd netstream.Command) {
+	var res amf.Value
+	err := errors.New("no such method")
+	if c.opts.OnCall != nil {
+		res, err = c.opts.OnCall(cmd.Name, cmd.Args)
+	}
+	if cmd.TxnID == 0 {
+		return
+	}
+	name, args := "_result", []amf.Value{res}
+	if err != nil {
+		name, args = "_error", []amf.Value{amf.NewObject(
+			amf.Property{Key: "level", Value: netstream.LevelError},
+			amf.Property{Key: "code", Value: netstream.CallFailed},
+			amf.Property{Key: "description", Value: err.Error()})}
+	}
+	if m, err := netstream.EncodeCommand(name, cmd.TxnID, nil, args...); err == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		tcflow.Write(ctx, c.nc, m, 0)
+		cancel()
+	}
 }

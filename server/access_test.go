@@ -20,10 +20,6 @@ const testSecret = "a test secret of enough bytes"
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func rtmfpURL(d *Daemon, path string) string {
-	return "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/" + path
-}
-
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)

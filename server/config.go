@@ -74,6 +74,8 @@ type Config struct {
 	Groups []GroupConfig `json:"groups"`
 	// Relay republishes streams to other servers (multipoint publishing).
 	Relay RelayConfig `json:"relay"`
+	// Media configures recording and video on demand (see media.go).
+	Media MediaConfig `json:"media"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -295,6 +297,9 @@ func (c *Config) Validate() error {
 		if err := c.Groups[i].validate(); err != nil {
 			return fmt.Errorf("groups[%d].%w", i, err)
 		}
+	}
+	if err := c.Media.validate(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/recorder"
 	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/server/access"
@@ -342,18 +343,17 @@ func (ct *control) onJoin(c *netstream.Conn, s *rtmfp.Session, id group.GroupID)
 	return nil
 }
 
-// RecordDone reports a finished recording to the application's
-// onRecordDone callback: the recorder calls it when a recording's file is
-// complete (path, the recording's length dur).
-func (d *Daemon) RecordDone(app, inst, name, path string, dur time.Duration) {
-	d.ctl.recordDone(app, inst, name, path, dur)
-}
-
-func (ct *control) recordDone(app, inst, name, path string, dur time.Duration) {
-	ap := ct.pol.Load().lookup(app)
+// recordDone reports a finished recording to the application's
+// onRecordDone callback (the recorder's OnRecordDone).
+func (ct *control) recordDone(dn recorder.Done) {
+	ap := ct.pol.Load().lookup(dn.App)
 	if ap == nil || ap.hooks.OnRecordDone == nil {
 		return
 	}
-	e := &Event{Call: "recordDone", App: app, Instance: inst, Stream: name, Path: path, Duration: dur.Seconds()}
+	e := &Event{Call: "recordDone", App: dn.App, Instance: dn.Instance, Stream: dn.Stream, Mode: dn.Mode,
+		Path: dn.Path, Duration: dn.Duration.Seconds(), File: dn.Name, Bytes: dn.Bytes}
+	if dn.Err != nil {
+		e.Error = dn.Err.Error()
+	}
 	ct.http.Notify(ap.hooks.OnRecordDone.hook(), "onRecordDone", e)
 }

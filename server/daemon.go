@@ -13,14 +13,17 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/recorder"
 	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmp"
+	"github.com/rtmfpd/rtmfpd/vod"
 )
 
 // Daemon is a running rtmfpd.
@@ -42,6 +45,9 @@ type Daemon struct {
 	groupsOnce sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
+	library      *mediafile.Library
+	recorder     *recorder.Recorder
+	vod          *vod.Service
 	sessions     *sessionLog
 	started      time.Time
 	wg           sync.WaitGroup
@@ -91,8 +97,15 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
 		ForwardRate: ic.ForwardRate, ForwardBurst: int(4 * ic.ForwardRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect, OnJoin: d.ctl.onJoin})
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks()))})
+	if err := d.startMedia(); err != nil {
+		return nil, err
+	}
+	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
+	if d.recorder != nil {
+		nsc.Recorder, nsc.Files = d.recorder, d.vod
+	}
+	d.ns = netstream.NewServer(nsc)
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -318,6 +331,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			d.log.Warn("shutdown: relay targets that had not sent their queues in time were closed", "err", err)
 		}
 	}
+	d.closeMedia()
 	if err := d.ctl.http.Close(ctx); err != nil {
 		d.log.Warn("shutdown: HTTP callback reports left unsent", "err", err)
 	}
@@ -343,6 +357,7 @@ func connectionsContext(ctx context.Context) (context.Context, context.CancelFun
 }
 
 func (d *Daemon) close() {
+	defer d.closeMedia()
 	d.cancel()
 	d.ctl.http.Close(context.Background())
 	d.closeGroups()

@@ -38,8 +38,13 @@ type Event struct {
 	// Duration is how long a stream was published or played, in seconds
 	// (the "done" calls).
 	Duration float64 `json:"duration,omitempty"`
-	// Path is the file of recordDone.
-	Path string `json:"path,omitempty"`
+	// Path is the file of recordDone, File its stream name ("cam",
+	// "mp4:cam.mp4"), Bytes its size; Error why the recording ended early
+	// (a quota, a write error).
+	Path  string `json:"path,omitempty"`
+	File  string `json:"file,omitempty"`
+	Bytes int64  `json:"bytes,omitempty"`
+	Error string `json:"error,omitempty"`
 
 	// Conn is the client's NetConnection (nil in recordDone); not sent.
 	Conn *netstream.Conn `json:"-"`

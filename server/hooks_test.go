@@ -15,6 +15,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
@@ -235,18 +236,31 @@ func fields(kv ...string) *amf.Object {
 	return o
 }
 
-// TestRecordDoneHook: a finished recording is reported to onRecordDone.
+// TestRecordDoneHook: a recording that ends is reported to onRecordDone.
 func TestRecordDoneHook(t *testing.T) {
 	hs := newHookServer(t)
+	root := t.TempDir()
 	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off",
+		"media": {"root": "`+root+`", "apps": [{"app": "live", "record": true}]},
 		"apps": [{"name": "live", "hooks": {"onRecordDone": "`+hs.URL+`/recordDone"}}]}`)
-	d.RecordDone("live", "_definst_", "cam", "live/streams/_definst_/cam.flv", 3*time.Second)
+	c := dialRTMFP(t, d, "live")
+	st, err := c.CreateStream(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Publish(testCtx(t), "cam", "record"); err != nil {
+		t.Fatal(err)
+	}
+	st.WriteMedia(testCtx(t), media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}})
+	st.WriteMedia(testCtx(t), media.Message{Type: media.TypeVideo, Timestamp: 40, Payload: []byte{0x27, 1, 0, 0, 0, 1}})
+	c.Close()
 	select {
 	case <-hs.done:
 	case <-testCtx(t).Done():
 		t.Fatal("no report")
 	}
-	if e := hs.last("/recordDone"); e.Call != "recordDone" || e.Path != "live/streams/_definst_/cam.flv" || e.Duration != 3 {
+	if e := hs.last("/recordDone"); e.Call != "recordDone" || e.App != "live" || e.Stream != "cam" || e.Mode != "record" ||
+		!strings.HasSuffix(e.Path, "cam.flv") || e.File != "cam" {
 		t.Errorf("onRecordDone body %+v", e)
 	}
 }
