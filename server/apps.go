@@ -227,6 +227,20 @@ func compileApp(a AppConfig, base HTTPHooks) (*appPolicy, error) {
 	return ap, nil
 }
 
+// groupJoinHooked reports whether any application has an onGroupJoin
+// callback.
+func (p *policy) groupJoinHooked() bool {
+	if p.open.hooks.OnGroupJoin != nil {
+		return true
+	}
+	for _, a := range p.apps {
+		if a.hooks.OnGroupJoin != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *appPolicy) needsToken() bool {
 	return a.connect.Token || a.publish.Token || a.play.Token
 }

@@ -322,7 +322,8 @@ func (ct *control) republishTargets(s *netstream.Stream) []relay.Target {
 // application decide.
 func (ct *control) onJoin(c *netstream.Conn, s *rtmfp.Session, id group.GroupID) error {
 	if c == nil {
-		if ct.hooks.OnGroupJoin == nil && ct.pol.Load().open.hooks.OnGroupJoin == nil && len(ct.pol.Load().apps) == 0 {
+		// A session that has not connected: only the hooks could say no.
+		if ct.hooks.OnGroupJoin == nil && !ct.pol.Load().groupJoinHooked() {
 			return nil
 		}
 		return errors.New("connect first")
