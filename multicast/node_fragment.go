@@ -8,7 +8,8 @@ import (
 
 // Publish cuts a message into fragments, buffers them and pushes each to
 // the neighbours that asked for its bit (at most PushNeighborLimit). Empty
-// messages are dropped.
+// messages are dropped; a message above MaxMessagePayload is refused
+// (ErrMessageTooLarge, counted in Stats.MessagesRefused).
 func (n *Node) Publish(m media.Message, now time.Time) error {
 	if !n.publisher {
 		return ErrNotPublisher
@@ -19,6 +20,7 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 	var err error
 	n.fragsTmp, err = n.frag.Fragment(n.fragsTmp[:0], m)
 	if err != nil {
+		n.st.MessagesRefused++
 		return err
 	}
 	for _, f := range n.fragsTmp {
@@ -28,6 +30,7 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 		n.buf.put(s)
 		n.trusted = f.ID
 		n.hz.advance(now, f.ID)
+		n.mapNewcomers(now)
 		n.pushFragment(n.buf.get(f.ID), nil, now)
 		if n.published != nil {
 			n.published(raw)
@@ -38,9 +41,22 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 	return nil
 }
 
+// endMapDelay separates a closed publisher's last map from its end map:
+// more than librtmfp's pull period, so that one of its pull rounds falls
+// between them (see Close).
+const endMapDelay = 2 * PullPeriod
+
 // Close ends a publisher's stream: every neighbour gets the end of stream
-// (the ID after the last fragment). The buffer keeps serving pulls until
-// its fragments age out.
+// (the ID after the last fragment) and, at once, the map of the last
+// fragments; endMapDelay later every neighbour gets a map naming the end of
+// stream as its newest fragment, as librtmfp's publisher does after it
+// closes. librtmfp pulls up to the newest map that is a fetch period old
+// and stops pulling when no newer map came for a fetch period, so without
+// a map after the last one it never pulls the fragments that map was the
+// first to show (the last ~fetch period of the stream), and with the
+// last one and the end one too close together its 100 ms pull round may
+// miss the moment between them. The buffer keeps serving pulls until its
+// fragments age out.
 func (n *Node) Close(now time.Time) error {
 	if !n.publisher {
 		return ErrNotPublisher
@@ -50,10 +66,15 @@ func (n *Node) Close(now time.Time) error {
 	}
 	n.closed = true
 	n.endID = n.frag.Last() + 1
+	n.endMapAt = now.Add(endMapDelay)
 	for _, id := range n.order {
 		if nb := n.neighbors[id]; nb.infoSent && nb.endTries == 0 {
 			n.sendEnd(nb, now)
 		}
+	}
+	n.sendMapToAll(now)
+	if n.timersOn && n.endMapAt.Before(n.nextMap) {
+		n.nextMap = n.endMapAt
 	}
 	return nil
 }
@@ -145,7 +166,7 @@ func (n *Node) ingest(nb *neighbor, src Source, raw []byte, now time.Time) error
 		n.hz.advance(now, f.ID)
 	}
 	n.pushFragment(n.buf.get(f.ID), nb, now)
-	n.reassemble(f)
+	n.reassemble(f, now)
 	return nil
 }
 
@@ -172,7 +193,8 @@ func (n *Node) pushFragment(s *slot, from *neighbor, now time.Time) {
 	}
 }
 
-// startAt fixes the first fragment a player delivers.
+// startAt fixes the first fragment a player delivers, and hands the
+// reassembler what the buffer already holds from there on.
 func (n *Node) startAt(id uint64) {
 	n.re = NewReassembler(ReassemblerConfig{
 		First:        id,
@@ -181,6 +203,24 @@ func (n *Node) startAt(id uint64) {
 		OnLoss:       n.onLoss,
 	})
 	n.cursor = id - 1
+	for k := max(id, n.buf.lo); n.buf.count > 0 && k <= n.buf.hi; k++ {
+		if s := n.buf.get(k); s != nil {
+			n.re.Add(s.frag)
+		}
+	}
+}
+
+// joinPoint is where a player starts: the first fragment it learnt of (the
+// newest its first map showed, or the first it was sent), so that it
+// delivers everything published since it joined, like librtmfp, which
+// starts at its first map's newest fragment; at most limit, and never
+// below expired (fragments the window already gave up on).
+func (n *Node) joinPoint(limit, expired uint64) uint64 {
+	start := limit
+	if f := n.hz.first; f != 0 && f < start {
+		start = f
+	}
+	return max(start, expired+1, 1)
 }
 
 func (n *Node) onLoss(first, last uint64) {
@@ -191,11 +231,13 @@ func (n *Node) onLoss(first, last uint64) {
 	}
 }
 
-// reassemble hands a new fragment to the reassembler and delivers what is
-// complete.
-func (n *Node) reassemble(f Fragment) {
+// reassemble hands a new fragment (already buffered) to the reassembler
+// and delivers what is complete. The first one fixes the start.
+func (n *Node) reassemble(f Fragment, now time.Time) {
 	if n.re == nil {
-		n.startAt(f.ID)
+		n.startAt(n.joinPoint(f.ID, n.hz.at(now.Add(-n.cfg.Window))))
+		n.drain()
+		return
 	}
 	if n.re.Add(f) {
 		n.drain()

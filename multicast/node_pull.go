@@ -9,8 +9,9 @@ import (
 // GroupMedia::sendPullRequests): give up on fragments known for longer
 // than Window, re-send pulls unanswered for FetchPeriod to another
 // neighbour, and pull every missing fragment known for FetchPeriod from a
-// neighbour whose map shows it. The first pull of a player that has
-// received nothing asks for the two newest fragments known.
+// neighbour whose map shows it. A player that has received nothing starts
+// at its join point (see joinPoint): at the latest the two newest
+// fragments known a fetch period ago.
 func (n *Node) pullRound(now time.Time) {
 	n.evict(now)
 	n.checkLate(now)
@@ -25,7 +26,8 @@ func (n *Node) pullRound(now time.Time) {
 		return
 	}
 	if n.re == nil {
-		n.startAt(max(target-1, expired+1, 1))
+		n.startAt(n.joinPoint(max(target-1, 1), expired))
+		n.drain()
 	}
 	budget := n.lim.MaxPullsPerRound
 

@@ -3,6 +3,7 @@ package multicast
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -17,21 +18,80 @@ func TestConfigClamp(t *testing.T) {
 	cases := []struct {
 		in, want Config
 	}{
+		// Negative → 0, no error (seed 002: Flash's property coercion).
 		{Config{Window: -time.Second, UpdatePeriod: -1, FetchPeriod: -1, RelayMargin: -1, PushNeighborLimit: -1},
-			Config{Window: MinWindow, UpdatePeriod: MinUpdatePeriod}},
-		{Config{Window: time.Hour, UpdatePeriod: time.Hour, FetchPeriod: time.Hour, RelayMargin: time.Hour, PushNeighborLimit: 1000, SendToAll: true},
-			Config{Window: MaxWindow, UpdatePeriod: MaxUpdatePeriod, FetchPeriod: MaxFetchPeriod, RelayMargin: MaxRelayMargin, PushNeighborLimit: MaxPushNeighborLimit, SendToAll: true}},
-		{Config{Window: 6 * time.Millisecond, UpdatePeriod: 20 * time.Millisecond, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10},
-			Config{Window: MinWindow, UpdatePeriod: 20 * time.Millisecond, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10}},
+			Config{}},
+		// Above the range → the maximum.
+		{Config{Window: 1 << 62, UpdatePeriod: 1 << 62, FetchPeriod: 1 << 62, RelayMargin: 1 << 62, PushNeighborLimit: 1 << 40, SendToAll: true},
+			Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit, SendToAll: true}},
+		// In range: kept as is, the extremes included.
+		{Config{Window: 6 * time.Millisecond, UpdatePeriod: 0, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10},
+			Config{Window: 6 * time.Millisecond, UpdatePeriod: 0, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10}},
+		{Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit},
+			Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit}},
 	}
 	for _, c := range cases {
 		if got := c.in.Clamp(); got != c.want {
 			t.Errorf("Clamp(%+v) = %+v, want %+v", c.in, got, c.want)
 		}
 	}
-	n, _ := newPublisher(t, Config{Window: -5})
-	if n.Config().Window != MinWindow {
+	if MaxPeriod != 4294967295*time.Millisecond || MaxPeriod.Seconds() != 4294967.295 {
+		t.Errorf("MaxPeriod %v", MaxPeriod)
+	}
+	for _, c := range []struct {
+		s    float64
+		want time.Duration
+	}{{-1, 0}, {0, 0}, {0.1, 100 * time.Millisecond}, {4294967.295, MaxPeriod}, {1e300, MaxPeriod}, {math.NaN(), 0}} {
+		if got := ClampSeconds(c.s); got != c.want {
+			t.Errorf("ClampSeconds(%v) = %v, want %v", c.s, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    float64
+		want int
+	}{{-3, 0}, {4.9, 4}, {4294967295, MaxPushNeighborLimit}, {1e20, MaxPushNeighborLimit}, {math.NaN(), 0}} {
+		if got := ClampCount(c.v); got != c.want {
+			t.Errorf("ClampCount(%v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	n, _ := newPublisher(t, Config{Window: -5, UpdatePeriod: time.Second})
+	if n.Config().Window != 0 {
 		t.Errorf("NewNode did not clamp: %+v", n.Config())
+	}
+}
+
+// TestExtremeConfig: the extremes of the ranges run without busy loops or
+// overflows: a 0 update period sends maps every MinTimerPeriod and
+// announces 0; the maxima are announced as 4294967295 ms and run.
+func TestExtremeConfig(t *testing.T) {
+	zero := Config{UpdatePeriod: 0, Window: 0, FetchPeriod: 0, RelayMargin: 0, PushNeighborLimit: 0, SendToAll: true}
+	pub, pr := newPublisher(t, zero)
+	if err := pub.AddNeighbor(7, epoch); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := pub.NextDeadline()
+	if !ok || d.Sub(epoch) != MinTimerPeriod {
+		t.Errorf("first map deadline %v after the start, want %v", d.Sub(epoch), MinTimerPeriod)
+	}
+	info, err := ParseStreamInfo(pr.take()[0].msg)
+	if err != nil || info.Config().UpdatePeriod != 0 || info.Config().Window != 0 {
+		t.Errorf("stream info %+v %v", info.Config(), err)
+	}
+	huge := Config{UpdatePeriod: MaxPeriod, Window: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit}
+	pub, pr = newPublisher(t, huge)
+	_ = pub.AddNeighbor(7, epoch)
+	info, err = ParseStreamInfo(pr.take()[0].msg)
+	if c := info.Config(); err != nil || c.Window != MaxPeriod || c.UpdatePeriod != MaxPeriod || c.FetchPeriod != MaxPeriod {
+		t.Errorf("stream info %+v %v", c, err)
+	}
+	for i := range 3 {
+		if err := pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 1, byte(i)}}, epoch.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		pub.Tick(epoch.Add(time.Duration(i) * time.Second))
+	}
+	if st := pub.Stats(epoch.Add(3 * time.Second)); st.BufferedFragments != 3 {
+		t.Errorf("buffered %d", st.BufferedFragments)
 	}
 }
 
@@ -166,20 +226,81 @@ func TestMapRounds(t *testing.T) {
 		for i := 1; i <= 6; i++ {
 			now := at(time.Duration(i) * 100 * time.Millisecond)
 			_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, byte(i)}}, now)
+			if i == 1 && len(ofType(r.take(), TypeFragmentsMap)) != 3 {
+				t.Errorf("sendToAll=%v: the first fragment was not mapped to every neighbour at once", all)
+			}
 			pub.Tick(now)
 			for _, m := range ofType(r.take(), TypeFragmentsMap) {
 				counts[m.to]++
 			}
 		}
-		want := 2
+		// After the first map each neighbour got at once, one neighbour
+		// per round (the round at the first fragment had nothing new),
+		// or all of them.
+		lo, hi := 1, 2
 		if all {
-			want = 6
+			lo, hi = 5, 5
 		}
 		for id := NeighborID(1); id <= 3; id++ {
-			if counts[id] != want {
-				t.Errorf("sendToAll=%v: neighbour %d got %d maps, want %d (%v)", all, id, counts[id], want, counts)
+			if counts[id] < lo || counts[id] > hi {
+				t.Errorf("sendToAll=%v: neighbour %d got %d maps in rounds, want %d to %d (%v)", all, id, counts[id], lo, hi, counts)
 			}
 		}
+		if total := counts[1] + counts[2] + counts[3]; !all && total != 5 {
+			t.Errorf("%d maps in 5 rounds", total)
+		}
+	}
+}
+
+// TestEndMaps: a closed publisher maps its last fragments to every
+// neighbour at once, then, endMapDelay later, a map naming the end of
+// stream (librtmfp's publisher does the same), and names it from then on.
+func TestEndMaps(t *testing.T) {
+	pub, r := newPublisher(t, DefaultConfig())
+	for id := NeighborID(1); id <= 3; id++ {
+		subscribe(t, pub, id, epoch)
+	}
+	for i := range 5 {
+		_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, byte(i)}}, epoch)
+	}
+	pub.Tick(at(100 * time.Millisecond))
+	r.take()
+	_ = pub.Close(at(150 * time.Millisecond))
+	out := r.take()
+	if len(ofType(out, TypeStreamInfo)) != 3 { // the end is the short form of the stream info
+		t.Errorf("end of stream: %d messages", len(ofType(out, TypeStreamInfo)))
+	}
+	maps := ofType(out, TypeFragmentsMap)
+	for _, m := range maps {
+		if fm, _ := DecodeReport(m.msg); fm.(FragmentsMap).Last != 5 {
+			t.Errorf("last map %+v", fm)
+		}
+	}
+	if len(maps) != 2 { // the neighbour of the round at 100 ms had it
+		t.Errorf("%d last maps at close", len(maps))
+	}
+	if d, _ := pub.NextDeadline(); d.After(at(150*time.Millisecond + endMapDelay)) {
+		t.Errorf("next deadline %v", d.Sub(epoch))
+	}
+	pub.Tick(at(200 * time.Millisecond))
+	if len(ofType(r.take(), TypeFragmentsMap)) != 0 {
+		t.Error("end map before endMapDelay")
+	}
+	pub.Tick(at(150*time.Millisecond + endMapDelay))
+	maps = ofType(r.take(), TypeFragmentsMap)
+	if len(maps) != 3 {
+		t.Fatalf("%d end maps", len(maps))
+	}
+	fm, _ := DecodeReport(maps[0].msg)
+	m := fm.(FragmentsMap)
+	if m.Last != 6 || !m.Has(5) || !m.Has(1) || m.Has(0) {
+		t.Errorf("end map %+v", m)
+	}
+	// A neighbour that comes later gets the end map and the end.
+	subscribe(t, pub, 4, at(time.Second))
+	out = r.take()
+	if len(ofType(out, TypeFragmentsMap)) != 1 || len(ofType(out, TypeStreamInfo)) != 2 { // stream info and end
+		t.Errorf("late neighbour got %d maps, %d infos", len(ofType(out, TypeFragmentsMap)), len(ofType(out, TypeStreamInfo)))
 	}
 }
 

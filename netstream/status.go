@@ -28,6 +28,12 @@ const (
 	SeekFailed          = "NetStream.Seek.Failed"
 	RecordNoAccess      = "NetStream.Record.NoAccess"
 	StreamFailed        = "NetStream.Failed"
+
+	// Group NetStreams (NetStream(connection, groupspec)): Flash raises
+	// these locally, the group member API reports them.
+	StreamConnectSuccess = "NetStream.Connect.Success"
+	StreamConnectFailed  = "NetStream.Connect.Failed"
+	MulticastStreamReset = "NetStream.MulticastStream.Reset"
 )
 
 // Levels of an info object.
@@ -41,7 +47,8 @@ const (
 func levelOf(code string) string {
 	switch code {
 	case ConnectRejected, ConnectInvalidApp, ConnectFailed, ConnectAppShutdown, CallFailed,
-		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordNoAccess, StreamFailed:
+		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordNoAccess, StreamFailed,
+		StreamConnectFailed:
 		return LevelError
 	}
 	return LevelStatus

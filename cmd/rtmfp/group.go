@@ -217,14 +217,13 @@ func groupPublishCmd(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	pub, err := m.Publish(name, *cfg)
+	var opts []groupstream.PublishOption
+	if *ipmc != "" {
+		opts = append(opts, groupstream.IPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}))
+	}
+	pub, err := m.Publish(name, *cfg, opts...)
 	if err != nil {
 		return err
-	}
-	if *ipmc != "" {
-		if err := pub.SetIPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}); err != nil {
-			return fmt.Errorf("IP multicast: %w", err)
-		}
 	}
 	fmt.Fprintf(os.Stderr, "publishing %s into group %s (%d neighbours)\n", fs.Arg(0), m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
 	prog := newProgress()

@@ -2,10 +2,14 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +32,8 @@ type GroupConfig struct {
 	Publish []GroupPublishRule `json:"publish"`
 	// Files lists FLV files the server publishes into the group.
 	Files []GroupFile `json:"files"`
+	// Play lists group streams the server plays into server streams.
+	Play []GroupPlayRule `json:"play"`
 }
 
 // GroupPublishRule republishes matching server streams into the group.
@@ -39,29 +45,33 @@ type GroupPublishRule struct {
 	// Name is the group stream name; {name}, {app} and {instance} are
 	// replaced. Default "{name}".
 	Name string `json:"name"`
-	// Multicast holds Flash's multicast properties (zero: Flash's
-	// defaults; out-of-range values are clamped).
+	// Multicast holds Flash's multicast properties (absent: Flash's
+	// defaults; out-of-range values are coerced).
 	Multicast MulticastConfig `json:"multicast"`
 	// IPMulticast also sends the stream to native IP multicast.
 	IPMulticast *IPMulticastConfig `json:"ipMulticast"`
 }
 
 // MulticastConfig holds NetStream's multicast properties by their Flash
-// names.
+// names. An absent (or null) property takes Flash's default; any value,
+// 0 included, is used as given after Flash's coercion: periods and
+// durations are numbers of seconds or duration strings ("8s") in
+// [0, 4294967.295] seconds, the push limit a number in [0, 4294967295];
+// negative values become 0 and larger ones the maximum, without error.
 type MulticastConfig struct {
-	WindowDuration           Duration `json:"multicastWindowDuration"`
-	RelayMarginDuration      Duration `json:"multicastRelayMarginDuration"`
-	FetchPeriod              Duration `json:"multicastFetchPeriod"`
-	AvailabilityUpdatePeriod Duration `json:"multicastAvailabilityUpdatePeriod"`
-	AvailabilitySendToAll    bool     `json:"multicastAvailabilitySendToAll"`
-	PushNeighborLimit        *int     `json:"multicastPushNeighborLimit"`
+	WindowDuration           *PropertySeconds `json:"multicastWindowDuration"`
+	RelayMarginDuration      *PropertySeconds `json:"multicastRelayMarginDuration"`
+	FetchPeriod              *PropertySeconds `json:"multicastFetchPeriod"`
+	AvailabilityUpdatePeriod *PropertySeconds `json:"multicastAvailabilityUpdatePeriod"`
+	AvailabilitySendToAll    bool             `json:"multicastAvailabilitySendToAll"`
+	PushNeighborLimit        *PropertyCount   `json:"multicastPushNeighborLimit"`
 }
 
 func (m MulticastConfig) config() multicast.Config {
 	c := multicast.DefaultConfig()
-	set := func(dst *time.Duration, v Duration) {
-		if v != 0 {
-			*dst = time.Duration(v)
+	set := func(dst *time.Duration, v *PropertySeconds) {
+		if v != nil {
+			*dst = time.Duration(*v)
 		}
 	}
 	set(&c.Window, m.WindowDuration)
@@ -70,9 +80,70 @@ func (m MulticastConfig) config() multicast.Config {
 	set(&c.UpdatePeriod, m.AvailabilityUpdatePeriod)
 	c.SendToAll = m.AvailabilitySendToAll
 	if m.PushNeighborLimit != nil {
-		c.PushNeighborLimit = *m.PushNeighborLimit
+		c.PushNeighborLimit = int(*m.PushNeighborLimit)
 	}
 	return c.Clamp()
+}
+
+// PropertySeconds is a multicast period or duration: a number of seconds,
+// as Flash's NetStream properties take them, or a duration string ("2.5s",
+// "100ms"). Values are coerced into [0, multicast.MaxPeriod] as Flash
+// coerces property assignments: negative → 0, larger → the maximum.
+type PropertySeconds time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *PropertySeconds) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		d, err := parseSaturating(s)
+		if err != nil {
+			return err
+		}
+		*p = PropertySeconds(multicast.ClampSeconds(d))
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("a multicast period is a number of seconds or a duration string such as \"2.5s\"")
+	}
+	*p = PropertySeconds(multicast.ClampSeconds(f))
+	return nil
+}
+
+// MarshalJSON writes the period as a duration string.
+func (p PropertySeconds) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(p).String())
+}
+
+// parseSaturating parses a Go duration string into seconds; a well-formed
+// duration too large for time.Duration gives +Inf (or -Inf), which the
+// coercion turns into the maximum (or 0).
+func parseSaturating(s string) (float64, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d.Seconds(), nil
+	}
+	t := strings.TrimLeft(s, "+-")
+	if t != "" && strings.Trim(t, "0123456789.nsuµmh") == "" && t[0] >= '0' && t[0] <= '9' {
+		if strings.HasPrefix(s, "-") {
+			return math.Inf(-1), nil
+		}
+		return math.Inf(1), nil
+	}
+	return 0, fmt.Errorf("multicast period %q: want a number of seconds or a duration such as \"2.5s\"", s)
+}
+
+// PropertyCount is multicastPushNeighborLimit: a number, truncated and
+// coerced into [0, 4294967295] like Flash's property.
+type PropertyCount int
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *PropertyCount) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("multicastPushNeighborLimit is a number")
+	}
+	*p = PropertyCount(multicast.ClampCount(f))
+	return nil
 }
 
 // IPMulticastConfig is where a group stream goes on native IP multicast.
@@ -106,6 +177,16 @@ func (g *GroupConfig) validate() error {
 			return fmt.Errorf("group %q: %w", g.Spec, err)
 		}
 	}
+	seen := map[string]bool{}
+	for _, r := range g.Play {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Spec, err)
+		}
+		if seen[r.Name] {
+			return fmt.Errorf("group %q: group stream %q played twice", g.Spec, r.Name)
+		}
+		seen[r.Name] = true
+	}
 	return nil
 }
 
@@ -122,22 +203,24 @@ func (ip *IPMulticastConfig) validate() error {
 	return nil
 }
 
-// start sends pub to IP multicast when ip is set.
-func (ip *IPMulticastConfig) start(pub *groupstream.Publication) error {
+// options are the publish options of ip (none when ip is nil).
+func (ip *IPMulticastConfig) options() []groupstream.PublishOption {
 	if ip == nil {
 		return nil
 	}
-	return pub.SetIPMulticastPublishAddress(ip.Address, ip.Port, groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL})
+	return []groupstream.PublishOption{groupstream.IPMulticastPublishAddress(ip.Address, ip.Port,
+		groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL})}
 }
 
 // serverGroup is the server's membership of one group.
 type serverGroup struct {
-	cfg    GroupConfig
-	member *netgroup.Member
-	g      *groupstream.Group
-	log    *slog.Logger
-	stop   context.CancelFunc // ends the file publications
-	files  sync.WaitGroup
+	cfg     GroupConfig
+	member  *netgroup.Member
+	g       *groupstream.Group
+	log     *slog.Logger
+	stop    context.CancelFunc // ends the file publications
+	files   sync.WaitGroup
+	ingests []ingest
 }
 
 // startGroups joins the configured groups on the first RTMFP endpoint.
@@ -164,6 +247,9 @@ func (d *Daemon) startGroups() error {
 			if err := sg.startFile(ctx, f); err != nil {
 				return err
 			}
+		}
+		if err := d.startPlays(sg); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -208,13 +294,10 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 			name = "{name}"
 		}
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
-		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
+		_, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
 		if err != nil {
 			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
 			return
-		}
-		if err := r.IPMulticast.start(sp.Publication); err != nil {
-			sg.log.Warn("IP multicast not started", "stream", s.Key(), "err", err)
 		}
 		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
 		return // one rule per stream
@@ -226,12 +309,14 @@ type GroupStatus struct {
 	Spec    string         `json:"spec"`
 	GroupID string         `json:"groupID"`
 	Member  netgroup.Stats `json:"member"` // neighbours, heard members, counters
+	Play    []IngestStatus `json:"play,omitempty"`
 }
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
 	for _, sg := range d.groups {
-		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats()})
+		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
+			Play: sg.ingestStatus()})
 	}
 	return out
 }
@@ -244,6 +329,9 @@ func (d *Daemon) closeGroups() {
 				sg.stop()
 			}
 			sg.files.Wait()
+			for _, i := range sg.ingests {
+				i.in.Close()
+			}
 			sg.member.Close()
 			sg.g.Close()
 		}
