@@ -134,6 +134,7 @@ const (
 	evStats         // a statistics request
 	evIngest        // a fragment from outside the mesh (IP multicast)
 	evConfig        // a player's multicast parameters set (or asked for, query)
+	evStreams       // statistics of every stream
 )
 
 type event struct {

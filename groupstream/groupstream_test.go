@@ -2,8 +2,8 @@ package groupstream
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"

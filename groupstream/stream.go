@@ -2,6 +2,8 @@ package groupstream
 
 import (
 	"crypto/rand"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +235,13 @@ func (g *Group) handle(ev event, now time.Time) {
 			}
 		}
 		ev.reply <- ev.s.node.Config()
+	case evStreams:
+		out := make([]StreamStatus, 0, len(g.streams))
+		for name, s := range g.streams {
+			out = append(out, StreamStatus{Name: name, Publisher: s.publisher, Closed: !s.lingerUntil.IsZero(), Stats: s.node.Stats(now)})
+		}
+		slices.SortFunc(out, func(a, b StreamStatus) int { return strings.Compare(a.Name, b.Name) })
+		ev.reply <- out
 	case evStats:
 		if g.streams[ev.s.name] == ev.s {
 			ev.reply <- ev.s.node.Stats(now)
@@ -361,6 +370,21 @@ func (g *Group) addStream(s *stream) error {
 		return err
 	}
 	return nil
+}
+
+// StreamStatus describes one stream of the group.
+type StreamStatus struct {
+	Name      string          `json:"name"`
+	Publisher bool            `json:"publisher"`
+	Closed    bool            `json:"closed,omitempty"` // a closed publication still serving pulls
+	Stats     multicast.Stats `json:"stats"`
+}
+
+// Streams returns the statistics of the streams this member publishes or
+// plays, by name.
+func (g *Group) Streams() []StreamStatus {
+	out, _ := g.call(event{kind: evStreams, reply: make(chan any, 1)}).([]StreamStatus)
+	return out
 }
 
 func (g *Group) stats(s *stream) multicast.Stats {

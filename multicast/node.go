@@ -118,6 +118,9 @@ type neighbor struct {
 	dataAt  time.Time
 	mapSent uint64 // Last of the last map we sent them
 	firstID uint64 // the first fragment that came after them (what their first map names)
+	pushed  uint64 // the last fragment pushed to them (publisher)
+
+	joinPushUntil time.Time // publisher: the end of their join push (see joinPush)
 
 	pushOut   uint8 // bits they asked us to push
 	pushIn    uint8 // bits we asked them to push
@@ -208,12 +211,14 @@ type Node struct {
 	nextMap, nextPull, nextPush time.Time
 	pushStarted                 bool
 
-	scratch   []byte
-	mapMsg    []byte
-	mapLast   uint64
-	newcomers bool      // a subscribed neighbour may have no map yet
-	endMapAt  time.Time // closed publisher: when its maps start naming the end
-	endMapped bool      // they do
+	scratch     []byte
+	mapMsg      []byte
+	mapLast     uint64
+	newcomers   bool      // a subscribed neighbour may have no map yet
+	endMapAt    time.Time // closed publisher: when its maps start naming the end
+	endMapped   bool      // they do
+	endNoticeAt time.Time // closed publisher: when it tells the neighbours the stream ended
+	endNoticed  bool      // it did
 
 	st     Stats
 	meters meters
@@ -412,6 +417,7 @@ func (n *Node) Tick(now time.Time) {
 	if !n.timersOn {
 		return
 	}
+	n.noticeEnd(now)
 	if !now.Before(n.nextMap) {
 		n.nextMap = nextTick(n.nextMap, n.cfg.mapPeriod(), now)
 		n.mapRound(now)
@@ -436,6 +442,9 @@ func (n *Node) NextDeadline() (t time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	t = n.nextMap
+	if n.closed && !n.endNoticed && n.endNoticeAt.Before(t) {
+		t = n.endNoticeAt
+	}
 	if !n.publisher {
 		if n.nextPull.Before(t) {
 			t = n.nextPull

@@ -46,17 +46,30 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 // between them (see Close).
 const endMapDelay = 2 * PullPeriod
 
-// Close ends a publisher's stream: every neighbour gets the end of stream
-// (the ID after the last fragment) and, at once, the map of the last
-// fragments; endMapDelay later every neighbour gets a map naming the end of
-// stream as its newest fragment, as librtmfp's publisher does after it
-// closes. librtmfp pulls up to the newest map that is a fetch period old
-// and stops pulling when no newer map came for a fetch period, so without
-// a map after the last one it never pulls the fragments that map was the
-// first to show (the last ~fetch period of the stream), and with the
-// last one and the end one too close together its 100 ms pull round may
-// miss the moment between them. The buffer keeps serving pulls until its
-// fragments age out.
+// endNoticeDelay is how long a closed publisher waits before it tells its
+// neighbours the stream ended: two fetch periods and a second (the
+// members' last pulls, and one retry of each), at most half of Window +
+// RelayMargin (the time its buffer serves them, so that the notice and its
+// repetitions go out before it leaves).
+func (c Config) endNoticeDelay() time.Duration {
+	return min(2*c.FetchPeriod+time.Second, (c.Window+c.RelayMargin)/2)
+}
+
+// Close ends a publisher's stream. At once every neighbour gets the map of
+// the last fragments; endMapDelay later a map naming the end of stream as
+// its newest fragment, as librtmfp's publisher does after it closes:
+// librtmfp pulls up to the newest map that is a fetch period old and stops
+// pulling when no newer map came for a fetch period, so without a map
+// after the last one it never pulls the fragments that map was the first
+// to show (the last ~fetch period of the stream), and with the two too
+// close together its 100 ms pull round may miss the moment between them.
+// The end of stream itself (the ID after the last fragment) goes out
+// endNoticeDelay later: a librtmfp member that has it writes its own maps
+// with that ID as their newest but its own newest fragment's bitmap
+// (GroupMedia::updateFragmentMap), so its neighbours pull from it
+// fragments it does not have and never get them ("Peer is asking for an
+// unknown Fragment"); by then they have what they need. The buffer keeps
+// serving pulls until its fragments age out.
 func (n *Node) Close(now time.Time) error {
 	if !n.publisher {
 		return ErrNotPublisher
@@ -67,16 +80,26 @@ func (n *Node) Close(now time.Time) error {
 	n.closed = true
 	n.endID = n.frag.Last() + 1
 	n.endMapAt = now.Add(endMapDelay)
-	for _, id := range n.order {
-		if nb := n.neighbors[id]; nb.infoSent && nb.endTries == 0 {
-			n.sendEnd(nb, now)
-		}
-	}
+	n.endNoticeAt = now.Add(n.cfg.endNoticeDelay())
 	n.sendMapToAll(now)
 	if n.timersOn && n.endMapAt.Before(n.nextMap) {
 		n.nextMap = n.endMapAt
 	}
 	return nil
+}
+
+// noticeEnd tells the neighbours a closed publisher's stream ended, once
+// endNoticeDelay has passed (map timer).
+func (n *Node) noticeEnd(now time.Time) {
+	if !n.closed || n.endNoticed || now.Before(n.endNoticeAt) {
+		return
+	}
+	n.endNoticed = true
+	for _, id := range n.order {
+		if nb := n.neighbors[id]; nb.infoSent && nb.endTries == 0 {
+			n.sendEnd(nb, now)
+		}
+	}
 }
 
 // ingest processes a fragment from a neighbour (nb) or a trusted source.
@@ -172,7 +195,8 @@ func (n *Node) ingest(nb *neighbor, src Source, raw []byte, now time.Time) error
 
 // pushFragment sends a new fragment to the neighbours that asked for its
 // bit, oldest request first, at most PushNeighborLimit of them, never back
-// to the neighbour it came from.
+// to the neighbour it came from. A publisher also pushes it to the
+// neighbours in their join push (see joinPush).
 func (n *Node) pushFragment(s *slot, from *neighbor, now time.Time) {
 	if s == nil {
 		return
@@ -187,11 +211,58 @@ func (n *Node) pushFragment(s *slot, from *neighbor, now time.Time) {
 			continue
 		}
 		sent++
+		nb.pushed = s.id
 		n.st.FragmentsPushedToPeers++
 		n.st.BytesPushedToPeers += uint64(len(s.frag.Payload))
 		n.sendMedia(nb, s, now)
 	}
+	if n.publisher {
+		n.joinPush(s, now)
+	}
 }
+
+// joinPush sends a publisher's new fragment to the subscribed neighbours
+// that are in the first joinPushSpan of their subscription (counted from
+// the first fragment published after it) and did not get it above: every
+// fragment, whatever their push mask. librtmfp starts playing at the first
+// fragment in its buffer once its first pull (a fetch period after its
+// first map, for the newest map's fragment) is answered, pulls nothing
+// below that pull, and stalls at the first hole until the window evicts it
+// (GroupBuffer processFragment, GroupMedia sendPullRequests): the
+// fragments between its join and its first pull must come by push, and in
+// its first seconds it asks one neighbour for one bit of the IDs. The
+// publisher has them all; this costs each new member one joinPushSpan of
+// the stream, once.
+func (n *Node) joinPush(s *slot, now time.Time) {
+	for _, id := range n.order {
+		nb := n.neighbors[id]
+		if !nb.subscribed || nb.pushed == s.id {
+			continue
+		}
+		if nb.joinPushUntil.IsZero() {
+			nb.joinPushUntil = now.Add(n.cfg.joinPushSpan())
+		}
+		if now.Before(nb.joinPushUntil) {
+			nb.pushed = s.id
+			n.st.FragmentsPushedToPeers++
+			n.st.BytesPushedToPeers += uint64(len(s.frag.Payload))
+			n.sendMedia(nb, s, now)
+		}
+	}
+}
+
+// joinPushSpan is the length of a new neighbour's join push. Its first map
+// (from us, at once, naming the first fragment after it came) makes
+// librtmfp's first pull, a fetch period later, ask for the newest fragment
+// of the maps it got in the next ~100 ms (its pull round): the push must
+// cover what was published until then, with a margin for maps from other
+// neighbours that came at the same time. At most the window.
+func (c Config) joinPushSpan() time.Duration {
+	return min(joinPushTime, c.Window)
+}
+
+// joinPushTime is joinPushSpan's length: ten pull rounds.
+const joinPushTime = 10 * PullPeriod
 
 // startAt fixes the first fragment a player delivers, and hands the
 // reassembler what the buffer already holds from there on.

@@ -17,6 +17,11 @@ func (n *Node) pullRound(now time.Time) {
 	n.checkLate(now)
 	n.updateHorizon(now)
 	expired := n.hz.at(now.Add(-n.cfg.Window))
+	if n.endID != 0 {
+		// A closed publisher's maps name the end of stream as their
+		// newest fragment: it does not exist, nothing is lost there.
+		expired = min(expired, n.endID-1)
+	}
 	n.expire(expired)
 	target := n.hz.at(now.Add(-n.cfg.FetchPeriod))
 	if n.endID != 0 && target >= n.endID {
@@ -38,7 +43,7 @@ func (n *Node) pullRound(now time.Time) {
 		switch {
 		case p == nil:
 			continue
-		case id <= expired || n.buf.has(id) || n.re.Has(id) && id < n.re.Next():
+		case id <= expired || n.buf.has(id) || n.re.Has(id) && id < n.re.Next() || n.endID != 0 && id >= n.endID:
 			n.dropPull(id, p)
 			continue
 		}

@@ -15,7 +15,7 @@ func (n *Node) sendInfo(nb *neighbor, now time.Time) {
 	nb.infoSent, nb.infoAt, nb.infoTries = true, now, 1
 	n.sendReport(nb, n.StreamInfo(), now)
 	n.sendMapTo(nb, now)
-	if n.publisher && n.endID != 0 && nb.endTries == 0 {
+	if n.publisher && n.endNoticed && nb.endTries == 0 {
 		n.sendEnd(nb, now) // a neighbour that came after the end
 	}
 }

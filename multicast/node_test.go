@@ -151,17 +151,26 @@ func TestPushLimitMaskAndSource(t *testing.T) {
 		_ = pub.HandleMessage(id, Push{Mask: mask}.Append(nil), epoch)
 	}
 	r.take()
-	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch) // fragment 1
-	got := onFlow(r.take(), FlowMedia)
-	var to []NeighborID
-	for _, m := range got {
-		to = append(to, m.to)
+	pushedTo := func() []NeighborID {
+		var to []NeighborID
+		for _, m := range onFlow(r.take(), FlowMedia) {
+			to = append(to, m.to)
+		}
+		return to
 	}
-	if len(to) != 3 || to[0] != 1 || to[1] != 3 || to[2] != 4 {
-		t.Fatalf("fragment 1 pushed to %v, want [1 3 4] (limit 3, oldest requests first, 2 lacks bit 1)", to)
+	// Fragment 1 starts every subscriber's join push: all get it.
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch)
+	if to := pushedTo(); len(to) != 5 {
+		t.Fatalf("fragment 1 pushed to %v, want all five (join push)", to)
 	}
-	st := pub.Stats(epoch)
-	if st.FragmentsPushedToPeers != 3 || st.BytesPushedToPeers != 3*3 {
+	// After the join push, only the requests count.
+	after := at(cfg.joinPushSpan())
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, after) // fragment 2
+	if to := pushedTo(); len(to) != 3 || to[0] != 1 || to[1] != 3 || to[2] != 4 {
+		t.Fatalf("fragment 2 pushed to %v, want [1 3 4] (limit 3, oldest requests first, 2 lacks bit 2)", to)
+	}
+	st := pub.Stats(after)
+	if st.FragmentsPushedToPeers != 8 || st.BytesPushedToPeers != 8*3 {
 		t.Errorf("push stats %+v", st)
 	}
 
@@ -254,7 +263,8 @@ func TestMapRounds(t *testing.T) {
 
 // TestEndMaps: a closed publisher maps its last fragments to every
 // neighbour at once, then, endMapDelay later, a map naming the end of
-// stream (librtmfp's publisher does the same), and names it from then on.
+// stream (librtmfp's publisher does the same), and names it from then on;
+// the end of stream itself comes endNoticeDelay after the close.
 func TestEndMaps(t *testing.T) {
 	pub, r := newPublisher(t, DefaultConfig())
 	for id := NeighborID(1); id <= 3; id++ {
@@ -267,8 +277,8 @@ func TestEndMaps(t *testing.T) {
 	r.take()
 	_ = pub.Close(at(150 * time.Millisecond))
 	out := r.take()
-	if len(ofType(out, TypeStreamInfo)) != 3 { // the end is the short form of the stream info
-		t.Errorf("end of stream: %d messages", len(ofType(out, TypeStreamInfo)))
+	if len(ofType(out, TypeStreamInfo)) != 0 { // the end comes endNoticeDelay later
+		t.Errorf("end of stream at close: %d messages", len(ofType(out, TypeStreamInfo)))
 	}
 	maps := ofType(out, TypeFragmentsMap)
 	for _, m := range maps {
@@ -296,8 +306,12 @@ func TestEndMaps(t *testing.T) {
 	if m.Last != 6 || !m.Has(5) || !m.Has(1) || m.Has(0) {
 		t.Errorf("end map %+v", m)
 	}
+	pub.Tick(at(150*time.Millisecond + DefaultConfig().endNoticeDelay()))
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 3 {
+		t.Errorf("%d ends", len(ends))
+	}
 	// A neighbour that comes later gets the end map and the end.
-	subscribe(t, pub, 4, at(time.Second))
+	subscribe(t, pub, 4, at(6*time.Second))
 	out = r.take()
 	if len(ofType(out, TypeFragmentsMap)) != 1 || len(ofType(out, TypeStreamInfo)) != 2 { // stream info and end
 		t.Errorf("late neighbour got %d maps, %d infos", len(ofType(out, TypeFragmentsMap)), len(ofType(out, TypeStreamInfo)))
@@ -550,9 +564,17 @@ func TestEndOfStream(t *testing.T) {
 	_ = pub.Publish(media.Message{Type: 8, Payload: []byte{1}}, epoch)
 	r.take()
 	_ = pub.Close(epoch)
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 0 {
+		t.Fatalf("end of stream sent at once: %+v", ends)
+	}
+	delay := DefaultConfig().endNoticeDelay()
+	if dl, _ := pub.NextDeadline(); dl.After(at(delay)) {
+		t.Errorf("next deadline %v after the notice is due", dl.Sub(epoch))
+	}
+	pub.Tick(at(delay))
 	ends := ofType(r.take(), TypeStreamInfo)
-	if len(ends) != 1 || !IsStreamEnd(ends[0].msg) {
-		t.Fatalf("close sent %+v", ends)
+	if len(ends) != 1 || !IsStreamEnd(ends[0].msg) || delay != 5*time.Second {
+		t.Fatalf("end of stream %v after close: %+v", delay, ends)
 	}
 	if err := pub.Publish(media.Message{Type: 8, Payload: []byte{1}}, epoch); !errors.Is(err, ErrClosed) {
 		t.Errorf("publish after close: %v", err)

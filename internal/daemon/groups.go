@@ -34,6 +34,21 @@ type GroupConfig struct {
 	Files []GroupFile `json:"files"`
 	// Play lists group streams the server plays into server streams.
 	Play []GroupPlayRule `json:"play"`
+	// Neighbors is how many members the server keeps as neighbours beyond
+	// its best list (netgroup.Config.KeepNeighbors), default 64; 0 is
+	// librtmfp's best list alone. Members that are the server's
+	// neighbours get its publications from their first fragment.
+	Neighbors *int `json:"neighbors"`
+}
+
+// DefaultGroupNeighbors is GroupConfig.Neighbors' default.
+const DefaultGroupNeighbors = 64
+
+func (g *GroupConfig) keepNeighbors() int {
+	if g.Neighbors == nil {
+		return DefaultGroupNeighbors
+	}
+	return max(*g.Neighbors, 0)
 }
 
 // GroupPublishRule republishes matching server streams into the group.
@@ -177,6 +192,9 @@ func (g *GroupConfig) validate() error {
 			return fmt.Errorf("group %q: %w", g.Spec, err)
 		}
 	}
+	if g.Neighbors != nil && *g.Neighbors > 4096 {
+		return fmt.Errorf("group %q: neighbors %d: at most 4096", g.Spec, *g.Neighbors)
+	}
 	seen := map[string]bool{}
 	for _, r := range g.Play {
 		if err := r.validate(); err != nil {
@@ -232,8 +250,10 @@ func (d *Daemon) startGroups() error {
 	for _, gc := range d.cfg.Groups {
 		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
 		sg.g = groupstream.New(sg.log)
+		keep := gc.keepNeighbors()
 		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
-			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
+			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g,
+			KeepNeighbors: keep, MaxNeighbors: max(netgroup.DefaultMaxNeighbors, keep+16)})
 		if err != nil {
 			sg.g.Close()
 			return fmt.Errorf("joining group %s: %w", gc.Spec, err)
@@ -306,17 +326,18 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 
 // GroupStatus describes the server's membership of a group.
 type GroupStatus struct {
-	Spec    string         `json:"spec"`
-	GroupID string         `json:"groupID"`
-	Member  netgroup.Stats `json:"member"` // neighbours, heard members, counters
-	Play    []IngestStatus `json:"play,omitempty"`
+	Spec    string                     `json:"spec"`
+	GroupID string                     `json:"groupID"`
+	Member  netgroup.Stats             `json:"member"`  // neighbours, heard members, counters
+	Streams []groupstream.StreamStatus `json:"streams"` // what the server publishes and plays in the group
+	Play    []IngestStatus             `json:"play,omitempty"`
 }
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
 	for _, sg := range d.groups {
 		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
-			Play: sg.ingestStatus()})
+			Streams: sg.g.Streams(), Play: sg.ingestStatus()})
 	}
 	return out
 }
