@@ -24,8 +24,8 @@
 #   SIZE [640x360]     picture size
 #   GOP [25]           frames between key frames (25 fps)
 #   DURATION [10]      seconds of media
-#   NOISE [0]          noise strength (0-100) added to the picture: large key frames
-#                      (NOISE=100 SIZE=1280x720 RATE=20000k gives key frames of ~1 MB)
+#   LARGE [0]          1: large key frames instead: 1280x720, a key frame of ~1 MB every 4 s
+#                      and tiny inter frames (~2 Mbit/s on average; RATE, SIZE, GOP ignored)
 #   TUNED [0]          TestClient members tuned unlike the publisher
 #                      (--pushLimit=1 --fetchPeriod=500 --windowDuration=2000)
 #   LATE [0]           TestClient members that join LATE_AT seconds into the stream
@@ -54,7 +54,7 @@ for p in "$FFMPEG" "$FFPROBE"; do
 done
 
 MEMBERS=${MEMBERS:-8} RATE=${RATE:-900k} SIZE=${SIZE:-640x360} GOP=${GOP:-25} DURATION=${DURATION:-10}
-NOISE=${NOISE:-0} TUNED=${TUNED:-0} LATE=${LATE:-0} LATE_AT=${LATE_AT:-4} MULTICAST=${MULTICAST:-'{}'}
+LARGE=${LARGE:-0} TUNED=${TUNED:-0} LATE=${LATE:-0} LATE_AT=${LATE_AT:-4} MULTICAST=${MULTICAST:-'{}'}
 JOIN_WAIT=${JOIN_WAIT:-6} DRAIN=${DRAIN:-15} PORT=${PORT:-19450} TESTCLIENT_LOG=${TESTCLIENT_LOG:-0}
 SPEC=G:027f0201010103010c050e74657374011b00
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/netgroup-load.XXXXXX)}
@@ -70,11 +70,18 @@ cleanup() {
 trap cleanup EXIT
 
 # The media.
-vf="null"
-[ "$NOISE" != 0 ] && vf="noise=alls=$NOISE:allf=t"
-"$FFMPEG" -v error -y -f lavfi -i "testsrc2=size=$SIZE:rate=25" -f lavfi -i sine=frequency=440:sample_rate=44100 \
-	-t "$DURATION" -vf "$vf" -c:v libx264 -preset veryfast -b:v "$RATE" -maxrate "$RATE" -bufsize "$RATE" \
-	-g "$GOP" -keyint_min "$GOP" -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k -f flv media.flv
+if [ "$LARGE" = 1 ]; then
+	# A fixed pseudo-random pattern over most of the picture: each key
+	# frame codes it whole (~1 MB), inter frames only the moving strip.
+	"$FFMPEG" -v error -y -f lavfi -i "testsrc2=size=1280x720:rate=25" -f lavfi -i sine=frequency=440:sample_rate=44100 \
+		-t "$DURATION" -vf "geq=lum='if(lt(Y,680),mod(X*X*31+Y*Y*17+X*Y*7,251),lum(X,Y))':cb='mod(X*13+Y*X*3,200)':cr=128" \
+		-c:v libx264 -preset veryfast -crf 10 -g 100 -keyint_min 100 -sc_threshold 0 -pix_fmt yuv420p \
+		-c:a aac -b:a 64k -f flv media.flv
+else
+	"$FFMPEG" -v error -y -f lavfi -i "testsrc2=size=$SIZE:rate=25" -f lavfi -i sine=frequency=440:sample_rate=44100 \
+		-t "$DURATION" -c:v libx264 -preset veryfast -b:v "$RATE" -maxrate "$RATE" -bufsize "$RATE" \
+		-g "$GOP" -keyint_min "$GOP" -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k -f flv media.flv
+fi
 probe() { "$FFPROBE" -v error -show_entries packet=codec_type,pts,size,flags -of csv "$1" 2>/dev/null || true; }
 probe media.flv >media.csv
 read -r src_video src_audio src_keys src_maxkey src_bytes <<<"$(awk -F, '
