@@ -110,6 +110,11 @@ type Config struct {
 	Rendezvous Rendezvous
 	// Handler receives events; nil refuses multicast flows.
 	Handler Handler
+	// Messages receives posts and routed messages and makes Post,
+	// SendToNearest and SendToAllNeighbors work (see messaging.go for
+	// their flow, rtmfpd's own); nil: the member neither sends nor
+	// handles them.
+	Messages MessageHandler
 	// Logger receives the member's logs. Default: the endpoint's.
 	Logger *slog.Logger
 

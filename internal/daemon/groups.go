@@ -39,6 +39,11 @@ type GroupConfig struct {
 	// librtmfp's best list alone. Members that are the server's
 	// neighbours get its publications from their first fragment.
 	Neighbors *int `json:"neighbors"`
+	// Messages, set from Go, receives the posts and routed messages that
+	// reach the server's member and lets GroupMember(spec).Post,
+	// SendToNearest and SendToAllNeighbors send them (rtmfpd members
+	// only: see netgroup's messaging).
+	Messages netgroup.MessageHandler `json:"-"`
 }
 
 // DefaultGroupNeighbors is GroupConfig.Neighbors' default.
@@ -253,7 +258,7 @@ func (d *Daemon) startGroups() error {
 		keep := gc.keepNeighbors()
 		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
 			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g,
-			KeepNeighbors: keep, MaxNeighbors: max(netgroup.DefaultMaxNeighbors, keep+16)})
+			KeepNeighbors: keep, MaxNeighbors: max(netgroup.DefaultMaxNeighbors, keep+16), Messages: gc.Messages})
 		if err != nil {
 			sg.g.Close()
 			return fmt.Errorf("joining group %s: %w", gc.Spec, err)
@@ -322,6 +327,18 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
 		return // one rule per stream
 	}
+}
+
+// GroupMember returns the server's member of the group of spec (as
+// configured), nil if the server is not in it: post and route messages
+// with it.
+func (d *Daemon) GroupMember(spec string) *netgroup.Member {
+	for _, sg := range d.groups {
+		if sg.cfg.Spec == spec {
+			return sg.member
+		}
+	}
+	return nil
 }
 
 // GroupStatus describes the server's membership of a group.

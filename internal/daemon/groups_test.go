@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,9 +12,12 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netgroup"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
 const testGroupSpec = "G:027f0201010103010c050e74657374011b00"
@@ -319,5 +323,79 @@ func TestDaemonPlaysGroupStream(t *testing.T) {
 	gs := getStatus(t, d).Groups
 	if len(gs) != 1 || len(gs[0].Play) != 1 || !gs[0].Play[0].Published || gs[0].Play[0].Stream != "live/_definst_/fromgroup" || gs[0].Play[0].Messages < 50 {
 		t.Fatalf("status %+v", gs)
+	}
+}
+
+// postBox is a netgroup.MessageHandler handing posts to a channel.
+type postBox chan string
+
+func (p postBox) Post(_ string, msg []byte, _ profile.PeerID) {
+	select {
+	case p <- string(msg):
+	default:
+	}
+}
+func (p postBox) SendTo(group.Address, []byte, profile.PeerID) {}
+
+// TestDaemonGroupMessages: the server's member posts into its group from
+// the Go API (GroupMember) and its Messages hook gets a member's post.
+func TestDaemonGroupMessages(t *testing.T) {
+	cfg, err := loadJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off", "groups": [{"spec": "`+testGroupSpec+`"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverBox := make(postBox, 4)
+	cfg.Groups[0].Messages = serverBox
+	d, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.Dial(ctx, "rtmfp://"+d.Endpoints()[0].LocalAddr().String()+"/live", client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ep := c.Session().Endpoint()
+	go netgroup.Serve(ctx, ep, nil)
+	memberBox := make(postBox, 4)
+	m, err := netgroup.Join(ctx, netgroup.Config{Endpoint: ep, Spec: testGroupSpec, Rendezvous: netgroup.ClientRendezvous{Conn: c}, Messages: memberBox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	sm := d.GroupMember(testGroupSpec)
+	if sm == nil || d.GroupMember("G:00") != nil {
+		t.Fatal("GroupMember")
+	}
+	// Post until the neighbourhood (and its message flows) is up.
+	for i := 0; ; i++ {
+		if _, err := sm.Post([]byte(fmt.Sprint("from the server ", i))); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-memberBox:
+			if !strings.HasPrefix(got, "from the server") {
+				t.Fatalf("member got %q", got)
+			}
+		case <-time.After(200 * time.Millisecond):
+			continue
+		case <-ctx.Done():
+			t.Fatal("the member never got the server's post")
+		}
+		break
+	}
+	if _, err := m.Post([]byte("from a member")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-serverBox:
+		if got != "from a member" {
+			t.Fatalf("server got %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server never got the member's post")
 	}
 }
