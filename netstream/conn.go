@@ -59,7 +59,7 @@ type Conn struct {
 // NewConn registers a connection arriving on transport t.
 func (srv *Server) NewConn(t Transport, id string) *Conn {
 	c := &Conn{srv: srv, t: t, streams: make(map[uint32]*netStream), nextID: 1, ID: id}
-	c.log = srv.log.With("conn", id, "proto", t.Protocol(), "addr", t.RemoteAddr())
+	c.log = srv.log.With("session", id, "proto", t.Protocol(), "remote", t.RemoteAddr())
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -166,7 +166,7 @@ func (c *Conn) stream(id uint32) *netStream {
 // the connection on its own when it is gone).
 func (c *Conn) send(streamID uint32, m media.Message) {
 	if err := c.t.Send(streamID, m); err != nil {
-		c.log.Debug("send failed", "stream", streamID, "err", err)
+		c.log.Debug("send failed", "streamID", streamID, "err", err)
 	}
 }
 
@@ -182,6 +182,15 @@ func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, a
 
 // status sends onStatus with an info object on a stream.
 func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Property) {
+	if levelOf(code) == LevelError { // a refusal: one line, whatever refused
+		attrs := []any{"app", c.Info().App, "code", code, "reason", description}
+		for _, p := range extra {
+			if p.Key == "details" {
+				attrs = append(attrs, "stream", p.Value)
+			}
+		}
+		c.log.Info("refused", attrs...)
+	}
 	info := Info(code, description)
 	info.Props = append(info.Props, extra...)
 	c.reply(streamID, "onStatus", 0, nil, info)
@@ -313,7 +322,7 @@ func (c *Conn) connect(cmd Command) error {
 	info.Args = append(info.Args, cmd.Args...)
 	reject := func(code, why string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect rejected", "app", info.App, "reason", why)
+		c.log.Info("connect refused", "app", info.App, "instance", info.Instance, "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))

@@ -95,14 +95,13 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
-		c.log.Info("publish refused: name in use", "stream", name)
-		c.status(streamID, PublishBadName, name+" is already being published")
+		c.status(streamID, PublishBadName, name+" is already being published", amf.Property{Key: "details", Value: name})
 		return
 	}
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
 		if err := h(c, s); err != nil {
 			c.srv.Registry.Unpublish(s, ns)
-			c.status(streamID, PublishBadName, err.Error())
+			c.status(streamID, PublishBadName, err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
@@ -110,7 +109,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "stream", name)
+	c.log.Info("publish", "app", info.App, "stream", name)
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
 }
@@ -170,7 +169,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", name, "live", live)
+	c.log.Info("play", "app", info.App, "stream", name, "live", live)
 }
 
 // PublishStarted tells a waiting player its stream started (after what is
@@ -239,7 +238,7 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "stream", name)
+	ns.c.log.Info("unpublish", "app", s.App, "stream", name)
 	if notify {
 		ns.c.status(ns.id, UnpublishSuccess, name+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
@@ -255,6 +254,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
+	ns.c.log.Info("play stopped", "app", ns.c.Info().App, "stream", name)
 	if notify {
 		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
 	}

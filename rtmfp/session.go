@@ -58,6 +58,10 @@ const (
 	maxPendingPingReplys = 4
 	maxPingData          = 1000
 	maxPendingFIHellos   = 64
+	// shutdownPatience is how long, at least, a session waits at endpoint
+	// shutdown for a first packet from the far end before abandoning it
+	// (four round trips if that is longer).
+	shutdownPatience = time.Second
 	// delayedAck is how long an acknowledgement may wait for a second
 	// data packet; RFC 7016 §3.6.3.4 allows up to 200 ms. A short delay
 	// keeps small windows moving.
@@ -133,6 +137,7 @@ type Session struct {
 	closeUntil   time.Time
 	closeAckDue  bool
 	closing      bool      // Close was called: flows are draining
+	shutdownAt   time.Time // the endpoint began shutting down
 	pacedUntil   time.Time // data waits for the pacer until then
 	reorderMult  int       // reordering window, in quarter round trips beyond the first
 	lingerUntil  time.Time
@@ -176,7 +181,7 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
 	s.cc = congestion.New(s.maxBody)
-	s.log = s.log.With("peer", sc.FarPeerID.String()[:16])
+	s.log = s.log.With("session", sc.FarPeerID.String())
 	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
 		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
 	}
@@ -466,6 +471,7 @@ func (s *Session) shutdown() {
 	s.mu.Lock()
 	s.closeReq = true
 	s.mu.Unlock()
+	s.shutdownAt = time.Now()
 	if s.state < stateOpen || s.state == stateFarClose {
 		s.finishClose(ErrEndpointClosed)
 	}

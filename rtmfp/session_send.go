@@ -322,7 +322,16 @@ func (s *Session) onTimers(now time.Time) {
 			s.finishClose(ErrFarClose)
 		}
 		return
-	case stateNearClose:
+	}
+	if s.unansweredAtShutdown(now) {
+		s.log.Debug("no answer since the shutdown began; session abandoned")
+		s.mu.Lock()
+		s.err = ErrAbandoned // whatever the close was for
+		s.mu.Unlock()
+		s.finishClose(ErrAbandoned)
+		return
+	}
+	if s.state == stateNearClose {
 		if !now.Before(s.closeUntil) {
 			s.finishClose(s.closeErr())
 		}
@@ -381,6 +390,20 @@ func (s *Session) onTimers(now time.Time) {
 	}
 }
 
+// unansweredAtShutdown reports whether the endpoint is shutting down and
+// the far end has sent nothing since, for longer than it takes to answer:
+// a peer that vanished (killed, unplugged) would otherwise hold the
+// shutdown for the whole flow drain and close exchange. A far end that
+// answers anything is given the full close.
+func (s *Session) unansweredAtShutdown(now time.Time) bool {
+	return !s.shutdownAt.IsZero() && !s.lastRecv.After(s.shutdownAt) && !now.Before(s.abandonAt())
+}
+
+// abandonAt is when a session silent since the shutdown began is dropped.
+func (s *Session) abandonAt() time.Time {
+	return s.shutdownAt.Add(max(shutdownPatience, 4*s.rtt.SRTT()))
+}
+
 // outstanding reports whether any flow awaits an acknowledgement.
 func (s *Session) outstanding() bool {
 	for _, f := range s.order {
@@ -416,7 +439,11 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 	case stateFarClose:
 		at(s.lingerUntil)
 		return next
-	case stateNearClose:
+	}
+	if !s.shutdownAt.IsZero() && !s.lastRecv.After(s.shutdownAt) {
+		at(s.abandonAt())
+	}
+	if s.state == stateNearClose {
 		at(s.closeUntil)
 		at(s.closeSentAt.Add(max(s.rtt.ERTO(), time.Second)))
 		return next

@@ -180,21 +180,21 @@ type IPMulticastConfig struct {
 
 func (g *GroupConfig) validate() error {
 	if _, err := group.ParseSpec(g.Spec); err != nil {
-		return fmt.Errorf("group %q: %w", g.Spec, err)
+		return fmt.Errorf("spec %q: %w", g.Spec, err)
 	}
-	for _, r := range g.Publish {
+	for i, r := range g.Publish {
 		for _, p := range []string{r.App, r.Stream} {
 			if err := netstream.CheckPattern(p); err != nil {
-				return fmt.Errorf("group %q: %w", g.Spec, err)
+				return fmt.Errorf("publish[%d]: %w", i, err)
 			}
 		}
 		if err := r.IPMulticast.validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Spec, err)
+			return fmt.Errorf("publish[%d].%w", i, err)
 		}
 	}
-	for _, f := range g.Files {
+	for i, f := range g.Files {
 		if err := f.validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Spec, err)
+			return fmt.Errorf("files[%d].%w", i, err)
 		}
 	}
 	if g.Neighbors != nil && *g.Neighbors > 4096 {
@@ -220,8 +220,8 @@ func (ip *IPMulticastConfig) validate() error {
 	if _, err := ipmulticast.ParsePublishAddress(ip.Address, ip.Port); err != nil {
 		return fmt.Errorf("ipMulticast: %w", err)
 	}
-	if ip.TTL < 0 || ip.TTL > 255 {
-		return fmt.Errorf("ipMulticast ttl %d: want 1 to 255 (0: the default, 1)", ip.TTL)
+	if ip.TTL > 255 {
+		return fmt.Errorf("ipMulticast.ttl: %d: want 1 to 255 (0: the default, 1)", ip.TTL)
 	}
 	return nil
 }
@@ -253,7 +253,7 @@ func (d *Daemon) startGroups() error {
 	}
 	ep, addrs := d.endpoints[0], d.reportAddresses()
 	for _, gc := range d.cfg.Groups {
-		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
+		sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
 		sg.g = groupstream.New(sg.log)
 		keep := gc.keepNeighbors()
 		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
@@ -265,7 +265,8 @@ func (d *Daemon) startGroups() error {
 		}
 		sg.member = m
 		d.groups = append(d.groups, sg)
-		d.log.Info("member of group", "spec", gc.Spec, "groupID", m.GroupID().String())
+		sg.log = sg.log.With("group", m.GroupID().String())
+		sg.log.Info("member of group")
 		var ctx context.Context
 		ctx, sg.stop = context.WithCancel(context.Background())
 		for _, f := range gc.Files {
@@ -321,10 +322,10 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
 		_, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
 		if err != nil {
-			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
+			sg.log.Warn("group publish refused", "app", s.App, "stream", s.Name, "name", name, "reason", err.Error())
 			return
 		}
-		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
+		sg.log.Info("publishing into group", "app", s.App, "stream", s.Name, "name", name)
 		return // one rule per stream
 	}
 }
