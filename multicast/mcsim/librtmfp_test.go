@@ -74,6 +74,7 @@ func checkFromJoin(t *testing.T, r Result) {
 // 74% (1 MB) from their first key frame; without the second, 76% and two
 // never saw the end.
 func TestLibrtmfpMembers(t *testing.T) {
+	heavy(t)
 	r := New(librtmfpGroup(8, 2, 10, 1<<20, 6*time.Second)).Run()
 	t.Logf("%v; pushed %d, pulled %d bytes", r, r.Publisher.BytesPushedToPeers, r.Publisher.BytesRequestedByPeers)
 	checkFromJoin(t, r)
