@@ -347,6 +347,7 @@ func (g *Group) removeStream(s *stream, now time.Time, linger bool) {
 		s.lingerUntil = now.Add(cfg.Window + cfg.RelayMargin)
 		return
 	}
+	s.node.TellEnd(now) // the member leaves: the end of stream cannot wait
 	delete(g.streams, s.name)
 }
 

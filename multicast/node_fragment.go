@@ -91,6 +91,17 @@ func (n *Node) Close(now time.Time) error {
 	return nil
 }
 
+// TellEnd tells the neighbours at once that a closed publisher's stream
+// ended (Close delays it): the publisher is leaving the group and will
+// not be there when the notice is due.
+func (n *Node) TellEnd(now time.Time) {
+	if !n.closed || n.endNoticed {
+		return
+	}
+	n.endNoticeAt = now
+	n.noticeEnd(now)
+}
+
 // noticeEnd tells the neighbours a closed publisher's stream ended, once
 // endNoticeDelay has passed (map timer).
 func (n *Node) noticeEnd(now time.Time) {

@@ -265,17 +265,21 @@ func (n *Node) mapNewcomers(now time.Time) {
 func (n *Node) mapRound(now time.Time) {
 	n.evict(now)
 	n.repeatReports(now)
-	if n.buf.count == 0 || len(n.order) == 0 {
-		return
-	}
 	if n.closed && !n.endNoticed && !now.Before(n.endMapAt) {
+		// Advanced even with nothing to map: a deadline left in the past
+		// would spin the caller's timer.
 		if n.endMapped {
 			n.endBump++
 		}
 		n.endMapped = true
 		n.endMapAt = now.Add(n.cfg.endBumpPeriod())
-		n.buildMap()
-		n.sendMapToAll(now)
+		if n.buf.count > 0 && len(n.order) > 0 {
+			n.buildMap()
+			n.sendMapToAll(now)
+		}
+		return
+	}
+	if n.buf.count == 0 || len(n.order) == 0 {
 		return
 	}
 	n.buildMap()

@@ -640,3 +640,30 @@ func TestRemoveNeighbor(t *testing.T) {
 		t.Errorf("pull of 10 not moved off the removed neighbour: %v", again)
 	}
 }
+
+// TestClosedEmptyPublisherDeadlines: a publisher closed after its buffer
+// emptied keeps moving its deadlines forward (a deadline left in the past
+// would spin its caller's timer) and still tells the end.
+func TestClosedEmptyPublisherDeadlines(t *testing.T) {
+	pub, r := newPublisher(t, DefaultConfig())
+	subscribe(t, pub, 1, epoch)
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch)
+	now := at(20 * time.Second)
+	pub.Tick(now) // the buffer ages out
+	_ = pub.Close(now)
+	r.take()
+	for range 200 {
+		d, ok := pub.NextDeadline()
+		if !ok || !d.After(now) {
+			t.Fatalf("deadline %v at %v", d.Sub(epoch), now.Sub(epoch))
+		}
+		now = d
+		pub.Tick(now)
+		if now.Sub(at(20*time.Second)) > DefaultConfig().endNoticeDelay() {
+			break
+		}
+	}
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 1 {
+		t.Errorf("%d ends told", len(ends))
+	}
+}

@@ -371,8 +371,8 @@ func (d *Daemon) closeGroups() {
 			for _, i := range sg.ingests {
 				i.in.Close()
 			}
+			sg.g.Close() // first: the streams' ends go out while the neighbours are there
 			sg.member.Close()
-			sg.g.Close()
 		}
 	})
 }
