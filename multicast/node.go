@@ -217,7 +217,6 @@ type Node struct {
 	newcomers   bool      // a subscribed neighbour may have no map yet
 	endMapAt    time.Time // closed publisher: when its maps start naming the end
 	endMapped   bool      // they do
-	endBump     uint64    // how far beyond the end they name (see endBumpPeriod)
 	endNoticeAt time.Time // closed publisher: when it tells the neighbours the stream ended
 	endNoticed  bool      // it did
 
@@ -419,7 +418,7 @@ func (n *Node) Tick(now time.Time) {
 		return
 	}
 	n.noticeEnd(now)
-	if !now.Before(n.nextMap) || n.closed && !n.endNoticed && !now.Before(n.endMapAt) {
+	if !now.Before(n.nextMap) || n.closed && !n.endMapped && !now.Before(n.endMapAt) {
 		n.nextMap = nextTick(n.nextMap, n.cfg.mapPeriod(), now)
 		n.mapRound(now)
 	}
@@ -446,7 +445,7 @@ func (n *Node) NextDeadline() (t time.Time, ok bool) {
 	if n.closed && !n.endNoticed && n.endNoticeAt.Before(t) {
 		t = n.endNoticeAt
 	}
-	if n.closed && !n.endNoticed && n.endMapAt.Before(t) {
+	if n.closed && !n.endMapped && n.endMapAt.Before(t) {
 		t = n.endMapAt
 	}
 	if !n.publisher {

@@ -63,9 +63,9 @@ func (c Config) endNoticeDelay() time.Duration {
 // after the last one it never pulls the fragments that map was the first
 // to show (the last ~fetch period of the stream), and with the two too
 // close together its 100 ms pull round may miss the moment between them.
-// Until the end is told, the maps then name one more ID every
-// endBumpPeriod, so that librtmfp keeps pulling, and retrying the pulls
-// that got no answer, instead of pausing.
+// (Naming further IDs beyond the end, to keep librtmfp pulling longer, was
+// tried and dropped: engine members pull a map's newest ID, and those
+// unanswered pulls made them avoid the publisher for the last fragments.)
 // The end of stream itself (the ID after the last fragment) goes out
 // endNoticeDelay later: a librtmfp member that has it writes its own maps
 // with that ID as their newest but its own newest fragment's bitmap

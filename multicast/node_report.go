@@ -174,22 +174,12 @@ func (n *Node) handlePull(nb *neighbor, p Pull, now time.Time) {
 }
 
 // mapTop is the Last of this node's maps: its newest fragment, or, once a
-// closed publisher has announced it (see Close), the end of stream and
-// then, until it tells the end, one more each endBumpPeriod.
+// closed publisher has announced it (see Close), the end of stream.
 func (n *Node) mapTop() uint64 {
 	if n.endMapped {
-		return max(n.endID+n.endBump, n.buf.hi)
+		return max(n.endID, n.buf.hi)
 	}
 	return n.buf.hi
-}
-
-// endBumpPeriod is how often a closed publisher's maps name one more ID
-// beyond the end: often enough that librtmfp records a newer map within
-// each fetch period and goes on pulling (retrying pulls that got no
-// answer) until the end of stream is told. The IDs do not exist: its
-// sequential pull stops at the first one no map shows, the end.
-func (c Config) endBumpPeriod() time.Duration {
-	return max(c.FetchPeriod/2, endMapDelay)
 }
 
 // buildMap prepares the fragments map of the buffer.
@@ -265,14 +255,10 @@ func (n *Node) mapNewcomers(now time.Time) {
 func (n *Node) mapRound(now time.Time) {
 	n.evict(now)
 	n.repeatReports(now)
-	if n.closed && !n.endNoticed && !now.Before(n.endMapAt) {
-		// Advanced even with nothing to map: a deadline left in the past
+	if n.closed && !n.endMapped && !now.Before(n.endMapAt) {
+		// Done even with nothing to map: a deadline left in the past
 		// would spin the caller's timer.
-		if n.endMapped {
-			n.endBump++
-		}
 		n.endMapped = true
-		n.endMapAt = now.Add(n.cfg.endBumpPeriod())
 		if n.buf.count > 0 && len(n.order) > 0 {
 			n.buildMap()
 			n.sendMapToAll(now)
