@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -45,6 +46,12 @@ type Options struct {
 	// StatusBuffer bounds the status events kept for Status readers.
 	// Default 64; older events are dropped when nobody reads.
 	StatusBuffer int
+	// OnCall answers the server's calls of the NetConnection's client
+	// methods (onBWCheck, onBWDone, ...), as a Flash NetConnection.client
+	// object does: its value goes back in _result, an error in _error. It
+	// runs on the connection's reading goroutine. Nil answers every call
+	// with _error.
+	OnCall func(name string, args []amf.Value) (amf.Value, error)
 }
 
 // Status is a status event (onStatus, or the info object of _result and
@@ -248,6 +255,14 @@ func trimSlash(p string) string {
 	return p
 }
 
+// netConnFlow returns the server's NetConnection flow to this client (nil
+// before connect was answered, and on a direct P2P session).
+func (c *Conn) netConnFlow() *rtmfp.RecvFlow {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ncIn
+}
+
 // Session returns the underlying RTMFP session.
 func (c *Conn) Session() *rtmfp.Session { return c.s }
 
@@ -311,9 +326,24 @@ func (c *Conn) closedErr() error {
 	return errors.New("client: connection closed")
 }
 
-// Close closes the connection (and the endpoint Dial made).
+// closeDrain bounds how long Close waits for the NetConnection flow's
+// last messages (deleteStream) to be delivered.
+const closeDrain = 2 * time.Second
+
+// Close closes the connection (and the endpoint Dial made) as librtmfp and
+// rtmfp-cpp's clients do: the NetConnection flow is never ended on its own.
+// What was written on it is delivered first (within closeDrain), then the
+// session is closed (RFC 7016 §3.5.5.1), ending every flow with it. Ending
+// the NetConnection flow first (as a graceful session close does) makes
+// MonaServer2 free the session's flows twice and crash (interop/FINDINGS.md).
 func (c *Conn) Close() error {
-	c.s.Close()
+	if c.nc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeDrain)
+		// More than the send buffer fits only in an empty flow.
+		c.nc.WaitBuffer(ctx, math.MaxInt32)
+		cancel()
+	}
+	c.s.Abort()
 	select {
 	case <-c.s.Done():
 	case <-time.After(5 * time.Second):
@@ -432,7 +462,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			ch := c.pending[cmd.TxnID]
 			c.mu.Unlock()
 			if ch != nil {
-				ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}
+				select {
+				case ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}:
+				default: // answered already: a server answering twice must not stall the reader
+				}
 			}
 			return
 		case "onStatus":
@@ -444,6 +477,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			return
 		case "close":
 			c.s.Close()
+			return
+		}
+		if id == 0 {
+			c.answerCall(cmd)
 			return
 		}
 	case media.TypeUserControl:
@@ -491,4 +528,28 @@ func (c *Conn) ConnectPeer(ctx context.Context, id profile.PeerID, addrs ...neti
 	}
 	to := append([]netip.AddrPort{c.s.RemoteAddr()}, addrs...)
 	return c.ep.Connect(ctx, flash.PeerEPD(id), to...)
+}
+
+// answerCall answers a call of the server.
+func (c *Conn) answerCall(cmd netstream.Command) {
+	var res amf.Value
+	err := errors.New("no such method")
+	if c.opts.OnCall != nil {
+		res, err = c.opts.OnCall(cmd.Name, cmd.Args)
+	}
+	if cmd.TxnID == 0 {
+		return
+	}
+	name, args := "_result", []amf.Value{res}
+	if err != nil {
+		name, args = "_error", []amf.Value{amf.NewObject(
+			amf.Property{Key: "level", Value: netstream.LevelError},
+			amf.Property{Key: "code", Value: netstream.CallFailed},
+			amf.Property{Key: "description", Value: err.Error()})}
+	}
+	if m, err := netstream.EncodeCommand(name, cmd.TxnID, nil, args...); err == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		tcflow.Write(ctx, c.nc, m, 0)
+		cancel()
+	}
 }

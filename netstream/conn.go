@@ -51,6 +51,7 @@ type Conn struct {
 	streams   map[uint32]*netStream
 	nextID    uint32
 	peerAddrs []string
+	calls     calls // the server's calls to the client
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -69,10 +70,13 @@ func (srv *Server) NewConn(t Transport, id string) *Conn {
 // NewDirectConn registers the connection of a peer that plays this end's
 // direct P2P NetStreams (NetStream.DIRECT_CONNECTIONS): Flash peers send no
 // connect and no createStream on such a session; streams come into being
-// when the peer names them (rtmfp-facts §5.1: stream IDs 2000000+n).
+// when the peer names them (rtmfp-facts §5.1: stream IDs 2000000+n). With
+// no connect to name an application, its streams are those of the empty
+// application's default instance, where direct publishers register theirs.
 func (srv *Server) NewDirectConn(t Transport, id string) *Conn {
 	c := srv.NewConn(t, id)
 	c.connected, c.direct = true, true
+	c.info.Instance = DefaultInstance
 	return c
 }
 
@@ -111,6 +115,10 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 			return err
 		}
 		return c.handleCommand(streamID, cmd)
+	case media.TypeUserControl:
+		if len(m.Payload) >= 2 && uint16(m.Payload[0])<<8|uint16(m.Payload[1]) == EventSetBufferLength {
+			c.setBufferLength(m.Payload)
+		}
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
 		if ns == nil || ns.publishing == nil {
@@ -143,6 +151,7 @@ func (c *Conn) Close() {
 	for _, ns := range streams {
 		ns.close(false)
 	}
+	c.calls.fail()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
 	c.srv.mu.Unlock()
@@ -221,6 +230,10 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		return nil
 	}
 	switch cmd.Name {
+	case "_result", "_error":
+		if streamID == 0 {
+			c.answered(cmd)
+		}
 	case "createStream":
 		c.createStream(cmd)
 	case "deleteStream":
@@ -244,21 +257,20 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "play":
 		c.play(streamID, cmd)
 	case "receiveAudio", "receiveVideo":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			on, _ := cmd.Arg(0).(bool)
 			ns.setReceive(cmd.Name == "receiveAudio", on)
 		}
 	case "pause":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			p, _ := cmd.Arg(0).(bool)
-			ns.sub.SetPaused(p)
-			if p {
-				c.status(streamID, PauseNotify, "paused "+ns.playName)
-			} else {
-				c.status(streamID, UnpauseNotify, "unpaused "+ns.playName)
-			}
+			ns.pause(p)
 		}
 	case "seek":
+		ms, _ := amf.Number(cmd.Arg(0))
+		if ns := c.stream(streamID); ns != nil && ns.seek(ms) {
+			break
+		}
 		c.status(streamID, SeekFailed, "seek is not possible on a live stream")
 	case "setPeerInfo":
 		var addrs []string
@@ -271,7 +283,8 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		c.peerAddrs = addrs
 		c.mu.Unlock()
 	case "getStreamLength":
-		c.reply(streamID, "_result", cmd.TxnID, nil, 0.0)
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))
 	default:
 		c.call(streamID, cmd)
 	}
@@ -357,6 +370,9 @@ func (c *Conn) connect(cmd Command) error {
 		n.Connected()
 	}
 	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
+		h(c)
+	}
 	return nil
 }
 
