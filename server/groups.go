@@ -357,7 +357,7 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 			name = "{name}"
 		}
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
-		_, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
+		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
 		if err != nil {
 			sg.log.Warn("group publish refused", "app", s.App, "stream", s.Name, "name", name, "reason", err.Error())
 			return
