@@ -50,7 +50,7 @@ const (
 )
 
 // maxValue bounds a value quoted in an error.
-const maxValue = 64
+const maxValue = 256
 
 // ParamError is a parameter the service cannot use; its text names it.
 type ParamError struct {

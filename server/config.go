@@ -76,6 +76,9 @@ type Config struct {
 	Relay RelayConfig `json:"relay"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
+	// MulticastService is Adobe Media Server's multicast service,
+	// drop-in (see mcservice.go).
+	MulticastService MulticastServiceConfig `json:"multicastService"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -287,7 +290,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("status: address %q: %w", c.Status, err)
 		}
 	}
-	if _, err := compilePolicy(c); err != nil {
+	pol, err := compilePolicy(c)
+	if err != nil {
+		return err
+	}
+	if err := c.MulticastService.validate(pol); err != nil {
 		return err
 	}
 	if err := c.Admin.validate(c.Status); err != nil {

@@ -45,6 +45,7 @@ type Daemon struct {
 	groupsOnce sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
+	mcs          *mcService // AMS's multicast service
 	library      *mediafile.Library
 	recorder     *recorder.Recorder
 	vod          *vod.Service
@@ -81,6 +82,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.sessions = newSessionLog(d)
+	d.mcs = newMCService(d, cfg.MulticastService)
 	rc := cfg.Relay
 	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
 		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
@@ -235,7 +237,7 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
-			if len(d.groupList()) == 0 {
+			if !d.inGroups() {
 				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 					"reason", "the server is a member of no group")
 				s.Close()

@@ -109,6 +109,7 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
+	d.multicastRoutes(mux)
 	mux.Handle("GET /metrics", metrics.Handler(d.samples))
 	if d.cfg.Admin.Enabled {
 		d.adminRoutes(mux, d.cfg.Admin)
