@@ -304,23 +304,34 @@ func (m *mcService) groupFor(sp *group.Spec, cfg *MulticastServiceConfig) (sg *s
 	return sg, g, nil
 }
 
-// onUnpublish ends the publication of a stream whose encoder stopped.
+// onUnpublish ends the publication of a stream whose encoder stopped: the
+// group gets what the republication still holds (at most drainTimeout),
+// then the stream's end; the group's leave is scheduled after.
 func (m *mcService) onUnpublish(s *netstream.Stream) {
 	m.mu.Lock()
 	p := m.pubs[s.Key()]
 	delete(m.pubs, s.Key())
-	if p != nil {
-		p.own.release(m, p.cfg)
-	}
 	m.mu.Unlock()
 	if p == nil {
 		return
 	}
+	t := time.NewTimer(drainTimeout)
+	select {
+	case <-p.sp.Closed():
+	case <-t.C:
+	}
+	t.Stop()
 	p.sp.Close()
 	p.sg.streams.remove(s.Key())
+	m.mu.Lock()
+	m.release(p.own, p.cfg)
+	m.mu.Unlock()
 	p.sg.log.Info("multicast service publication ended", "app", p.app, "instance", p.inst, "stream", p.name,
 		"duration", time.Since(p.since).Round(time.Millisecond))
 }
+
+// drainTimeout bounds the wait for a republication's last messages.
+const drainTimeout = 5 * time.Second
 
 // release is a publication's end (or failed start) in g; with m.mu held.
 func (m *mcService) release(g *mcGroup, cfg multicast.Config) { g.release(m, cfg) }
