@@ -25,6 +25,9 @@
 #   RTMFPD_CLI         rtmfp CLI (go build -o /tmp/rtmfp ./cmd/rtmfp)           required
 #   FFMPEG, FFPROBE    default ffmpeg, ffprobe
 #   TYPES [3 1]        event types to run
+#   PREJOIN [0]        1: the event's group is also in "groups", so rtmfpd is a member from its
+#                      start (members waiting for the event are its neighbours when it begins);
+#                      0: rtmfpd joins the group when the encoder publishes
 #   DURATION [10]      seconds of media
 #   PORT [19470]       rtmfpd's RTMFP (UDP) and RTMP (TCP) port; the status listener is PORT+1
 #   WORKDIR            default a new directory under /tmp (kept: logs, FLVs, manifests)
@@ -55,7 +58,7 @@ fi
 ip link set lo up multicast on
 ip route add 224.0.0.0/4 dev lo
 
-TYPES=${TYPES:-3 1} DURATION=${DURATION:-10} PORT=${PORT:-19470} TESTCLIENT_LOG=${TESTCLIENT_LOG:-0}
+TYPES=${TYPES:-3 1} PREJOIN=${PREJOIN:-0} DURATION=${DURATION:-10} PORT=${PORT:-19470} TESTCLIENT_LOG=${TESTCLIENT_LOG:-0}
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ams-multicast.XXXXXX)}
 mkdir -p "$WORKDIR"
 cd "$WORKDIR"
@@ -92,9 +95,11 @@ for TYPE in $TYPES; do
 	SPEC=${!spec_var} PLAYER=${!player_var}
 	dir=type$TYPE
 	mkdir -p "$dir"
+	groups=
+	[ "$PREJOIN" = 1 ] && groups=" \"groups\": [{\"spec\": \"$PLAYER\"}],"
 	cat >"$dir/rtmfpd.json" <<EOF
 {"rtmfp": ["127.0.0.1:$PORT"], "rtmp": ["127.0.0.1:$PORT"], "status": "127.0.0.1:$((PORT + 1))",
- "apps": ["multicast"],
+ "apps": ["multicast"],$groups
  "multicastService": {"enabled": true, "ipMulticast": {"interface": "lo", "loopback": true}}}
 EOF
 	"$RTMFPD_BIN" -config "$dir/rtmfpd.json" -log-level info >"$dir/rtmfpd.log" 2>&1 &
@@ -128,7 +133,7 @@ EOF
 	cleanup
 	pids=()
 
-	echo "type $TYPE:"
+	echo "type $TYPE (prejoin $PREJOIN):"
 	if [ "$(cat "$dir/manifest.code")" = 200 ] && grep -q "groupspec=\"$PLAYER\"" "$dir/manifest.f4m" &&
 		grep -q "rtmfpGroupspec=\"$PLAYER\"" "$dir/manifest.f4m" && grep -q 'multicastStreamName="livestream"' "$dir/manifest.f4m" &&
 		grep -q 'rtmfpStreamName="livestream"' "$dir/manifest.f4m" && ! grep -q 656e636f646572 "$dir/manifest.f4m"; then

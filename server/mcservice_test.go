@@ -262,3 +262,39 @@ func TestMulticastServiceConfig(t *testing.T) {
 		t.Fatalf("manifests of a disabled service: %d", code)
 	}
 }
+
+// TestMulticastServiceConfiguredGroup: when the event's group is one of
+// the configured groups (joined at startup, so members waiting for the
+// event are the server's neighbours already), the service publishes into
+// that membership, which stays when the encoder stops.
+func TestMulticastServiceConfiguredGroup(t *testing.T) {
+	spec := amsSpec("ams.prejoined", "pw")
+	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "127.0.0.1:0", "apps": ["multicast"],
+		"groups": [{"spec": "`+spec.WithoutAuthorizations()+`"}], "multicastService": {"enabled": true}}`)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	pb := groupPlayerIn(ctx, t, d, "multicast", spec.WithoutAuthorizations(), "event")
+	c := dialRTMFP(t, d, "multicast")
+	st, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Publish(ctx, amsStreamName("event", "3", spec.String()), "live"); err != nil {
+		t.Fatal(err)
+	}
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go publishSynthetic(pubCtx, st)
+	readFromKeyFrame(ctx, t, d, pb, 20)
+	if gs := getStatus(t, d).Groups; len(d.mcs.ownGroups()) != 0 || len(gs) != 1 || len(gs[0].Streams) != 1 || gs[0].Streams[0].Name != "event" {
+		t.Fatalf("groups %+v, own %d", gs, len(d.mcs.ownGroups()))
+	}
+	stopPub()
+	if err := st.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(ctx, t, pb, groupstream.StatusUnpublishNotify)
+	if gs := getStatus(t, d).Groups; len(gs) != 1 || len(gs[0].Streams) != 0 {
+		t.Fatalf("groups after the end %+v", gs)
+	}
+}
