@@ -110,6 +110,11 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		if err != nil {
 			return err
 		}
+		if len(cmd.Name) > MaxCommandBytes {
+			c.log.Info("command refused", "command", Clip(cmd.Name), "reason", "name too long")
+			c.callFailed(streamID, cmd.TxnID, tooLong("command name", len(cmd.Name), MaxCommandBytes))
+			return nil
+		}
 		return c.handleCommand(streamID, cmd)
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
@@ -118,8 +123,13 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		}
 		if m.IsData() {
 			if vs, err := DecodeData(m); err == nil && len(vs) > 0 {
-				if h, _ := vs[0].(string); h == "@clearDataFrame" {
+				h, _ := vs[0].(string)
+				if h == "@clearDataFrame" {
 					ns.publishing.ClearMetadata()
+					return nil
+				}
+				if len(h) > MaxCommandBytes {
+					c.log.Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
 					return nil
 				}
 			}
@@ -223,13 +233,17 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 			ns.close(true)
 		}
 	case "releaseStream":
-		c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+		if _, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+		}
 	case "FCPublish":
-		name, _ := cmd.ArgString(0)
-		c.reply(streamID, "onFCPublish", 0, nil, Info(PublishStart, name))
+		if name, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "onFCPublish", 0, nil, Info(PublishStart, name))
+		}
 	case "FCUnpublish":
-		name, _ := cmd.ArgString(0)
-		c.reply(streamID, "onFCUnpublish", 0, nil, Info(UnpublishSuccess, name))
+		if name, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "onFCUnpublish", 0, nil, Info(UnpublishSuccess, name))
+		}
 	case "publish":
 		c.publish(streamID, cmd)
 	case "play":
@@ -244,9 +258,9 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 			p, _ := cmd.Arg(0).(bool)
 			ns.sub.SetPaused(p)
 			if p {
-				c.status(streamID, PauseNotify, "paused "+ns.playName)
+				c.status(streamID, PauseNotify, "paused "+Clip(ns.playName))
 			} else {
-				c.status(streamID, UnpauseNotify, "unpaused "+ns.playName)
+				c.status(streamID, UnpauseNotify, "unpaused "+Clip(ns.playName))
 			}
 		}
 	case "seek":
@@ -254,7 +268,7 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "setPeerInfo":
 		var addrs []string
 		for _, a := range cmd.Args {
-			if s, ok := a.(string); ok && len(addrs) < 16 {
+			if s, ok := a.(string); ok && len(addrs) < 16 && len(s) <= MaxPeerAddrBytes {
 				addrs = append(addrs, s)
 			}
 		}
@@ -283,7 +297,19 @@ func (c *Conn) call(streamID uint32, cmd Command) {
 			return
 		}
 	}
-	c.callFailed(streamID, cmd.TxnID, fmt.Sprintf("method %q not found", cmd.Name))
+	c.callFailed(streamID, cmd.TxnID, fmt.Sprintf("method %q not found", Clip(cmd.Name)))
+}
+
+// streamName returns the stream name argument of FCPublish, FCUnpublish and
+// releaseStream, answering _error when it is over MaxNameBytes (false).
+func (c *Conn) streamName(streamID uint32, cmd Command) (string, bool) {
+	name, _ := cmd.ArgString(0)
+	if len(name) > MaxNameBytes {
+		c.log.Info("command refused", "command", cmd.Name, "stream", Clip(name), "reason", "stream name too long")
+		c.callFailed(streamID, cmd.TxnID, tooLong("stream name", len(name), MaxNameBytes))
+		return "", false
+	}
+	return name, true
 }
 
 // connect answers NetConnection.connect (rtmfp-facts §5.4).
@@ -296,6 +322,14 @@ func (c *Conn) connect(cmd Command) error {
 		return nil
 	}
 	obj, _ := amf.AsObject(cmd.Object)
+	if why := checkConnect(obj, cmd.Args); why != "" {
+		c.srv.stats.rejects.Add(1)
+		c.log.Info("connect rejected", "reason", why)
+		c.reply(0, "_error", cmd.TxnID, nil, Info(ConnectRejected, why))
+		c.reply(0, "close", 0, nil)
+		c.t.Close(errors.New(why))
+		return nil
+	}
 	info := ConnectInfo{ObjectEncoding: 0}
 	info.TcURL, _ = objString(obj, "tcUrl")
 	info.FlashVer, _ = objString(obj, "flashVer")
@@ -313,14 +347,14 @@ func (c *Conn) connect(cmd Command) error {
 	info.Args = append(info.Args, cmd.Args...)
 	reject := func(code, why string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect rejected", "app", info.App, "reason", why)
+		c.log.Info("connect rejected", "app", Clip(info.App), "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
 		return nil
 	}
 	if !c.srv.appAllowed(info.App) {
-		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", info.App))
+		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", Clip(info.App)))
 	}
 	if h := c.srv.cfg.Hooks.OnConnect; h != nil {
 		if err := h(c, info); err != nil {
@@ -347,7 +381,7 @@ func (c *Conn) connect(cmd Command) error {
 	if n, ok := c.t.(ConnectedNotifier); ok {
 		n.Connected()
 	}
-	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	c.log.Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
 	return nil
 }
 

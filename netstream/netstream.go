@@ -69,6 +69,11 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
+	if len(raw) > MaxNameBytes {
+		c.log.Info("publish refused", "stream", Clip(raw), "reason", "stream name too long")
+		c.status(streamID, PublishBadName, tooLong("stream name", len(raw), MaxNameBytes))
+		return
+	}
 	name, _ := SplitStreamName(raw)
 	mode, _ := cmd.ArgString(1)
 	if name == "" {
@@ -82,7 +87,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		c.status(streamID, RecordNoAccess, "recording ("+mode+") is not supported yet; publish live")
 		return
 	default:
-		c.status(streamID, PublishFailed, "unknown publish type "+mode)
+		c.status(streamID, PublishFailed, "unknown publish type "+Clip(mode))
 		return
 	}
 	ns.mu.Lock()
@@ -95,8 +100,8 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
-		c.log.Info("publish refused: name in use", "stream", name)
-		c.status(streamID, PublishBadName, name+" is already being published")
+		c.log.Info("publish refused: name in use", "stream", Clip(name))
+		c.status(streamID, PublishBadName, Clip(name)+" is already being published")
 		return
 	}
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
@@ -110,9 +115,9 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "stream", name)
+	c.log.Info("publish", "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
-	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
+	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
 }
 
 // play answers NetStream.play(name, start, len, reset): live streams only;
@@ -128,6 +133,11 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
+	if len(raw) > MaxNameBytes {
+		c.log.Info("play refused", "stream", Clip(raw), "reason", "stream name too long")
+		c.status(streamID, PlayFailed, tooLong("stream name", len(raw), MaxNameBytes))
+		return
+	}
 	name, _ := SplitStreamName(raw)
 	start := -2.0
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
@@ -148,7 +158,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	live := exists && s.Publisher() != nil
 	if !live && start >= 0 {
 		// A recorded stream was asked for; there are none.
-		c.status(streamID, PlayStreamNotFound, "failed to play "+name+"; stream not found.", amf.Property{Key: "details", Value: name})
+		c.status(streamID, PlayStreamNotFound, "failed to play "+Clip(name)+"; stream not found.", amf.Property{Key: "details", Value: name})
 		return
 	}
 	s = c.srv.Registry.Get(info.App, info.Instance, name)
@@ -158,26 +168,35 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.mu.Unlock()
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	if reset {
-		c.status(streamID, PlayReset, "Playing and resetting "+name+".", amf.Property{Key: "details", Value: name})
+		c.status(streamID, PlayReset, "Playing and resetting "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}
-	c.status(streamID, PlayStart, "Started playing "+name+".", amf.Property{Key: "details", Value: name})
+	c.status(streamID, PlayStart, "Started playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
 		c.send(streamID, m)
 	}
-	sub := s.Subscribe(sink, c.srv.cfg.PlayerQueue)
+	opts := SubscribeOptions{Limit: c.srv.cfg.PlayerQueue, SlowTimeout: c.srv.cfg.SlowConsumer,
+		OnSlow: func(err error) {
+			c.srv.stats.slowPlayers.Add(1)
+			c.log.Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
+			c.t.Close(err)
+		}}
+	if a, ok := c.t.(Accounted); ok {
+		opts.Account = a.Account()
+	}
+	sub := s.SubscribeWith(sink, opts)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", name, "live", live)
+	c.log.Info("play", "stream", Clip(name), "live", live)
 }
 
 // PublishStarted tells a waiting player its stream started (after what is
 // still queued for it, such as the end of the previous publisher).
 func (ns *netStream) PublishStarted(s *Stream) {
 	ns.afterQueued(func() {
-		ns.c.status(ns.id, PlayPublishNotify, s.Name+" is now published.", amf.Property{Key: "details", Value: s.Name})
+		ns.c.status(ns.id, PlayPublishNotify, Clip(s.Name)+" is now published.", amf.Property{Key: "details", Value: s.Name})
 	})
 }
 
@@ -199,7 +218,7 @@ func (ns *netStream) afterQueued(fn func()) {
 // last frames).
 func (ns *netStream) PublishStopped(s *Stream) {
 	ns.afterQueued(func() {
-		ns.c.status(ns.id, PlayUnpublishNotify, s.Name+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
+		ns.c.status(ns.id, PlayUnpublishNotify, Clip(s.Name)+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
 	})
 }
 
@@ -239,9 +258,9 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "stream", name)
+	ns.c.log.Info("unpublish", "stream", Clip(name))
 	if notify {
-		ns.c.status(ns.id, UnpublishSuccess, name+" is now unpublished.", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, UnpublishSuccess, Clip(name)+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
 }
 
@@ -256,7 +275,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	sub.Close()
 	unlisten()
 	if notify {
-		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}
 }
 

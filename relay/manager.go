@@ -188,7 +188,7 @@ func (m *Manager) Publish(s *netstream.Stream) {
 	for _, t := range targets {
 		rt, err := t.resolve(s.App, s.Inst, s.Name)
 		if err != nil {
-			m.log.Warn("relay: bad target", "stream", s.Key(), "err", err)
+			m.log.Warn("relay: bad target", "stream", netstream.Clip(s.Key()), "err", err)
 			continue
 		}
 		ps = append(ps, newPusher(m, s, rt))

@@ -96,7 +96,7 @@ func (p *pusher) stopped() bool {
 // the manager is closed. sub is the first subscription, made when the
 // stream was published.
 func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
-	log := p.m.log.With("stream", p.s.Key(), "target", p.t.display)
+	log := p.m.log.With("stream", netstream.Clip(p.s.Key()), "target", netstream.Clip(p.t.display))
 	defer p.end()
 	for {
 		if sub == nil {

@@ -210,13 +210,13 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
 		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
 		if err != nil {
-			sg.log.Warn("group publish refused", "stream", s.Key(), "name", name, "err", err)
+			sg.log.Warn("group publish refused", "stream", netstream.Clip(s.Key()), "name", netstream.Clip(name), "err", err)
 			return
 		}
 		if err := r.IPMulticast.start(sp.Publication); err != nil {
-			sg.log.Warn("IP multicast not started", "stream", s.Key(), "err", err)
+			sg.log.Warn("IP multicast not started", "stream", netstream.Clip(s.Key()), "err", err)
 		}
-		sg.log.Info("publishing into group", "stream", s.Key(), "name", name)
+		sg.log.Info("publishing into group", "stream", netstream.Clip(s.Key()), "name", netstream.Clip(name))
 		return // one rule per stream
 	}
 }
