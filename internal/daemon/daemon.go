@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
@@ -38,6 +39,7 @@ type Daemon struct {
 	status     *statusServer
 	groups     []*serverGroup
 	groupsOnce sync.Once
+	memory     *budget.Pool
 	started    time.Time
 	wg         sync.WaitGroup
 }
@@ -52,7 +54,8 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now()}
+	lim := cfg.Limits.withDefaults()
+	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory)}
 	ic := cfg.Introducer
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
@@ -66,6 +69,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
+		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
 		Hooks: d.relay.Hooks(d.groupHooks())})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
@@ -77,15 +81,19 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		}
 		epp := new(*rtmfp.Endpoint)
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
-			Profile:         prof,
-			OnIntroduction:  d.intro.Hook(epp),
-			InOrder:         netConnectionsInOrder,
-			Logger:          log,
-			MaxSessions:     cfg.Session.MaxSessions,
-			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
-			IdleTimeout:     time.Duration(cfg.Session.IdleTimeout),
-			StartupRate:     cfg.Session.StartupRate,
-			StartupBurst:    cfg.Session.StartupBurst,
+			Profile:           prof,
+			OnIntroduction:    d.intro.Hook(epp),
+			InOrder:           netConnectionsInOrder,
+			Logger:            log,
+			MaxSessions:       cfg.Session.MaxSessions,
+			KeepalivePeriod:   time.Duration(cfg.Session.KeepalivePeriod),
+			IdleTimeout:       time.Duration(cfg.Session.IdleTimeout),
+			StartupRate:       cfg.Session.StartupRate,
+			StartupBurst:      cfg.Session.StartupBurst,
+			RetransmitLimit:   time.Duration(lim.SlowConsumer), // no acknowledged progress: a slow consumer
+			Memory:            d.memory,
+			PeerMemory:        lim.PeerMemory,
+			SessionRecvBudget: lim.SessionReceive,
 		})
 		if err != nil {
 			if network == "udp6" && len(cfg.RTMFP) > 1 {
@@ -138,10 +146,12 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 func (d *Daemon) startRTMP() error {
 	cfg := d.cfg
 	o := cfg.RTMPOptions
+	lim := cfg.Limits.withDefaults()
 	d.rtmp = rtmpnc.New(rtmpnc.Config{NS: d.ns, Logger: d.log, MaxConns: o.MaxConns,
-		ConnectTimeout: time.Duration(o.ConnectTimeout),
+		ConnectTimeout: time.Duration(o.ConnectTimeout), Memory: d.memory, PeerMemory: lim.PeerMemory,
 		RTMP: &rtmp.Config{HandshakeTimeout: time.Duration(o.HandshakeTimeout), ReadTimeout: time.Duration(o.ReadTimeout),
-			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize}})
+			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize,
+			MaxReassemblyBytes: lim.RTMPUnfinished}})
 	ctx, stop := context.WithCancel(context.Background())
 	d.stop = stop
 	addrs := cfg.RTMPAddrs()
