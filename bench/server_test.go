@@ -10,34 +10,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	"github.com/rtmfpd/rtmfpd/internal/testtools"
 )
 
 // serverBinary builds cmd/rtmfpd once per test binary.
 func serverBinary(tb testing.TB) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rtmfpd-bench")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "rtmfpd")
-		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/rtmfpd/rtmfpd/cmd/rtmfpd")
-		cmd.Stderr = os.Stderr
-		buildErr = cmd.Run()
-	})
-	if buildErr != nil {
-		tb.Fatalf("building rtmfpd: %v", buildErr)
-	}
-	return buildPath
+	return testtools.GoBinary(tb, "github.com/rtmfpd/rtmfpd/cmd/rtmfpd")
 }
 
 // benchConfig lifts the per-address handshake rate limit: every load
