@@ -18,19 +18,36 @@ import (
 // file; write's error, ctx's or a read error stop it. Calling Replay again
 // with base just after the returned timestamp loops a file.
 func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Message) error) (uint32, error) {
-	start := time.Now()
+	last, _, err := replay(ctx, r, base, clock{start: time.Now(), origin: base}, write)
+	return last, err
+}
+
+// clock paces replays on one timeline: a message whose (shifted) timestamp
+// is ts is due at start + (ts - origin) milliseconds.
+type clock struct {
+	start  time.Time
+	origin uint32
+}
+
+func (c clock) due(ts uint32) time.Time {
+	return c.start.Add(time.Duration(ts-c.origin) * time.Millisecond)
+}
+
+// replay is Replay on clock c; it also returns the number of audio and
+// video messages written.
+func replay(ctx context.Context, r *Reader, base uint32, c clock, write func(media.Message) error) (last uint32, av int, err error) {
 	first, started := uint32(0), false
-	last := base
+	last = base
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
 	for {
 		m, err := r.Read()
 		if err == io.EOF {
-			return last, nil
+			return last, av, nil
 		}
 		if err != nil {
-			return last, err
+			return last, av, err
 		}
 		if !started {
 			first, started = m.Timestamp, true
@@ -39,20 +56,23 @@ func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Messag
 		if m.Timestamp > first {
 			rel = m.Timestamp - first
 		}
-		if d := time.Duration(rel)*time.Millisecond - time.Since(start); d > 0 {
+		m.Timestamp = base + rel
+		if d := time.Until(c.due(m.Timestamp)); d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
-				return last, ctx.Err()
+				return last, av, ctx.Err()
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return last, err
+			return last, av, err
 		}
-		m.Timestamp = base + rel
 		if err := write(m); err != nil {
-			return last, err
+			return last, av, err
+		}
+		if m.IsAudio() || m.IsVideo() {
+			av++
 		}
 		last = m.Timestamp
 	}
@@ -60,16 +80,8 @@ func Replay(ctx context.Context, r *Reader, base uint32, write func(media.Messag
 
 // ReplayFile replays the FLV file at path (see Replay).
 func ReplayFile(ctx context.Context, path string, base uint32, write func(media.Message) error) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return base, err
-	}
-	defer f.Close()
-	r, err := NewReader(f, 0)
-	if err != nil {
-		return base, fmt.Errorf("%s: %w", path, err)
-	}
-	return Replay(ctx, r, base, write)
+	last, _, err := replayPath(ctx, path, base, clock{start: time.Now(), origin: base}, write)
+	return last, err
 }
 
 // ReadFile reads every message of the FLV file at path (at most limit

@@ -122,12 +122,14 @@ func (in *Introducer) GroupMessage(s *rtmfp.Session, c *netstream.Conn, f *rtmfp
 	j, jerr := group.ParseJoin(msg)
 	if jerr != nil {
 		in.stats.refusedJoins.Add(1)
-		in.log.Debug("group join refused: malformed", "peer", s.FarPeerID().String(), "err", jerr)
+		in.log.Info("group join refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "reason", "malformed join", "err", jerr)
 		f.Reject(refuseMalformed)
 		return
 	}
 	m = in.join(s, f, j.ID())
 	if m == nil {
+		in.log.Info("group join refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "group", j.ID().String(),
+			"reason", "a group limit is reached (maxGroups, maxMembers or maxGroupsPerSession)")
 		in.stats.refusedJoins.Add(1)
 		f.Reject(refuseLimit)
 		return
@@ -201,7 +203,7 @@ func (in *Introducer) addMemberLocked(p *peer, g *grp, m *membership) *membershi
 		other.send(p.id)
 	}
 	in.stats.membersIntroduced.Add(uint64(len(bootstrap) + len(told)))
-	in.log.Info("group join", "peer", p.id.String(), "group", id.String()[:16], "members", size, "bootstrap", len(bootstrap))
+	in.log.Info("group join", "session", p.id.String(), "group", id.String(), "members", size, "bootstrap", len(bootstrap))
 	return m
 }
 
@@ -246,6 +248,7 @@ func (in *Introducer) leaveLocked(m *membership) {
 		delete(in.groups, g.id)
 	}
 	in.stats.leaves.Add(1)
+	in.log.Info("group leave", "session", m.p.id.String(), "group", g.id.String(), "members", len(g.members))
 	m.mu.Lock()
 	if m.out != nil {
 		m.out.Close()

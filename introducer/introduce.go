@@ -65,7 +65,7 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 		in.stats.redirects.Add(1)
 	}
 	in.stats.introductions.Add(1)
-	in.log.Debug("introduction", "from", req.From, "to", req.Target.String(), "targetAddr", target.s.RemoteAddr(), "addresses", len(to))
+	in.log.Debug("introduction", "remote", req.From, "peerID", req.Target.String(), "peerAddr", target.s.RemoteAddr(), "addresses", len(to))
 }
 
 // appendReported adds the addresses a peer announced with setPeerInfo

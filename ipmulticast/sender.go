@@ -55,6 +55,10 @@ type SenderStats struct {
 	Datagrams uint64 // datagrams handed to the kernel
 	Bytes     uint64 // their payload bytes
 	Errors    uint64 // failed send calls
+	// LastError describes the latest failed send ("" when none failed),
+	// e.g. "sendto: network is unreachable" on a host with no multicast
+	// route.
+	LastError string
 }
 
 // Sender sends datagrams to one IP multicast group over a UDP socket. Its
@@ -72,6 +76,14 @@ type Sender struct {
 	batchMax int
 
 	datagrams, bytes, errs atomic.Uint64
+	lastErr                atomic.Pointer[string]
+}
+
+// failed counts a failed send and keeps its error.
+func (s *Sender) failed(err error) {
+	s.errs.Add(1)
+	msg := err.Error()
+	s.lastErr.Store(&msg)
 }
 
 // NewSender opens a socket sending to group (a multicast address and a
@@ -154,7 +166,7 @@ func (s *Sender) LocalAddr() netip.AddrPort { return s.uc.LocalAddr().(*net.UDPA
 func (s *Sender) Send(b []byte) error {
 	n, err := s.uc.WriteToUDPAddrPort(b, s.group)
 	if err != nil {
-		s.errs.Add(1)
+		s.failed(err)
 		return err
 	}
 	s.datagrams.Add(1)
@@ -197,10 +209,10 @@ func (s *Sender) SendBatch(bufs [][]byte) (int, error) {
 		case err != nil && n == 0 && errors.Is(err, errors.ErrUnsupported):
 			s.noBatch = true
 		case err != nil:
-			s.errs.Add(1)
+			s.failed(err)
 			return sent, err
 		case n == 0:
-			s.errs.Add(1)
+			s.failed(io.ErrShortWrite)
 			return sent, io.ErrShortWrite
 		}
 	}
@@ -209,7 +221,11 @@ func (s *Sender) SendBatch(bufs [][]byte) (int, error) {
 
 // Stats returns the counters.
 func (s *Sender) Stats() SenderStats {
-	return SenderStats{Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(), Errors: s.errs.Load()}
+	st := SenderStats{Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(), Errors: s.errs.Load()}
+	if p := s.lastErr.Load(); p != nil {
+		st.LastError = *p
+	}
+	return st
 }
 
 // Close closes the socket. Later sends fail with [net.ErrClosed].

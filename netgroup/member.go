@@ -278,7 +278,7 @@ func (m *Member) onInit(s *rtmfp.Session, f *rtmfp.RecvFlow, b []byte) {
 	defer m.mu.Unlock()
 	if err != nil {
 		m.stats.InitsRefused++
-		m.log.Info("group init refused", "peer", far.String(), "err", err)
+		m.log.Info("group init refused", "peerID", far.String(), "reason", err.Error())
 		f.Reject(RejectHandshake)
 		if n := m.neighbors[far]; n != nil && n.s == s && !n.connected {
 			m.removeNeighborLocked(n, err)
@@ -410,7 +410,7 @@ func (m *Member) connectedLocked(n *Neighbor) {
 		m.ev.push(ev)
 	}
 	n.held = nil
-	m.log.Debug("neighbour connected", "peer", n.id.String(), "initiator", n.s.Initiator())
+	m.log.Debug("neighbour connected", "peerID", n.id.String(), "initiator", n.s.Initiator())
 	m.wg.Add(1)
 	go m.readLoop(n)
 }
@@ -478,7 +478,7 @@ func (m *Member) removeNeighborLocked(n *Neighbor, err error) {
 	if n.connected {
 		m.stats.NeighborsRemoved++
 		m.ev.push(event{kind: evDisconnected, n: n, err: err})
-		m.log.Debug("neighbour disconnected", "peer", n.id.String(), "err", err)
+		m.log.Debug("neighbour disconnected", "peerID", n.id.String(), "err", err)
 	}
 	close(n.done)
 	n.cancel()

@@ -59,7 +59,7 @@ type Conn struct {
 // NewConn registers a connection arriving on transport t.
 func (srv *Server) NewConn(t Transport, id string) *Conn {
 	c := &Conn{srv: srv, t: t, streams: make(map[uint32]*netStream), nextID: 1, ID: id}
-	c.log = srv.log.With("conn", id, "proto", t.Protocol(), "addr", t.RemoteAddr())
+	c.log = srv.log.With("session", id, "proto", t.Protocol(), "remote", t.RemoteAddr())
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -111,8 +111,9 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 			return err
 		}
 		if len(cmd.Name) > MaxCommandBytes {
-			c.log.Info("command refused", "command", Clip(cmd.Name), "reason", "name too long")
-			c.callFailed(streamID, cmd.TxnID, tooLong("command name", len(cmd.Name), MaxCommandBytes))
+			why := tooLong("command name", len(cmd.Name), MaxCommandBytes)
+			c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
+			c.callFailed(streamID, cmd.TxnID, why)
 			return nil
 		}
 		return c.handleCommand(streamID, cmd)
@@ -176,7 +177,7 @@ func (c *Conn) stream(id uint32) *netStream {
 // the connection on its own when it is gone).
 func (c *Conn) send(streamID uint32, m media.Message) {
 	if err := c.t.Send(streamID, m); err != nil {
-		c.log.Debug("send failed", "stream", streamID, "err", err)
+		c.log.Debug("send failed", "streamID", streamID, "err", err)
 	}
 }
 
@@ -192,6 +193,15 @@ func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, a
 
 // status sends onStatus with an info object on a stream.
 func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Property) {
+	if levelOf(code) == LevelError { // a refusal: one line, whatever refused
+		attrs := []any{"app", Clip(c.Info().App), "code", code, "reason", description}
+		for _, p := range extra {
+			if s, ok := p.Value.(string); ok && p.Key == "details" {
+				attrs = append(attrs, "stream", Clip(s))
+			}
+		}
+		c.log.Info("refused", attrs...)
+	}
 	info := Info(code, description)
 	info.Props = append(info.Props, extra...)
 	c.reply(streamID, "onStatus", 0, nil, info)
@@ -305,8 +315,9 @@ func (c *Conn) call(streamID uint32, cmd Command) {
 func (c *Conn) streamName(streamID uint32, cmd Command) (string, bool) {
 	name, _ := cmd.ArgString(0)
 	if len(name) > MaxNameBytes {
-		c.log.Info("command refused", "command", cmd.Name, "stream", Clip(name), "reason", "stream name too long")
-		c.callFailed(streamID, cmd.TxnID, tooLong("stream name", len(name), MaxNameBytes))
+		why := tooLong("stream name", len(name), MaxNameBytes)
+		c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
+		c.callFailed(streamID, cmd.TxnID, why)
 		return "", false
 	}
 	return name, true
@@ -324,7 +335,7 @@ func (c *Conn) connect(cmd Command) error {
 	obj, _ := amf.AsObject(cmd.Object)
 	if why := checkConnect(obj, cmd.Args); why != "" {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect rejected", "reason", why)
+		c.log.Info("connect refused", "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(ConnectRejected, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
@@ -347,7 +358,7 @@ func (c *Conn) connect(cmd Command) error {
 	info.Args = append(info.Args, cmd.Args...)
 	reject := func(code, why string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect rejected", "app", Clip(info.App), "reason", why)
+		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))

@@ -70,7 +70,6 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	}
 	raw, _ := cmd.ArgString(0)
 	if len(raw) > MaxNameBytes {
-		c.log.Info("publish refused", "stream", Clip(raw), "reason", "stream name too long")
 		c.status(streamID, PublishBadName, tooLong("stream name", len(raw), MaxNameBytes))
 		return
 	}
@@ -100,14 +99,13 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
-		c.log.Info("publish refused: name in use", "stream", Clip(name))
-		c.status(streamID, PublishBadName, Clip(name)+" is already being published")
+		c.status(streamID, PublishBadName, Clip(name)+" is already being published", amf.Property{Key: "details", Value: name})
 		return
 	}
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
 		if err := h(c, s); err != nil {
 			c.srv.Registry.Unpublish(s, ns)
-			c.status(streamID, PublishBadName, err.Error())
+			c.status(streamID, PublishBadName, err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
@@ -115,7 +113,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "stream", Clip(name))
+	c.log.Info("publish", "app", Clip(info.App), "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
 }
@@ -134,7 +132,6 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	}
 	raw, _ := cmd.ArgString(0)
 	if len(raw) > MaxNameBytes {
-		c.log.Info("play refused", "stream", Clip(raw), "reason", "stream name too long")
 		c.status(streamID, PlayFailed, tooLong("stream name", len(raw), MaxNameBytes))
 		return
 	}
@@ -189,7 +186,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", Clip(name), "live", live)
+	c.log.Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
 }
 
 // PublishStarted tells a waiting player its stream started (after what is
@@ -258,7 +255,7 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "stream", Clip(name))
+	ns.c.log.Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
 	if notify {
 		ns.c.status(ns.id, UnpublishSuccess, Clip(name)+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
@@ -274,6 +271,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
+	ns.c.log.Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
 	if notify {
 		ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}

@@ -188,7 +188,7 @@ func (m *Manager) Publish(s *netstream.Stream) {
 	for _, t := range targets {
 		rt, err := t.resolve(s.App, s.Inst, s.Name)
 		if err != nil {
-			m.log.Warn("relay: bad target", "stream", netstream.Clip(s.Key()), "err", err)
+			m.log.Warn("relay: bad target", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "err", err)
 			continue
 		}
 		ps = append(ps, newPusher(m, s, rt))
@@ -280,10 +280,14 @@ func (m *Manager) Close(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	m.mu.Lock()
+	cut := len(m.all) // targets still sending (an expired ctx with none is no failure)
 	for p := range m.all {
 		p.kill()
 	}
 	m.mu.Unlock()
 	<-done
-	return fmt.Errorf("relay: close: %w", ctx.Err())
+	if cut == 0 {
+		return nil
+	}
+	return fmt.Errorf("relay: close: %d targets cut short: %w", cut, ctx.Err())
 }

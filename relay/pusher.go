@@ -96,7 +96,7 @@ func (p *pusher) stopped() bool {
 // the manager is closed. sub is the first subscription, made when the
 // stream was published.
 func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
-	log := p.m.log.With("stream", netstream.Clip(p.s.Key()), "target", netstream.Clip(p.t.display))
+	log := p.m.log.With("app", netstream.Clip(p.s.App), "stream", netstream.Clip(p.s.Name), "target", netstream.Clip(p.t.display))
 	defer p.end()
 	for {
 		if sub == nil {
@@ -114,12 +114,12 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 			p.st.Failures = 0
 			p.mu.Unlock()
 			p.setState(StatePublishing)
-			log.Info("relay: publishing to target", "attempt", attempt, "mode", p.t.mode)
+			log.Info("relay: publishing to target", "state", StatePublishing, "attempt", attempt, "mode", p.t.mode)
 			sink.attach(r)
 			err = p.relay(sub, r)
 			if err == nil { // unpublished
 				p.finish(sub)
-				log.Info("relay: target unpublished", "bytesSent", p.status().BytesSent)
+				log.Info("relay: target unpublished", "state", StateStopped, "bytesOut", p.status().BytesSent)
 				return
 			}
 		}
@@ -131,7 +131,7 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 		}
 		wait, giveUp := p.failed(err)
 		if giveUp {
-			log.Error("relay: target failed; giving up", "attempt", attempt, "err", err)
+			log.Error("relay: target failed; giving up", "state", StateFailed, "attempt", attempt, "err", err)
 			p.setState(StateFailed)
 			select {
 			case <-p.stop:
@@ -140,7 +140,7 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 			p.setState(StateStopped)
 			return
 		}
-		log.Warn("relay: target failed; retrying", "attempt", attempt, "err", err, "retryIn", wait.Round(time.Millisecond))
+		log.Warn("relay: target failed; retrying", "state", StateRetrying, "attempt", attempt, "err", err, "retryIn", wait.Round(time.Millisecond))
 		p.mu.Lock()
 		p.st.State, p.st.Since, p.st.NextAttempt = StateRetrying, time.Now(), time.Now().Add(wait)
 		p.mu.Unlock()

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -84,5 +86,22 @@ func TestSetDataFrame(t *testing.T) {
 	other := media.Message{Type: media.TypeDataAMF0, Payload: []byte{2, 0, 1, 'x'}}
 	if string(setDataFrame(other).Payload) != string(other.Payload) {
 		t.Fatal("other data changed")
+	}
+}
+
+// TestCloseIdleWithExpiredContext: closing a manager with nothing to send
+// succeeds even when the context has already expired (a daemon's shutdown
+// that used its time elsewhere must not blame an idle relay).
+func TestCloseIdleWithExpiredContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 200 {
+		m, err := New(Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Close(ctx); err != nil {
+			t.Fatalf("Close of an idle relay with an expired context: %v", err)
+		}
 	}
 }

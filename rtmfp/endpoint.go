@@ -157,7 +157,12 @@ func (e *Endpoint) Close() error {
 }
 
 // Shutdown stops accepting sessions, closes the open ones gracefully and
-// waits for them until ctx is done; then it closes the socket.
+// waits for them until ctx is done; then it closes the socket. A session
+// whose far end sends nothing once the shutdown has begun (for a second,
+// or four round trips if longer) is abandoned with ErrAbandoned: a peer
+// that vanished does not hold the shutdown for the whole close exchange.
+// Shutdown returns ctx's error only when sessions that still answer were
+// left unclosed.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.closeOnce.Do(func() { close(e.closing) })
 	done := make(chan struct{})

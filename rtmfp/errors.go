@@ -13,6 +13,9 @@ var (
 	// ErrTimeout is returned when a session or handshake made no progress
 	// within its limit.
 	ErrTimeout = errors.New("rtmfp: timed out")
+	// ErrAbandoned is the error of a session dropped at endpoint shutdown
+	// because the far end answered nothing: it is gone, or unreachable.
+	ErrAbandoned = errors.New("rtmfp: session abandoned: no answer to the close")
 	// ErrFarClose is the error of a session the far end closed.
 	ErrFarClose = errors.New("rtmfp: session closed by the far end")
 	// ErrBufferFull is returned by a write that would exceed a flow's send

@@ -59,6 +59,10 @@ const (
 	maxPendingPingReplys = 4
 	maxPingData          = 1000
 	maxPendingFIHellos   = 64
+	// shutdownPatience is how long, at least, a session waits at endpoint
+	// shutdown for a first packet from the far end before abandoning it
+	// (four round trips if that is longer).
+	shutdownPatience = time.Second
 	// delayedAck is how long an acknowledgement may wait for a second
 	// data packet; RFC 7016 §3.6.3.4 allows up to 200 ms. A short delay
 	// keeps small windows moving.
@@ -138,6 +142,7 @@ type Session struct {
 	closeUntil   time.Time
 	closeAckDue  bool
 	closing      bool      // Close was called: flows are draining
+	shutdownAt   time.Time // the endpoint began shutting down
 	pacedUntil   time.Time // data waits for the pacer until then
 	reorderMult  int       // reordering window, in quarter round trips beyond the first
 	lingerUntil  time.Time
@@ -181,7 +186,7 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
 	s.cc = congestion.New(s.maxBody)
-	s.log = s.log.With("peer", sc.FarPeerID.String()[:16])
+	s.log = s.log.With("session", sc.FarPeerID.String())
 	if cfg := &s.ep.cfg; cfg.Memory != nil || cfg.PeerMemory > 0 {
 		s.acct = cfg.Memory.Open("rtmfp session "+sc.FarPeerID.String()[:16]+" ("+s.RemoteAddr().String()+")",
 			cfg.PeerMemory, s.endForMemory)
@@ -201,7 +206,7 @@ func (s *Session) Account() *budget.Account { return s.acct }
 // shed to keep the server within its budget.
 func (s *Session) endForMemory(err error) {
 	s.ep.stats.closedMemory.Add(1)
-	s.log.Warn("rtmfp session closed", "reason", err.Error(), "addr", s.RemoteAddr().String())
+	s.log.Debug("closing: memory budget", "err", err)
 	s.abort(err)
 }
 
@@ -488,6 +493,7 @@ func (s *Session) shutdown() {
 	s.mu.Lock()
 	s.closeReq = true
 	s.mu.Unlock()
+	s.shutdownAt = time.Now()
 	if s.state < stateOpen || s.state == stateFarClose {
 		s.finishClose(ErrEndpointClosed)
 	}

@@ -254,8 +254,7 @@ func (s *Session) recvBudgetExhausted(now time.Time) {
 		return
 	}
 	s.ep.stats.closedRecvBudget.Add(1)
-	s.log.Warn("rtmfp session closed", "reason", ErrRecvBudget.Error(), "addr", s.RemoteAddr().String(),
-		"held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
+	s.log.Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
 	s.beginClose(now, ErrRecvBudget)
 }
 

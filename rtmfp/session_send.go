@@ -328,7 +328,16 @@ func (s *Session) onTimers(now time.Time) {
 			s.finishClose(ErrFarClose)
 		}
 		return
-	case stateNearClose:
+	}
+	if s.unansweredAtShutdown(now) {
+		s.log.Debug("no answer since the shutdown began; session abandoned")
+		s.mu.Lock()
+		s.err = ErrAbandoned // whatever the close was for
+		s.mu.Unlock()
+		s.finishClose(ErrAbandoned)
+		return
+	}
+	if s.state == stateNearClose {
 		if !now.Before(s.closeUntil) {
 			s.finishClose(s.closeErr())
 		}
@@ -378,7 +387,7 @@ func (s *Session) onTimers(now time.Time) {
 			s.stalledSince = now
 		} else if d := now.Sub(s.stalledSince); d >= s.ep.cfg.RetransmitLimit {
 			s.ep.stats.closedStalled.Add(1)
-			s.log.Info("rtmfp session closed", "reason", ErrStalled.Error(), "addr", s.RemoteAddr().String(), "for", d.Round(time.Millisecond))
+			s.log.Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
 			s.beginClose(now, ErrStalled)
 			return
 		}
@@ -416,6 +425,20 @@ func (s *Session) waiting(outstanding bool) bool {
 	return false
 }
 
+// unansweredAtShutdown reports whether the endpoint is shutting down and
+// the far end has sent nothing since, for longer than it takes to answer:
+// a peer that vanished (killed, unplugged) would otherwise hold the
+// shutdown for the whole flow drain and close exchange. A far end that
+// answers anything is given the full close.
+func (s *Session) unansweredAtShutdown(now time.Time) bool {
+	return !s.shutdownAt.IsZero() && !s.lastRecv.After(s.shutdownAt) && !now.Before(s.abandonAt())
+}
+
+// abandonAt is when a session silent since the shutdown began is dropped.
+func (s *Session) abandonAt() time.Time {
+	return s.shutdownAt.Add(max(shutdownPatience, 4*s.rtt.SRTT()))
+}
+
 // outstanding reports whether any flow awaits an acknowledgement.
 func (s *Session) outstanding() bool {
 	for _, f := range s.order {
@@ -451,7 +474,11 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 	case stateFarClose:
 		at(s.lingerUntil)
 		return next
-	case stateNearClose:
+	}
+	if !s.shutdownAt.IsZero() && !s.lastRecv.After(s.shutdownAt) {
+		at(s.abandonAt())
+	}
+	if s.state == stateNearClose {
 		at(s.closeUntil)
 		at(s.closeSentAt.Add(max(s.rtt.ERTO(), time.Second)))
 		return next

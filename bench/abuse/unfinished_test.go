@@ -91,7 +91,7 @@ func BenchmarkUnfinishedRTMFP(b *testing.B) {
 		}
 		if closed != 3 {
 			b.Errorf("%d of 3 sessions holding unfinished messages were closed", closed)
-		} else if lines := srv.find("rtmfp session closed", "reason="); len(lines) < 3 {
+		} else if lines := srv.find("session closed", "receive budget"); len(lines) < 3 {
 			b.Errorf("%d logged reasons for 3 closed sessions", len(lines))
 		} else {
 			b.Logf("%s", lines[0])

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
@@ -40,7 +41,7 @@ func ipmcListenAddresses(flagValue, spec string) ([]netip.AddrPort, error) {
 	case "":
 		sp, err := group.ParseSpec(spec)
 		if err != nil {
-			return nil, fmt.Errorf("-spec: %w", err)
+			return nil, usagef("-spec: %v", err)
 		}
 		return sp.IPMulticastAddresses(), nil
 	}
@@ -48,7 +49,7 @@ func ipmcListenAddresses(flagValue, spec string) ([]netip.AddrPort, error) {
 	for _, a := range strings.Split(flagValue, ",") {
 		g, err := ipmulticast.ParsePublishAddress(strings.TrimSpace(a), "")
 		if err != nil {
-			return nil, fmt.Errorf("-ipmc %q: %w", a, err)
+			return nil, usagef("-ipmc %q: %v", a, err)
 		}
 		out = append(out, g.Addr)
 	}
@@ -56,67 +57,71 @@ func ipmcListenAddresses(flagValue, spec string) ([]netip.AddrPort, error) {
 }
 
 // joinGroup connects to the server and joins the group of spec.
-func joinGroup(ctx context.Context, connURL, spec string, verbose bool) (*client.Conn, *groupstream.Member, error) {
-	if spec == "" {
-		return nil, nil, errors.New("-spec G:… is required")
-	}
-	c, err := client.Dial(ctx, connURL, client.Options{Logger: logger(verbose)})
+func joinGroup(ctx context.Context, con *console, connURL, spec string, cf connFlags) (*client.Conn, *groupstream.Member, error) {
+	c, err := dial(ctx, con, connURL, cf)
 	if err != nil {
 		return nil, nil, err
 	}
 	m, err := groupstream.JoinClient(ctx, c, spec)
 	if err != nil {
 		c.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("joining the group: %w", err)
 	}
 	return c, m, nil
 }
 
-func printMulticastStats(st multicast.Stats) {
-	fmt.Fprintf(os.Stderr, "\rmulticast: pushed from peers %d fragments (%d bytes), requested from peers %d (%d bytes), pushed to peers %d, requested by peers %d, lost %d\n",
+// checkSpec refuses a missing or malformed groupspec.
+func checkSpec(spec string) error {
+	if spec == "" {
+		return usagef("-spec G:… is required")
+	}
+	if _, err := group.ParseSpec(spec); err != nil {
+		return usagef("-spec: %v", err)
+	}
+	return nil
+}
+
+func neighbours(m *groupstream.Member) func() string {
+	return func() string { return fmt.Sprintf("neighbours %d", len(m.NetGroup.Neighbors())) }
+}
+
+func printMulticastStats(con *console, st multicast.Stats) {
+	con.line("multicast: pushed from peers %d fragments (%d bytes), requested from peers %d (%d bytes), pushed to peers %d, requested by peers %d, lost %d",
 		st.FragmentsPushedFromPeers, st.BytesPushedFromPeers, st.FragmentsRequestedFromPeers, st.BytesRequestedFromPeers,
 		st.FragmentsPushedToPeers, st.FragmentsRequestedByPeers, st.FragmentsLost)
 }
 
 // groupPlayCmd plays a multicast stream of a group into an FLV file.
-func groupPlayCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("group-play", flag.ContinueOnError)
-	spec := fs.String("spec", "", "groupspec (G:…)")
-	out := fs.String("o", "-", "output FLV file (- for standard output)")
-	dur := fs.Duration("t", 0, "stop after this long (0: until the stream ends)")
-	verbose := fs.Bool("v", false, "log the RTMFP sessions")
-	ipmc := fs.String("ipmc", "", "IP multicast groups to take fragments from (ip:port,...; default: the groupspec's; off: none)")
-	ipmcIface := fs.String("ipmc-iface", "", "interfaces to join the IP multicast groups on (comma-separated; default: all)")
-	cfg := multicastFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("group-play needs a URL")
-	}
-	connURL, name, err := splitStreamURL(fs.Arg(0))
+func groupPlayCmd(ctx context.Context, con *console, stdout io.Writer, args []string) error {
+	c := newCommand("group-play", "group-play -spec G:… [-o out.flv] [-t duration] [-ipmc ip:port,...|off] [multicast flags] [flags] rtmfp://host/app/stream", stdout, con)
+	spec := c.String("spec", "", "groupspec (G:…)")
+	pf := addPlayFlags(c)
+	cf := addConnFlags(c, con)
+	ipmc := c.String("ipmc", "", "IP multicast groups to take fragments from (ip:port,...; default: the groupspec's; off: none)")
+	ipmcIface := c.String("ipmc-iface", "", "interfaces to join the IP multicast groups on (comma-separated; default: all)")
+	cfg := multicastFlags(c.FlagSet)
+	pos, err := c.parse(args, 1, "a URL")
 	if err != nil {
 		return err
 	}
-	if *spec == "" {
-		return errors.New("-spec G:… is required")
+	connURL, name, err := splitStreamURL(pos[0])
+	if err != nil {
+		return err
+	}
+	if err := checkSpec(*spec); err != nil {
+		return err
 	}
 	ipmcGroups, err := ipmcListenAddresses(*ipmc, *spec)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := withLimit(ctx, *dur)
+	ctx, cancel := withLimit(ctx, *pf.limit)
 	defer cancel()
-	fw, finish, err := createFLV(*out)
+	nc, m, err := joinGroup(ctx, con, connURL, *spec, cf)
 	if err != nil {
 		return err
 	}
-	defer finish()
-	c, m, err := joinGroup(ctx, connURL, *spec, *verbose)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer nc.Close()
 	defer m.Close()
 	pb, err := m.Play(name, *cfg)
 	if err != nil {
@@ -130,33 +135,28 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 		if err := pb.ListenIPMulticast(ipmcGroups, ro); err != nil {
 			return fmt.Errorf("IP multicast: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, "listening to IP multicast %v\n", ipmcGroups)
+		con.line("listening to IP multicast %v", ipmcGroups)
 	}
-	fmt.Fprintf(os.Stderr, "playing %s from group %s\n", name, m.NetGroup.GroupID())
-	ended := make(chan struct{})
+	con.line("playing %s from group %s", name, m.NetGroup.GroupID())
+	streamCtx, endStream := context.WithCancel(ctx)
+	defer endStream()
 	go func() {
 		for code := range pb.Status() {
-			fmt.Fprintf(os.Stderr, "\rstream status: %s\n", code)
-			if code == groupstream.StatusUnpublishNotify {
-				close(ended)
-				return
+			con.line("stream status: %s", code)
+			if code == groupstream.StatusUnpublishNotify && !*pf.follow {
+				endStream()
 			}
 		}
 	}()
-	prog := newProgress()
-	defer func() { prog.finish(); printMulticastStats(pb.Stats()) }()
+	out := newOutput(*pf.out, stdout)
+	defer out.close()
+	prog := newProgress(con)
+	prog.extra = neighbours(m)
 	// A member joins the multicast stream at its live edge: audio and
 	// video are written from their codec headers on (the publisher repeats
 	// them before each key frame), so that the file decodes.
 	var haveVideo, haveAudio, haveMeta bool
-	for {
-		m, err := pb.ReadMedia(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
+	err = playLoop(ctx, streamCtx, con, pf, pb.ReadMedia, func(m media.Message) error {
 		switch {
 		case m.IsVideo() && m.IsSequenceHeader():
 			haveVideo = true
@@ -164,82 +164,127 @@ func groupPlayCmd(ctx context.Context, args []string) error {
 			haveAudio = true
 		case m.IsVideo() && !haveVideo, m.IsAudio() && !haveAudio:
 			prog.add(m, true)
-			continue
+			return nil
 		case m.IsData():
 			// The publisher repeats its metadata; a file needs it once.
 			if haveMeta {
-				continue
+				return nil
 			}
 			haveMeta = true
 		}
-		if err := fw.Write(m); err != nil {
-			return err
-		}
 		prog.add(m, false)
-		select {
-		case <-ended:
-			return nil
-		default:
-		}
+		return out.write(m)
+	})
+	if errors.Is(err, groupstream.ErrClosed) {
+		err = nil
 	}
+	prog.finish()
+	printMulticastStats(con, pb.Stats())
+	if len(ipmcGroups) > 0 {
+		printIPMCReceived(con, pb.IPMulticastStats())
+	}
+	return playResult(err, out, pos[0])
+}
+
+func printIPMCReceived(con *console, st groupstream.IPMulticastCounters) {
+	var recv, errs uint64
+	for _, r := range st.Receivers {
+		recv += r.Datagrams
+		errs += r.Errors
+	}
+	con.line("IP multicast: received %d datagrams, %d fragments of this stream, %d foreign, %d read errors",
+		recv, st.Datagrams, st.Foreign, errs)
 }
 
 // groupPublishCmd publishes an FLV file into a group in real time.
-func groupPublishCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("group-publish", flag.ContinueOnError)
-	spec := fs.String("spec", "", "groupspec (G:…)")
-	wait := fs.Duration("wait", 5*time.Second, "time to let the mesh form before publishing")
-	verbose := fs.Bool("v", false, "log the RTMFP sessions")
-	loop := fs.Bool("loop", false, "publish the file again and again")
-	ipmc := fs.String("ipmc", "", "also send to this IP multicast address (setIPMulticastPublishAddress: 224.0.0.254:30000, [ff03::ffff]:30000)")
-	ipmcIface := fs.String("ipmc-iface", "", "outgoing interface for IP multicast (default: the routing table's)")
-	ipmcTTL := fs.Int("ipmc-ttl", 0, "IP multicast TTL or hop limit (default 1: the local network)")
-	ipmcLoop := fs.Bool("ipmc-loopback", false, "deliver the IP multicast datagrams to this host too")
-	cfg := multicastFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
-		return errors.New("group-publish needs a file and a URL")
-	}
-	connURL, name, err := splitStreamURL(fs.Arg(1))
+func groupPublishCmd(ctx context.Context, con *console, stdout io.Writer, args []string) error {
+	c := newCommand("group-publish", "group-publish -spec G:… [-loop] [-ipmc ip:port [-ipmc-ttl n] [-ipmc-iface if]] [multicast flags] [flags] file.flv rtmfp://host/app/stream", stdout, con)
+	spec := c.String("spec", "", "groupspec (G:…)")
+	wait := c.Duration("wait", 5*time.Second, "time to let the mesh form before publishing")
+	loop := c.Bool("loop", false, "publish the file again and again (until Ctrl-C)")
+	cf := addConnFlags(c, con)
+	ipmc := c.String("ipmc", "", "also send to this IP multicast address (setIPMulticastPublishAddress: 224.0.0.254:30000, [ff03::ffff]:30000)")
+	ipmcIface := c.String("ipmc-iface", "", "outgoing interface for IP multicast (default: the routing table's)")
+	ipmcTTL := c.Int("ipmc-ttl", 0, "IP multicast TTL or hop limit (default 1: the local network)")
+	ipmcLoop := c.Bool("ipmc-loopback", false, "deliver the IP multicast datagrams to this host too")
+	cfg := multicastFlags(c.FlagSet)
+	pos, err := c.parse(args, 2, "a file and a URL")
 	if err != nil {
 		return err
 	}
-	c, m, err := joinGroup(ctx, connURL, *spec, *verbose)
+	file := pos[0]
+	connURL, name, err := splitStreamURL(pos[1])
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	if err := checkSpec(*spec); err != nil {
+		return err
+	}
+	if *ipmc != "" {
+		if _, err := ipmulticast.ParsePublishAddress(*ipmc, ""); err != nil {
+			return usagef("-ipmc %q: %v", *ipmc, err)
+		}
+	}
+	if err := checkInput(file); err != nil {
+		return err
+	}
+	nc, m, err := joinGroup(ctx, con, connURL, *spec, cf)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
 	defer m.Close()
+	con.line("joined group %s; letting the mesh form for %v", m.NetGroup.GroupID(), *wait)
 	select {
 	case <-time.After(*wait):
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil
 	}
 	pub, err := m.Publish(name, *cfg)
 	if err != nil {
 		return err
 	}
+	defer pub.Close()
 	if *ipmc != "" {
 		if err := pub.SetIPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}); err != nil {
 			return fmt.Errorf("IP multicast: %w", err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "publishing %s into group %s (%d neighbours)\n", fs.Arg(0), m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
-	prog := newProgress()
-	for base := uint32(0); ; {
-		last, err := publishFile(ctx, fs.Arg(0), base, prog, func(m media.Message) error { return pub.WriteMedia(ctx, m) })
-		if err != nil {
-			return err
+	con.line("publishing %s into group %s (%d neighbours)", file, m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
+	prog := newProgress(con)
+	prog.extra = neighbours(m)
+	var ipmcErrors uint64
+	checkIPMC := func() { // say at once when IP multicast sends start failing
+		if st := pub.IPMulticastStats(); st.Errors > ipmcErrors {
+			if ipmcErrors == 0 {
+				con.line("IP multicast: sending to %s failed: %s", *ipmc, st.LastError)
+			}
+			ipmcErrors = st.Errors
 		}
-		if !*loop {
-			break
+	}
+	err = flv.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
+		if err := pub.WriteMedia(ctx, m); err != nil {
+			return fmt.Errorf("publishing: %w", err)
 		}
-		base = last + 40
+		prog.add(m, false)
+		if *ipmc != "" {
+			checkIPMC()
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		err = nil
 	}
 	prog.finish()
-	printMulticastStats(pub.Stats())
-	pub.Close()
-	return nil
+	printMulticastStats(con, pub.Stats())
+	if *ipmc != "" {
+		checkIPMC()
+		st := pub.IPMulticastStats()
+		line := fmt.Sprintf("IP multicast: sent %d datagrams (%d bytes) to %s, %d failed", st.Datagrams, st.Bytes, *ipmc, st.Errors)
+		if st.LastError != "" {
+			line += " (last error: " + st.LastError + ")"
+		}
+		con.line("%s", line)
+	}
+	return err
 }

@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/hex"
 	"net/netip"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/rtmfpd/rtmfpd/group"
+	"github.com/rtmfpd/rtmfpd/internal/clitest"
+	"github.com/rtmfpd/rtmfpd/internal/netns"
 )
 
 func TestIPMCListenAddresses(t *testing.T) {
@@ -35,4 +39,34 @@ func TestIPMCListenAddresses(t *testing.T) {
 			t.Errorf("-ipmc %q accepted", bad)
 		}
 	}
+}
+
+// TestIPMulticastSendErrors: when IP multicast sends fail (here a route
+// makes the group unreachable, as a host without a multicast route does),
+// group-publish says so with the error as soon as it happens and prints
+// its IP multicast counters at the end; P2P publishing goes on. It runs in
+// a private network namespace.
+func TestIPMulticastSendErrors(t *testing.T) {
+	netns.Run(t, func(t *testing.T) {
+		if err := netns.AddUnreachableRoute(netip.MustParsePrefix("239.255.0.0/16")); err != nil {
+			t.Fatal(err)
+		}
+		bin := clitest.Build(t, t.TempDir(), ".")
+		url := startServer(t) + "/cam"
+		play := clitest.Start(t, bin, "group-play", "-spec", testSpec, "-ipmc", "239.255.0.1:30000", "-start-timeout", "1h", "-o", filepath.Join(t.TempDir(), "out.flv"), url)
+		play.WaitLine(`^playing `)
+		p := clitest.Start(t, bin, "group-publish", "-spec", testSpec, "-wait", "0s", "-loop", "-ipmc", "239.255.0.1:30000", testMedia, url)
+		p.WaitLine(`^IP multicast: sending to 239\.255\.0\.1:30000 failed: .*(unreachable|no route to host)`)
+		p.Signal(syscall.SIGINT)
+		if code := p.Wait(); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		p.WaitLine(`^IP multicast: sent 0 datagrams \(0 bytes\) to 239\.255\.0\.1:30000, [1-9][0-9]* failed \(last error: .*(unreachable|no route to host)\)$`)
+		// The player got the stream over P2P alone, and says what IP
+		// multicast brought: nothing.
+		if code := play.Wait(); code != 0 {
+			t.Fatalf("group-play: exit %d", code)
+		}
+		play.WaitLine(`^IP multicast: received 0 datagrams, 0 fragments of this stream, 0 foreign, 0 read errors$`)
+	})
 }

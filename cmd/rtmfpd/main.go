@@ -3,16 +3,24 @@
 //
 // Usage:
 //
-//	rtmfpd [-config file.json] [-listen addr,...] [-rtmp-listen addr,...|off] [-log-level level] [-check-config] [-version]
+//	rtmfpd [-config file.json] [-listen addr,...] [-rtmp-listen addr,...|off] [-status addr|off]
+//	       [-log-level level] [-log-format text|json] [-check-config] [-version]
 //
 // With no configuration file it listens for RTMFP on UDP 1935 and for RTMP
 // on TCP 1935 (IPv4 and IPv6). See the README for the configuration file.
+//
+// Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a successful
+// -check-config, 1 when the server failed (could not start, or a shutdown
+// step really failed), 2 for a usage or configuration error.
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -27,28 +35,62 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+const usageText = `usage: rtmfpd [flags]
+
+rtmfpd serves RTMFP (UDP) and RTMP (TCP): Flash media streams, peer
+introduction, NetGroups, multipoint publishing.
+
+examples:
+  rtmfpd                                       built-in defaults: RTMFP and RTMP on port 1935, IPv4 and IPv6
+  rtmfpd -listen 127.0.0.1:1935 -status off    one address, no status endpoint
+  rtmfpd -rtmp-listen off                      RTMFP only
+  rtmfpd -config rtmfpd.json -check-config     check a configuration file and exit
+  rtmfpd -config rtmfpd.json -log-format json
+
+exit status: 0 clean stop (SIGINT, SIGTERM) or configuration ok; 1 runtime
+failure; 2 usage or configuration error.
+
+flags:
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rtmfpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
 	configPath := fs.String("config", "", "JSON configuration file (default: built-in defaults)")
 	listen := fs.String("listen", "", "RTMFP UDP addresses, comma separated (overrides the configuration)")
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP TCP addresses, comma separated, or off (overrides the configuration; default: the RTMFP addresses)")
+	status := fs.String("status", "", "HTTP status endpoint address, or off (overrides the configuration; default 127.0.0.1:8935)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the configuration)")
-	check := fs.Bool("check-config", false, "check the configuration and exit")
+	logFormat := fs.String("log-format", "", "text or json (overrides the configuration)")
+	check := fs.Bool("check-config", false, "check the configuration (and the media files it names) and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rtmfpd: unexpected argument %q (flags come first; see rtmfpd -h)\n", fs.Arg(0))
 		return 2
 	}
 	if *showVersion {
-		fmt.Println("rtmfpd", version)
+		fmt.Fprintln(stdout, "rtmfpd", version)
 		return 0
 	}
 	cfg, err := daemon.Load(*configPath)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rtmfpd:", err)
+		fmt.Fprintln(stderr, "rtmfpd:", err)
 		return 2
 	}
 	if *listen != "" {
@@ -61,18 +103,24 @@ func run(args []string) int {
 	default:
 		cfg.RTMP = strings.Split(*rtmpListen, ",")
 	}
+	if *status != "" {
+		cfg.Status = *status
+	}
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
 	}
+	if *logFormat != "" {
+		cfg.LogFormat = *logFormat
+	}
 	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "rtmfpd:", err)
+		fmt.Fprintln(stderr, "rtmfpd:", err)
 		return 2
 	}
 	if *check {
-		fmt.Println("configuration ok")
+		fmt.Fprintln(stdout, "configuration ok")
 		return 0
 	}
-	log := cfg.NewLogger(os.Stderr)
+	log := cfg.NewLogger(stderr)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -97,12 +145,13 @@ func run(args []string) int {
 		return 1
 	}
 	<-ctx.Done()
-	stop()
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	stop() // a second signal kills the process
+	timeout := cmp.Or(time.Duration(cfg.ShutdownTimeout), 5*time.Second)
+	log.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := d.Shutdown(sctx); err != nil {
-		log.Warn("shutdown incomplete", "err", err)
+		log.Error("shutdown failed", "err", err)
 		return 1
 	}
 	log.Info("stopped")

@@ -3,12 +3,15 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +42,7 @@ type Config struct {
 	// IdentityFile keeps the server's RTMFP identity (its static DH key,
 	// hence its peer ID) across restarts. Empty: a new identity per run.
 	IdentityFile string `json:"identityFile"`
-	// ShutdownTimeout bounds the graceful shutdown. Default 5 s.
+	// ShutdownTimeout bounds the graceful shutdown. Default (and 0) 5 s.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 	// Session tunes RTMFP sessions.
 	Session SessionConfig `json:"session"`
@@ -155,20 +158,22 @@ type SessionConfig struct {
 // Duration is a time.Duration written as a Go duration string ("15s").
 type Duration time.Duration
 
-// UnmarshalJSON accepts "1m30s" or a number of seconds.
+// UnmarshalJSON accepts "1m30s" or a number of seconds. Anything else is
+// a *json.UnmarshalTypeError, which the decoder completes with the field's
+// path (see Load).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := time.ParseDuration(s)
 		if err != nil {
-			return err
+			return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: reflect.TypeFor[Duration]()}
 		}
 		*d = Duration(v)
 		return nil
 	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil {
-		return errors.New("a duration is a string such as \"15s\" or a number of seconds")
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(f * float64(time.Second))
 	return nil
@@ -189,57 +194,66 @@ func Default() Config {
 }
 
 // Load reads a JSON configuration file over the defaults. Unknown fields
-// are an error, so a typo does not go unnoticed.
+// are an error, so a typo does not go unnoticed; an empty file (or one of
+// white space only) means all defaults. Errors name the file and the field.
 func Load(path string) (Config, error) {
 	c := Default()
 	if path == "" {
 		return c, nil
 	}
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		return c, err
 	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
+	if len(bytes.TrimSpace(src)) == 0 {
+		return c, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, decodeError(err, src))
+	}
+	if dec.More() {
+		return c, fmt.Errorf("%s: text after the configuration object", path)
+	}
+	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
-// Validate checks the configuration and reports the first problem.
+// Validate checks the configuration and reports the first problem, naming
+// the field. No duration or number may be negative.
 func (c *Config) Validate() error {
+	if err := checkNonNegative(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
 	for _, a := range c.RTMFP {
 		if _, err := netip.ParseAddrPort(a); err != nil {
-			return fmt.Errorf("rtmfp address %q: %w", a, err)
+			return fmt.Errorf("rtmfp: address %q: %w", a, err)
 		}
 	}
 	for _, a := range c.RTMP {
 		if _, err := netip.ParseAddrPort(a); err != nil {
-			return fmt.Errorf("rtmp address %q: %w", a, err)
+			return fmt.Errorf("rtmp: address %q: %w", a, err)
 		}
 	}
-	if o := c.RTMPOptions; o.MaxConns < 0 || o.ChunkSize < 0 || o.ChunkSize > 1<<24 || o.MaxMessageSize < 0 ||
-		o.ConnectTimeout < 0 || o.HandshakeTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 {
-		return errors.New("rtmpOptions: negative or out-of-range value")
+	if n := c.RTMPOptions.ChunkSize; n > 1<<24 {
+		return fmt.Errorf("rtmpOptions.chunkSize: %d is above 16777216", n)
 	}
 	for i, r := range c.Relay.Rules {
 		if err := r.Validate(); err != nil {
-			return fmt.Errorf("relay rule %d: %w", i+1, err)
+			return fmt.Errorf("relay.rules[%d]: %w", i, err)
 		}
-	}
-	if r := c.Relay; r.MinBackoff < 0 || r.MaxBackoff < 0 || r.MaxAttempts < 0 || r.QueueBytes < 0 || r.DialTimeout < 0 || r.DrainTimeout < 0 {
-		return errors.New("relay: negative value")
 	}
 	if c.Status != "" && c.Status != "off" {
 		if _, err := netip.ParseAddrPort(c.Status); err != nil {
-			return fmt.Errorf("status address %q: %w", c.Status, err)
+			return fmt.Errorf("status: address %q: %w", c.Status, err)
 		}
 	}
 	for i := range c.Groups {
 		if err := c.Groups[i].validate(); err != nil {
-			return err
+			return fmt.Errorf("groups[%d].%w", i, err)
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
@@ -271,7 +285,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // NewLogger builds the logger the configuration asks for.
-func (c *Config) NewLogger(w *os.File) *slog.Logger {
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	lvl, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.LogFormat == "json" {

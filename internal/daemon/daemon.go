@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/budget"
@@ -40,6 +41,7 @@ type Daemon struct {
 	groups     []*serverGroup
 	groupsOnce sync.Once
 	memory     *budget.Pool
+	sessions   *sessionLog
 	started    time.Time
 	wg         sync.WaitGroup
 }
@@ -56,6 +58,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	lim := cfg.Limits.withDefaults()
 	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory)}
+	d.sessions = newSessionLog(d)
 	ic := cfg.Introducer
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
@@ -200,18 +203,31 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if err != nil {
 			return
 		}
-		d.log.Debug("session opened", "peer", s.FarPeerID().String(), "addr", s.RemoteAddr(), "p2p", s.PeerMode())
+		d.log.Debug("session opened", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp", "p2p", s.PeerMode())
+		if !d.sessions.follow(s) {
+			continue
+		}
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
 			if len(d.groups) == 0 {
+				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
+					"reason", "the server is a member of no group")
 				s.Close()
-				continue
+			} else {
+				netgroup.HandleSession(s)
 			}
-			netgroup.HandleSession(s)
+			go func() { // neighbours of the server's groups: a few
+				<-s.Done()
+				d.sessions.ended(s)
+			}()
 			continue
 		}
-		go d.nc.HandleSession(s)
+		go func() {
+			d.nc.HandleSession(s) // returns once the session has ended
+			<-s.Done()
+			d.sessions.ended(s)
+		}()
 	}
 }
 
@@ -221,50 +237,93 @@ func (d *Daemon) Introducer() *introducer.Introducer { return d.intro }
 // NetStream returns the NetConnection/NetStream server.
 func (d *Daemon) NetStream() *netstream.Server { return d.ns }
 
-// Shutdown closes every session gracefully (close requests sent, bounded
-// by ctx) and the sockets.
+// Shutdown stops the server: it leaves the groups, closes every RTMFP
+// session with the close exchange and every RTMP connection after what is
+// queued for it, then lets the relay send what local publishers left.
+// Sessions and connections get three quarters of ctx's time and the relay
+// the rest, so that the relay never starts with an expired context.
+//
+// A far end that does not answer is normal (a client that vanished, a
+// target that is down): sessions silent since the shutdown began are
+// abandoned after a second or so, and whatever still runs when its share
+// of the time is up is cut short; both are logged, neither is an error.
+// The error is for what really failed, such as closing a socket.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	start := time.Now()
+	d.sessions.shutdown.Store(true)
 	var errs []error
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	// Leave the groups first: neighbours hear it while sessions are up.
 	d.closeGroups()
+	cctx, cancel := connectionsContext(ctx)
+	defer cancel()
+	var rtmpCut, epCut atomic.Bool
+	var wg sync.WaitGroup
 	if d.rtmp != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.rtmp.Shutdown(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("rtmp: %w", err))
-				mu.Unlock()
+		wg.Go(func() {
+			switch err := d.rtmp.Shutdown(cctx); {
+			case err == nil:
+			case cctx.Err() != nil:
+				rtmpCut.Store(true)
+			default:
+				fail(fmt.Errorf("rtmp: %w", err))
 			}
-		}()
+		})
 	}
 	for _, ep := range d.endpoints {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := ep.Shutdown(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+		wg.Go(func() {
+			switch err := ep.Shutdown(cctx); {
+			case err == nil:
+			case cctx.Err() != nil:
+				epCut.Store(true)
+			default:
+				fail(fmt.Errorf("rtmfp endpoint %s: %w", ep.LocalAddr(), err))
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	d.sessions.stopWaiting()
+	if rtmpCut.Load() {
+		d.log.Warn("shutdown: RTMP connections that had not sent their queues in time were closed")
+	}
 	if d.stop != nil {
 		d.stop()
 	}
 	d.wg.Wait()
 	// The local publishers are gone: their streams' targets are being
 	// unpublished.
+	relayCut := false
 	if err := d.relay.Close(ctx); err != nil {
-		errs = append(errs, err)
+		if ctx.Err() == nil {
+			fail(err)
+		} else {
+			relayCut = true
+			d.log.Warn("shutdown: relay targets that had not sent their queues in time were closed", "err", err)
+		}
 	}
 	if d.status != nil {
 		d.status.close()
 	}
+	d.log.Info("shutdown complete", "duration", time.Since(start).Round(time.Millisecond),
+		"sessions", d.sessions.closed.Load(), "abandoned", d.sessions.dropped.Load(),
+		"cutShort", epCut.Load() || rtmpCut.Load() || relayCut)
 	return errors.Join(errs...)
+}
+
+// connectionsContext is the part of ctx's time given to sessions and
+// connections: three quarters of what is left (all of it without a
+// deadline).
+func connectionsContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(dl)*3/4))
 }
 
 func (d *Daemon) close() {

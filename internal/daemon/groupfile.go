@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,25 +30,12 @@ type GroupFile struct {
 
 func (f *GroupFile) validate() error {
 	if f.Path == "" {
-		return errors.New("files: path is required")
+		return errors.New("path: required")
 	}
-	if err := f.readable(); err != nil {
-		return fmt.Errorf("files: %w", err)
+	if err := flv.CheckFile(f.Path); err != nil {
+		return fmt.Errorf("path: %w", err)
 	}
 	return f.IPMulticast.validate()
-}
-
-// readable checks that the file opens as FLV.
-func (f *GroupFile) readable() error {
-	fh, err := os.Open(f.Path)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	if _, err := flv.NewReader(fh, 0); err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
-	}
-	return nil
 }
 
 func (f *GroupFile) name() string {
@@ -79,20 +65,12 @@ func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 		defer sg.files.Done()
 		defer pub.Close()
 		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
-		var base uint32
-		for {
-			last, err := flv.ReplayFile(ctx, f.Path, base, write)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				log.Error("group file publication stopped", "err", err)
-				return
-			case !f.Loop:
-				log.Info("group file published")
-				return
-			}
-			base = last + 40 // a frame's time after the last message
+		switch err := flv.ReplayLoop(ctx, f.Path, f.Loop, write); {
+		case ctx.Err() != nil:
+		case err != nil:
+			log.Error("group file publication stopped", "err", err)
+		default:
+			log.Info("group file published")
 		}
 	}()
 	return nil

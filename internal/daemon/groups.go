@@ -89,21 +89,21 @@ type IPMulticastConfig struct {
 
 func (g *GroupConfig) validate() error {
 	if _, err := group.ParseSpec(g.Spec); err != nil {
-		return fmt.Errorf("group %q: %w", g.Spec, err)
+		return fmt.Errorf("spec %q: %w", g.Spec, err)
 	}
-	for _, r := range g.Publish {
+	for i, r := range g.Publish {
 		for _, p := range []string{r.App, r.Stream} {
 			if err := netstream.CheckPattern(p); err != nil {
-				return fmt.Errorf("group %q: %w", g.Spec, err)
+				return fmt.Errorf("publish[%d]: %w", i, err)
 			}
 		}
 		if err := r.IPMulticast.validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Spec, err)
+			return fmt.Errorf("publish[%d].%w", i, err)
 		}
 	}
-	for _, f := range g.Files {
+	for i, f := range g.Files {
 		if err := f.validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Spec, err)
+			return fmt.Errorf("files[%d].%w", i, err)
 		}
 	}
 	return nil
@@ -116,8 +116,8 @@ func (ip *IPMulticastConfig) validate() error {
 	if _, err := ipmulticast.ParsePublishAddress(ip.Address, ip.Port); err != nil {
 		return fmt.Errorf("ipMulticast: %w", err)
 	}
-	if ip.TTL < 0 || ip.TTL > 255 {
-		return fmt.Errorf("ipMulticast ttl %d: want 1 to 255 (0: the default, 1)", ip.TTL)
+	if ip.TTL > 255 {
+		return fmt.Errorf("ipMulticast.ttl: %d: want 1 to 255 (0: the default, 1)", ip.TTL)
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func (d *Daemon) startGroups() error {
 	}
 	ep, addrs := d.endpoints[0], d.reportAddresses()
 	for _, gc := range d.cfg.Groups {
-		sg := &serverGroup{cfg: gc, log: d.log.With("group", gc.Spec)}
+		sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
 		sg.g = groupstream.New(sg.log)
 		m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
 			Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
@@ -157,7 +157,8 @@ func (d *Daemon) startGroups() error {
 		}
 		sg.member = m
 		d.groups = append(d.groups, sg)
-		d.log.Info("member of group", "spec", gc.Spec, "groupID", m.GroupID().String())
+		sg.log = sg.log.With("group", m.GroupID().String())
+		sg.log.Info("member of group")
 		var ctx context.Context
 		ctx, sg.stop = context.WithCancel(context.Background())
 		for _, f := range gc.Files {
@@ -210,13 +211,13 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
 		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
 		if err != nil {
-			sg.log.Warn("group publish refused", "stream", netstream.Clip(s.Key()), "name", netstream.Clip(name), "err", err)
+			sg.log.Warn("group publish refused", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name), "reason", err.Error())
 			return
 		}
 		if err := r.IPMulticast.start(sp.Publication); err != nil {
-			sg.log.Warn("IP multicast not started", "stream", netstream.Clip(s.Key()), "err", err)
+			sg.log.Warn("IP multicast not started", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "err", err)
 		}
-		sg.log.Info("publishing into group", "stream", netstream.Clip(s.Key()), "name", netstream.Clip(name))
+		sg.log.Info("publishing into group", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name))
 		return // one rule per stream
 	}
 }

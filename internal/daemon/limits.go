@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -79,33 +78,30 @@ func (l LimitsConfig) withDefaults() LimitsConfig {
 }
 
 // validate checks the limits (with their defaults) against each other and
-// against the RTMP message size.
+// against the RTMP message size, naming the field (Config.Validate has
+// refused negative values already).
 func (l LimitsConfig) validate(maxMessageSize int) error {
-	if l.Memory < 0 || l.PeerMemory < 0 || l.SessionReceive < 0 || l.RTMPUnfinished < 0 ||
-		l.PlayerQueue < 0 || l.StickyBytes < 0 || l.SlowConsumer < 0 {
-		return errors.New("limits: negative value")
-	}
 	l = l.withDefaults()
 	if maxMessageSize == 0 {
 		maxMessageSize = defaultMaxMessageSize
 	}
 	switch {
 	case l.PeerMemory > l.Memory:
-		return fmt.Errorf("limits: peerMemory (%d) is over memory (%d)", l.PeerMemory, l.Memory)
+		return fmt.Errorf("limits.peerMemory: %d is above limits.memory (%d)", l.PeerMemory, l.Memory)
 	case l.SessionReceive < 1<<20:
-		return fmt.Errorf("limits: sessionReceive (%d) is under one RTMFP flow's window (1048576)", l.SessionReceive)
+		return fmt.Errorf("limits.sessionReceive: %d is below one RTMFP flow's window (1048576)", l.SessionReceive)
 	case int64(l.SessionReceive) > l.PeerMemory:
-		return fmt.Errorf("limits: sessionReceive (%d) is over peerMemory (%d)", l.SessionReceive, l.PeerMemory)
+		return fmt.Errorf("limits.sessionReceive: %d is above limits.peerMemory (%d)", l.SessionReceive, l.PeerMemory)
 	case l.RTMPUnfinished < maxMessageSize:
-		return fmt.Errorf("limits: rtmpUnfinished (%d) is under rtmpOptions.maxMessageSize (%d)", l.RTMPUnfinished, maxMessageSize)
+		return fmt.Errorf("limits.rtmpUnfinished: %d is below rtmpOptions.maxMessageSize (%d)", l.RTMPUnfinished, maxMessageSize)
 	case int64(l.RTMPUnfinished) > l.PeerMemory:
-		return fmt.Errorf("limits: rtmpUnfinished (%d) is over peerMemory (%d)", l.RTMPUnfinished, l.PeerMemory)
+		return fmt.Errorf("limits.rtmpUnfinished: %d is above limits.peerMemory (%d)", l.RTMPUnfinished, l.PeerMemory)
 	case int64(l.PlayerQueue) > l.PeerMemory:
-		return fmt.Errorf("limits: playerQueue (%d) is over peerMemory (%d)", l.PlayerQueue, l.PeerMemory)
+		return fmt.Errorf("limits.playerQueue: %d is above limits.peerMemory (%d)", l.PlayerQueue, l.PeerMemory)
 	case l.StickyBytes > l.PlayerQueue/4:
-		return fmt.Errorf("limits: stickyBytes (%d) is over a quarter of playerQueue (%d)", l.StickyBytes, l.PlayerQueue)
+		return fmt.Errorf("limits.stickyBytes: %d is above a quarter of limits.playerQueue (%d)", l.StickyBytes, l.PlayerQueue)
 	case time.Duration(l.SlowConsumer) < time.Second:
-		return fmt.Errorf("limits: slowConsumer (%v) is under a second", time.Duration(l.SlowConsumer))
+		return fmt.Errorf("limits.slowConsumer: %v is below a second", time.Duration(l.SlowConsumer))
 	}
 	return nil
 }

@@ -28,8 +28,8 @@ func TestLimitsConfig(t *testing.T) {
 		t.Fatalf("defaults %+v", l)
 	}
 	for _, tc := range []struct{ js, field string }{
-		{`{"limits": {"memory": -1}}`, "negative"},
-		{`{"limits": {"memory": 16777216}}`, "peerMemory"},
+		{`{"limits": {"memory": -1}}`, "limits.memory: -1 is negative"},
+		{`{"limits": {"memory": 16777216}}`, "limits.peerMemory"},
 		{`{"limits": {"sessionReceive": 65536}}`, "sessionReceive"},
 		{`{"limits": {"rtmpUnfinished": 1048576}}`, "rtmpUnfinished"},
 		{`{"limits": {"rtmpUnfinished": 67108864}}`, "rtmpUnfinished"},

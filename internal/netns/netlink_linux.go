@@ -107,8 +107,9 @@ type route struct {
 	scope uint8 // RT_SCOPE_*
 }
 
-// addRoute adds r through interface index; an existing identical route is
-// not an error (the setup is idempotent for re-entry, e.g. fuzz workers).
+// addRoute adds r through interface index (0: none, for reject routes); an
+// existing identical route is not an error (the setup is idempotent for
+// re-entry, e.g. fuzz workers).
 func (c *rtnl) addRoute(index int, r route) error {
 	fam := uint8(syscall.AF_INET)
 	if r.dst.Addr().Is6() {
@@ -118,7 +119,9 @@ func (c *rtnl) addRoute(index int, r route) error {
 	b = append(b, fam, uint8(r.dst.Bits()), 0, 0, r.table, syscall.RTPROT_STATIC, r.scope, r.typ)
 	b = binary.NativeEndian.AppendUint32(b, 0)
 	b = attr(b, syscall.RTA_DST, r.dst.Addr().AsSlice())
-	b = attr(b, syscall.RTA_OIF, u32(uint32(index)))
+	if index != 0 {
+		b = attr(b, syscall.RTA_OIF, u32(uint32(index)))
+	}
 	b = attr(b, syscall.RTA_TABLE, u32(uint32(r.table)))
 	err := c.request(syscall.RTM_NEWROUTE, syscall.NLM_F_CREATE|syscall.NLM_F_EXCL, b)
 	if errors.Is(err, syscall.EEXIST) {

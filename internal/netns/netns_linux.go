@@ -161,6 +161,29 @@ func AddLoopbackAddr(a netip.Addr) error {
 	return nil
 }
 
+// AddUnreachableRoute makes dst unreachable (`ip route add unreachable
+// dst`): sends to it fail at once (EHOSTUNREACH), as on a host with no
+// route there. Tests use it to see how send errors are reported. It
+// refuses to run outside a verified namespace child.
+func AddUnreachableRoute(dst netip.Prefix) error {
+	if err := enter(); err != nil {
+		return fmt.Errorf("netns: refusing to add a route to %v: %w", dst, err)
+	}
+	c, err := dialRTNL()
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	table := uint8(syscall.RT_TABLE_MAIN)
+	if dst.Addr().Is6() && dst.Addr().IsMulticast() {
+		table = syscall.RT_TABLE_LOCAL // in front of the local ff00::/8 route
+	}
+	if err := c.addRoute(0, route{dst: dst.Masked(), table: table, typ: syscall.RTN_UNREACHABLE, scope: syscall.RT_SCOPE_UNIVERSE}); err != nil {
+		return fmt.Errorf("netns: ip route add unreachable %v: %w", dst, err)
+	}
+	return nil
+}
+
 // command prepares the test binary, with args, to run in a new network
 // namespace (and a new user namespace when not root).
 func command(args []string) (*exec.Cmd, error) {

@@ -25,6 +25,9 @@ func Verify() error { return errUnsupported }
 // AddLoopbackAddr always fails: only Linux has network namespaces.
 func AddLoopbackAddr(a netip.Addr) error { return errUnsupported }
 
+// AddUnreachableRoute always fails: only Linux has network namespaces.
+func AddUnreachableRoute(dst netip.Prefix) error { return errUnsupported }
+
 // Run fails t: only Linux has network namespaces.
 func Run(t *testing.T, fn func(t *testing.T)) {
 	t.Helper()

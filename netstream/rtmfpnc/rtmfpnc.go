@@ -212,7 +212,7 @@ func (srv *Server) handleInOrder(t *transport) {
 				derr = t.conn.HandleMessage(st.streamID, m)
 			}
 			if derr != nil {
-				srv.log.Info("closing connection", "peer", s.FarPeerID().String(), "err", derr)
+				srv.log.Info("closing connection", "session", s.FarPeerID().String(), "proto", "rtmfp", "reason", derr.Error())
 				t.Close(derr)
 				broken = true
 			}
@@ -245,12 +245,12 @@ func (t *transport) readFlow(streamID uint32, f *rtmfp.RecvFlow) {
 		}
 		m, err := tcflow.Decode(b)
 		if err != nil {
-			t.srv.log.Debug("bad TC message, closing", "peer", t.s.FarPeerID().String(), "err", err)
+			t.srv.log.Debug("bad TC message, closing", "session", t.s.FarPeerID().String(), "proto", "rtmfp", "err", err)
 			t.Close(err)
 			return
 		}
 		if err := t.conn.HandleMessage(streamID, m); err != nil {
-			t.srv.log.Info("closing connection", "peer", t.s.FarPeerID().String(), "err", err)
+			t.srv.log.Info("closing connection", "session", t.s.FarPeerID().String(), "proto", "rtmfp", "reason", err.Error())
 			t.Close(err)
 			return
 		}

@@ -46,7 +46,7 @@ type transport struct {
 
 func newTransport(srv *Server, rc *rtmp.Conn, wc *watchConn, id string) *transport {
 	return &transport{srv: srv, rc: rc, wc: wc, id: id, born: time.Now(), connected: make(chan struct{}),
-		log: srv.log.With("conn", id, "proto", "rtmp", "addr", rc.RemoteAddr().String())}
+		log: srv.log.With("session", id, "proto", "rtmp", "remote", rc.RemoteAddr().String())}
 }
 
 // errorClass sorts why a connection ended.
@@ -84,7 +84,7 @@ func (t *transport) serve() {
 		if reason == nil {
 			reason = err
 		}
-		t.log.Info("rtmp connection closed during the handshake", "reason", reason.Error(), "after", time.Since(t.born).Round(time.Millisecond))
+		t.log.Info("rtmp connection closed during the handshake", "reason", reason.Error(), "duration", time.Since(t.born).Round(time.Millisecond))
 		t.rc.Close()
 		return
 	}
@@ -105,7 +105,7 @@ func (t *transport) serve() {
 
 // end logs why the connection ended.
 func (t *transport) end(err error) {
-	attrs := []any{"after", time.Since(t.born).Round(time.Millisecond),
+	attrs := []any{"duration", time.Since(t.born).Round(time.Millisecond),
 		"bytesIn", t.rc.BytesRead(), "bytesOut", t.rc.BytesWritten()}
 	switch classify(err) {
 	case endProtocol:
@@ -185,7 +185,7 @@ func (t *transport) readLoop(noConnect *time.Timer) error {
 			}
 		default:
 			// Shared objects (types 16, 19) are not served.
-			t.log.Debug("rtmp message ignored", "type", m.Type, "stream", m.StreamID)
+			t.log.Debug("rtmp message ignored", "type", m.Type, "streamID", m.StreamID)
 		}
 	}
 }

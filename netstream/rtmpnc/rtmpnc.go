@@ -212,7 +212,7 @@ func (srv *Server) start(nc net.Conn) bool {
 		n := len(srv.conns)
 		srv.mu.Unlock()
 		srv.refused.Add(1)
-		srv.log.Warn("rtmp connection refused: too many connections", "addr", nc.RemoteAddr().String(), "active", n)
+		srv.log.Warn("rtmp connection refused", "remote", nc.RemoteAddr().String(), "proto", "rtmp", "reason", "too many connections", "active", n)
 		nc.Close()
 		return false
 	}
