@@ -84,8 +84,10 @@ func (p *Pool) Open(name string, limit int64, end func(error)) *Account {
 }
 
 // Add adds n bytes (n < 0 releases) to the account. It returns an error
-// wrapping ErrPeerLimit when the account is over its limit — the caller may
-// refuse what it was about to keep; the peer is being closed either way.
+// wrapping ErrPeerLimit when the account is over its limit, or ErrShed when
+// it grows after being shed — the caller may refuse what it was about to
+// keep (the sooner it stops growing, the sooner the pool is relieved); the
+// peer is being closed either way.
 func (a *Account) Add(n int) error {
 	if a == nil || n == 0 {
 		return nil
@@ -99,6 +101,7 @@ func (a *Account) Add(n int) error {
 	used := a.used
 	over := a.limit > 0 && used > a.limit
 	fail := over && !a.failed
+	shed := a.failed && !over && n > 0 // closing: growth is refused
 	if fail {
 		a.failed = true
 	}
@@ -123,8 +126,11 @@ func (a *Account) Add(n int) error {
 			p.relieve()
 		}
 	}
-	if over {
+	switch {
+	case over:
 		return fmt.Errorf("%s: %w: %d bytes held (limit %d)", a.name, ErrPeerLimit, used, a.limit)
+	case shed:
+		return fmt.Errorf("%s: %w", a.name, ErrShed)
 	}
 	return nil
 }

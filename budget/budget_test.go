@@ -81,6 +81,12 @@ func TestShedLargestFirst(t *testing.T) {
 	if err := big.wait(t); !errors.Is(err, ErrShed) {
 		t.Fatalf("big closed with %v", err)
 	}
+	if err := ab.Add(10); !errors.Is(err, ErrShed) {
+		t.Fatalf("growth of a shed account: %v", err)
+	}
+	if err := ab.Add(-10); err != nil {
+		t.Fatalf("release by a shed account: %v", err)
+	}
 	as.Add(300) // 1400, but 700 are being released: 700 fit
 	small.none(t)
 	mid.none(t)
