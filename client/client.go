@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -248,6 +249,14 @@ func trimSlash(p string) string {
 	return p
 }
 
+// netConnFlow returns the server's NetConnection flow to this client (nil
+// before connect was answered, and on a direct P2P session).
+func (c *Conn) netConnFlow() *rtmfp.RecvFlow {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ncIn
+}
+
 // Session returns the underlying RTMFP session.
 func (c *Conn) Session() *rtmfp.Session { return c.s }
 
@@ -311,9 +320,24 @@ func (c *Conn) closedErr() error {
 	return errors.New("client: connection closed")
 }
 
-// Close closes the connection (and the endpoint Dial made).
+// closeDrain bounds how long Close waits for the NetConnection flow's
+// last messages (deleteStream) to be delivered.
+const closeDrain = 2 * time.Second
+
+// Close closes the connection (and the endpoint Dial made) as librtmfp and
+// rtmfp-cpp's clients do: the NetConnection flow is never ended on its own.
+// What was written on it is delivered first (within closeDrain), then the
+// session is closed (RFC 7016 §3.5.5.1), ending every flow with it. Ending
+// the NetConnection flow first (as a graceful session close does) makes
+// MonaServer2 free the session's flows twice and crash (interop/FINDINGS.md).
 func (c *Conn) Close() error {
-	c.s.Close()
+	if c.nc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeDrain)
+		// More than the send buffer fits only in an empty flow.
+		c.nc.WaitBuffer(ctx, math.MaxInt32)
+		cancel()
+	}
+	c.s.Abort()
 	select {
 	case <-c.s.Done():
 	case <-time.After(5 * time.Second):
@@ -432,7 +456,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			ch := c.pending[cmd.TxnID]
 			c.mu.Unlock()
 			if ch != nil {
-				ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}
+				select {
+				case ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}:
+				default: // answered already: a server answering twice must not stall the reader
+				}
 			}
 			return
 		case "onStatus":

@@ -52,7 +52,9 @@ type DirectStream struct {
 func (d *DirectStream) PublisherName() string { return "direct/" + d.name }
 
 // PublishDirect publishes name for direct P2P play by peers that reach this
-// client's endpoint (introduced by its server, see Conn.ConnectPeer).
+// client's endpoint (introduced by its server, see Conn.ConnectPeer). It is
+// registered in the empty application's default instance, where the plays
+// of direct sessions look (netstream.Server.NewDirectConn).
 func PublishDirect(c *Conn, name string) (*DirectStream, error) {
 	ns := directServer(c.ep, c)
 	d := &DirectStream{ns: ns, name: name}

@@ -22,9 +22,7 @@ type Group struct {
 // JoinGroup joins the group with the given ID (see group.Spec.GroupID) over
 // the server channel. Members introduced by the server arrive on Members.
 func (c *Conn) JoinGroup(ctx context.Context, id group.GroupID) (*Group, error) {
-	c.mu.Lock()
-	ncIn := c.ncIn
-	c.mu.Unlock()
+	ncIn := c.netConnFlow()
 	if ncIn == nil {
 		return nil, errors.New("client: the server's NetConnection flow is not open")
 	}

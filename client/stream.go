@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -29,6 +30,10 @@ type Stream struct {
 	cmd          *rtmfp.SendFlow
 	audio, video *rtmfp.SendFlow
 	closed       bool
+	// firstKey is the video flow while the stream's first key frame is
+	// written and not yet delivered; keyed once it was.
+	firstKey *rtmfp.SendFlow
+	keyed    bool
 }
 
 // CreateStream creates a NetStream on the server.
@@ -59,7 +64,13 @@ func (st *Stream) Status() <-chan Status { return st.status }
 
 // flow returns (opening on first use) the flow carrying this stream's
 // messages of one kind. Commands and data share a reliable flow; audio and
-// video each get a partially reliable one.
+// video each get a partially reliable one. On a server connection every
+// NetStream flow carries the return flow association with the server's
+// NetConnection flow (RFC 7425 §5.3.2), as Flash, librtmfp and rtmfp-cpp's
+// clients do (recordings a, d, e): servers such as rtmfp-cpp's tcserver
+// take a flow without it for a new NetConnection and reject it. A direct
+// P2P session has no NetConnection: its play flow is not associated, as
+// librtmfp's is not (recording f).
 func (st *Stream) flow(typ uint8) (*rtmfp.SendFlow, time.Duration, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -74,6 +85,7 @@ func (st *Stream) flow(typ uint8) (*rtmfp.SendFlow, time.Duration, error) {
 		slot, opts, life = &st.video, rtmfp.FlowOptions{Priority: 1, TimeCritical: true}, MediaLifetime
 	}
 	if *slot == nil {
+		opts.ReturnFor = st.c.netConnFlow()
 		f, err := st.c.s.OpenFlow(tcflow.Metadata(st.ID), opts)
 		if err != nil {
 			return nil, 0, err
@@ -97,10 +109,24 @@ func (st *Stream) command(ctx context.Context, name string, args ...amf.Value) e
 }
 
 // await waits for one of the given status codes (success) or an error
-// status.
+// status. A far end that rejects the stream's command flow (a Flow
+// Exception Report, RFC 7016 §2.3.16) will never answer on it: that fails
+// the wait at once with the *rtmfp.FlowException.
 func (st *Stream) await(ctx context.Context, ok ...string) (Status, error) {
+	st.mu.Lock()
+	var rejected <-chan struct{}
+	if st.cmd != nil {
+		rejected = st.cmd.Done()
+	}
+	cmd := st.cmd
+	st.mu.Unlock()
 	for {
 		select {
+		case <-rejected:
+			if err := cmd.Err(); err != nil {
+				return Status{}, fmt.Errorf("client: stream %d: %w", st.ID, err)
+			}
+			rejected = nil // closed normally: answers may still come
 		case s := <-st.status:
 			for _, c := range ok {
 				if s.Code == c {
@@ -142,13 +168,55 @@ func (st *Stream) Play(ctx context.Context, name string) error {
 }
 
 // WriteMedia publishes one message: audio and video on their own
-// partially reliable flows, data on the command flow.
+// partially reliable flows, data on the command flow. Nothing written after
+// the stream's first video key frame reaches the server before it: the
+// flows are independent (RFC 7016 §3.6) and audio has precedence, so a
+// later audio message would otherwise overtake a key frame of many
+// fragments, and servers that start a stream's timeline at the first frame
+// they get (MonaServer2) drop a key frame older than it and the whole GOP
+// with it. A message of another flow written after that key frame waits
+// until the key frame is delivered or abandoned (one round trip, once).
 func (st *Stream) WriteMedia(ctx context.Context, m media.Message) error {
+	if m.Type != media.TypeVideo {
+		if err := st.awaitFirstKeyFrame(ctx); err != nil {
+			return err
+		}
+	}
 	f, life, err := st.flow(m.Type)
 	if err != nil {
 		return err
 	}
-	return tcflow.Write(ctx, f, m, life)
+	if err := tcflow.Write(ctx, f, m, life); err != nil {
+		return err
+	}
+	if m.Type == media.TypeVideo && m.IsKeyframe() && !m.IsSequenceHeader() {
+		st.mu.Lock()
+		if !st.keyed {
+			st.firstKey, st.keyed = f, true
+		}
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// awaitFirstKeyFrame waits until the flow carrying the stream's first key
+// frame holds nothing undelivered, if that frame was written and not yet
+// waited for. A failed video flow does not hold the others up.
+func (st *Stream) awaitFirstKeyFrame(ctx context.Context) error {
+	st.mu.Lock()
+	f := st.firstKey
+	st.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	// More than the send buffer fits only in an empty flow.
+	if err := f.WaitBuffer(ctx, math.MaxInt32); err != nil && ctx.Err() != nil {
+		return err
+	}
+	st.mu.Lock()
+	st.firstKey = nil
+	st.mu.Unlock()
+	return nil
 }
 
 // Send calls handler with args on every player (NetStream.send).
@@ -213,7 +281,15 @@ func (st *Stream) Close(ctx context.Context) error {
 	cmd := st.cmd
 	st.mu.Unlock()
 	if cmd != nil {
+		// closeStream is delivered before deleteStream is sent, and before
+		// Conn.Close ends the session.
 		cmd.Close()
+		wait, cancel := context.WithTimeout(ctx, closeDrain)
+		select {
+		case <-cmd.Done():
+		case <-wait.Done():
+		}
+		cancel()
 	}
 	m, e := netstream.EncodeCommand("deleteStream", 0, nil, float64(st.ID))
 	if e == nil {

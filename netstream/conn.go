@@ -69,10 +69,13 @@ func (srv *Server) NewConn(t Transport, id string) *Conn {
 // NewDirectConn registers the connection of a peer that plays this end's
 // direct P2P NetStreams (NetStream.DIRECT_CONNECTIONS): Flash peers send no
 // connect and no createStream on such a session; streams come into being
-// when the peer names them (rtmfp-facts §5.1: stream IDs 2000000+n).
+// when the peer names them (rtmfp-facts §5.1: stream IDs 2000000+n). With
+// no connect to name an application, its streams are those of the empty
+// application's default instance, where direct publishers register theirs.
 func (srv *Server) NewDirectConn(t Transport, id string) *Conn {
 	c := srv.NewConn(t, id)
 	c.connected, c.direct = true, true
+	c.info.Instance = DefaultInstance
 	return c
 }
 

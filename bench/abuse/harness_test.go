@@ -26,13 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/internal/testtools"
+	"github.com/rtmfpd/rtmfpd/bench/internal/rtmfpdproc"
 )
-
-// serverBinary builds cmd/rtmfpd once per test binary.
-func serverBinary(tb testing.TB) string {
-	return testtools.GoBinary(tb, "github.com/rtmfpd/rtmfpd/cmd/rtmfpd")
-}
 
 // baseConfig is the server configuration of the attacks: defaults, except
 // that the per-address handshake limit is lifted (every client of the
@@ -65,15 +60,17 @@ const (
 	maxLines = 100000
 )
 
-// startServer runs rtmfpd with config on an ephemeral loopback port and
-// waits until it listens.
+// startServer runs rtmfpd (rtmfpdproc.Binary) with config on an ephemeral
+// loopback port and waits until it listens. Unlike rtmfpdproc.Start, it
+// keeps the server's log: its size and its lines are what some attacks
+// measure.
 func startServer(tb testing.TB, config string) *server {
 	tb.Helper()
 	cf := filepath.Join(tb.TempDir(), "rtmfpd.json")
 	if err := os.WriteFile(cf, []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(serverBinary(tb), "-config", cf, "-listen", "127.0.0.1:0", "-log-level", "info")
+	cmd := exec.Command(rtmfpdproc.Binary(tb), "-config", cf, "-listen", "127.0.0.1:0", "-log-level", "info")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -63,6 +63,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
+		ForwardRate: ic.ForwardRate, ForwardBurst: int(4 * ic.ForwardRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
 	rc := cfg.Relay
 	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
