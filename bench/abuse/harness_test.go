@@ -48,6 +48,7 @@ type server struct {
 	rtmfp  netip.AddrPort
 	rtmp   string // host:port
 	status string // host:port
+	peerID string // hex
 
 	logBytes atomic.Int64 // bytes the server wrote to its log
 	mu       sync.Mutex
@@ -133,6 +134,7 @@ func (s *server) readLog(r io.Reader, ready chan struct{}) {
 		case strings.Contains(line, "status endpoint listening"):
 			s.status = strings.TrimSuffix(strings.TrimPrefix(field("address"), "http://"), "/status")
 		case strings.Contains(line, "rtmfpd started"):
+			s.peerID = field("peerID")
 			started = true
 			close(ready)
 		}

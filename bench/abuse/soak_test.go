@@ -3,6 +3,7 @@ package abuse
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,11 +12,13 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/bench/internal/flood"
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
@@ -166,15 +169,21 @@ func (s *soak) rtmfpPlayer(ctx context.Context, p *player, n int64) error {
 //   - 6 NetGroup members joined for the whole run;
 //   - churn: a player connects, plays 25 frames and leaves every second
 //     (RTMP and RTMFP in turn), and a member joins and leaves every 5 s;
-//   - every 20 s the next attack of BenchmarkStickyFlood,
-//     BenchmarkUnfinishedRTMFP, BenchmarkUnfinishedRTMP and
-//     BenchmarkLongNames, scaled down, lasting 15 s.
+//   - 5 s after the last one ends, the next attack (15 s; 60 s for the
+//     sticky flood, past the slow-consumer time): those of
+//     BenchmarkStickyFlood, BenchmarkUnfinishedRTMFP,
+//     BenchmarkUnfinishedRTMP and BenchmarkLongNames, scaled down, and a
+//     spoofed IHello flood (bench/internal/flood, as the admission
+//     benchmarks send it) of 20,000 packets/s from 2,000 addresses, each
+//     time with the next IHello shape (one names a client connected for
+//     the whole run: the flood asks for introductions to it).
 //
 // It passes when the resident set stays under twice the memory budget plus
 // 128 MB (the Go heap may grow to twice what is live between collections),
-// the budget's peak under the budget plus one peer's, and every honest
-// client is served: no long-lived player disconnected or short of 95% of
-// the frames, every churn client and group member served.
+// the budget's peak under the budget plus one peer's, the flood's answers
+// within 3 times its bytes (plus 16 KiB a round), and every honest client is served: no
+// long-lived player disconnected or short of 95% of the frames, every churn
+// client and group member served, the introduction target still connected.
 func BenchmarkSoak(b *testing.B) {
 	dur := time.Duration(seconds("RTMFPD_SOAK_MINUTES", 10*time.Second)/time.Second) * time.Minute
 	raiseFileLimit()
@@ -302,20 +311,42 @@ func BenchmarkSoak(b *testing.B) {
 				}
 			}
 		})
+		// A client that a flood asks introductions to, for the whole run.
+		target, err := client.Dial(ctx, s.rtmfpURL, client.Options{Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer target.Close()
+		var serverID profile.PeerID
+		if id, err := hex.DecodeString(srv.peerID); err == nil && len(id) == len(serverID) {
+			copy(serverID[:], id)
+		}
+		fl := flood.New(b, 2000, srv.rtmfp)
+		shapes := flood.IHelloShapes(s.rtmfpURL, serverID, target.Session().Endpoint().PeerID())
+		floods := 0
+		ihelloFlood := func(ctx context.Context) {
+			pkts := flood.Packets(shapes[floods%len(shapes)], 1024)
+			floods++
+			stop := make(chan struct{})
+			defer context.AfterFunc(ctx, func() { close(stop) })()
+			fl.RunUntil(stop, 20000, time.Hour, pkts)
+		}
 		// Attacks, one after the other.
 		attacks := []struct {
 			name string
 			f    func(context.Context)
+			d    time.Duration
 		}{
-			{"sticky flood", s.stickyFlood},
-			{"unfinished RTMFP", s.unfinishedRTMFP},
-			{"unfinished RTMP", s.unfinishedRTMP},
-			{"long names", s.longNames},
+			{"sticky flood", s.stickyFlood, time.Minute}, // past the slow-consumer time
+			{"IHello flood", ihelloFlood, 15 * time.Second},
+			{"unfinished RTMFP", s.unfinishedRTMFP, 15 * time.Second},
+			{"unfinished RTMP", s.unfinishedRTMP, 15 * time.Second},
+			{"long names", s.longNames, 15 * time.Second},
 		}
 		run(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				a := attacks[i%len(attacks)]
-				actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				actx, cancel := context.WithTimeout(ctx, a.d)
 				a.f(actx)
 				cancel()
 				select {
@@ -349,8 +380,25 @@ func BenchmarkSoak(b *testing.B) {
 		b.ReportMetric(float64(churned.Load()), "churned")
 		b.Logf("%v: RSS %.0f → peak %.0f MB (bound %.0f MB), last %.0f MB; heap in use peak %.0f MB; budget peak %.0f MB, %d peers shed, %d over their own limit, %d slow players closed",
 			dur, baseRSS, end.rssPeak, bound, end.rssLast, end.heapPeak, float64(ms.Peak)/1e6, ms.Shed, ms.OverPeer, ms.SlowClosed)
-		b.Logf("honest clients: 16 players got ≥ %.1f%% of %d/%d frames; %d members; %d churn clients served, %d failed",
-			worst*100, sentA, sentB, members.Load(), churned.Load(), churnFailed.Load())
+		targetUp := true
+		select {
+		case <-target.Done():
+			targetUp = false
+		default:
+		}
+		b.ReportMetric(fl.Ratio(), "flood-bytes-out/in")
+		b.Logf("honest clients: 16 players got ≥ %.1f%% of %d/%d frames; %d members; %d churn clients served, %d failed; introduction target connected: %v",
+			worst*100, sentA, sentB, members.Load(), churned.Load(), churnFailed.Load(), targetUp)
+		b.Logf("IHello floods: %d rounds, %d packets (%.1f MB) sent, answers %.2f× their bytes (%d to the sources from the server, %d from others)",
+			floods, fl.Sent.Pkts.Load(), float64(fl.Sent.Bytes.Load())/1e6, fl.Ratio(), fl.FromServer.Pkts.Load(), fl.FromOthers.Pkts.Load())
+		// The amplification budget's bound: 3 times the bytes received,
+		// plus the 16 KiB it starts with (each round finds it full again).
+		if in, out := fl.Sent.Bytes.Load(), fl.FromServer.Bytes.Load()+fl.FromOthers.Bytes.Load(); out > 3*in+int64(floods)*16<<10 {
+			b.Errorf("the floods were answered with %.3f× their bytes (bound 3, plus 16 KiB a round)", fl.Ratio())
+		}
+		if !targetUp {
+			s.fail("the introduction target was disconnected: %v", target.Session().Err())
+		}
 		if end.rssPeak > bound {
 			b.Errorf("RSS peaked at %.0f MB (bound %.0f MB)", end.rssPeak, bound)
 		}
