@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -447,10 +448,12 @@ func (s *soak) member(ctx context.Context, id group.GroupID, stay bool) error {
 }
 
 // stickyFlood is BenchmarkStickyFlood's attack for the time of ctx, with
-// one slow RTMP player and one RTMFP player that never reads.
+// one slow RTMP player (reading two messages a second through a small
+// socket buffer) and one RTMFP player that never reads.
 func (s *soak) stickyFlood(ctx context.Context) {
 	name := fmt.Sprintf("evil-%d", time.Now().UnixNano())
-	if c, err := rtmp.Dial(ctx, s.rtmpURL, nil); err == nil {
+	slow := &rtmp.ClientOptions{Dialer: &net.Dialer{Control: smallReceiveBuffer}}
+	if c, err := rtmp.Dial(ctx, s.rtmpURL, slow); err == nil {
 		defer c.Close()
 		if c.Play(ctx, name) == nil {
 			go func() {
