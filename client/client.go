@@ -46,6 +46,12 @@ type Options struct {
 	// StatusBuffer bounds the status events kept for Status readers.
 	// Default 64; older events are dropped when nobody reads.
 	StatusBuffer int
+	// OnCall answers the server's calls of the NetConnection's client
+	// methods (onBWCheck, onBWDone, ...), as a Flash NetConnection.client
+	// object does: its value goes back in _result, an error in _error. It
+	// runs on the connection's reading goroutine. Nil answers every call
+	// with _error.
+	OnCall func(name string, args []amf.Value) (amf.Value, error)
 }
 
 // Status is a status event (onStatus, or the info object of _result and
@@ -91,6 +97,10 @@ type Conn struct {
 	status  chan Status
 	ncIn    *rtmfp.RecvFlow // the server's NetConnection return flow
 	groups  []*Group
+	// readDone is closed when the server's messages have all been read
+	// (the session ended): an answer sent just before a close (a
+	// refused connect's _error) is then known.
+	readDone chan struct{}
 	// ConnectResult is the info object of the connect answer.
 	ConnectResult Status
 }
@@ -204,7 +214,11 @@ func NewConn(ctx context.Context, s *rtmfp.Session, u *url.URL, opts Options) (*
 	c := &Conn{ep: s.Endpoint(), s: s, log: opts.Logger, nc: nc, ctx: cctx, stop: stop, opts: opts,
 		pending: map[float64]chan callResult{}, streams: map[uint32]*Stream{},
 		status: make(chan Status, opts.StatusBuffer)}
-	go c.acceptFlows()
+	c.readDone = make(chan struct{})
+	go func() {
+		defer close(c.readDone)
+		c.acceptFlows()
+	}()
 	app := ""
 	tcURL := ""
 	if u != nil {
@@ -297,20 +311,34 @@ func (c *Conn) callObj(ctx context.Context, streamID uint32, name string, obj am
 	}
 	select {
 	case r := <-ch:
-		if !r.ok {
-			for _, v := range r.args {
-				if st, ok := statusOf(v); ok {
-					return nil, &StatusError{st}
-				}
-			}
-			return nil, &StatusError{Status{Code: netstream.CallFailed, Level: "error", Description: name + " failed"}}
-		}
-		return r.args, nil
+		return r.result(name)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.s.Done():
+		// The answer may be among the last messages of the session.
+		select {
+		case <-c.readDone:
+		case <-ctx.Done():
+		}
+		select {
+		case r := <-ch:
+			return r.result(name)
+		default:
+		}
 		return nil, c.closedErr()
 	}
+}
+
+func (r callResult) result(name string) ([]amf.Value, error) {
+	if !r.ok {
+		for _, v := range r.args {
+			if st, ok := statusOf(v); ok {
+				return nil, &StatusError{st}
+			}
+		}
+		return nil, &StatusError{Status{Code: netstream.CallFailed, Level: "error", Description: name + " failed"}}
+	}
+	return r.args, nil
 }
 
 func (c *Conn) closedErr() error {
@@ -473,6 +501,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			c.s.Close()
 			return
 		}
+		if id == 0 {
+			c.answerCall(cmd)
+			return
+		}
 	case media.TypeUserControl:
 		return
 	}
@@ -518,4 +550,28 @@ func (c *Conn) ConnectPeer(ctx context.Context, id profile.PeerID, addrs ...neti
 	}
 	to := append([]netip.AddrPort{c.s.RemoteAddr()}, addrs...)
 	return c.ep.Connect(ctx, flash.PeerEPD(id), to...)
+}
+
+// answerCall answers a call of the server.
+func (c *Conn) answerCall(cmd netstream.Command) {
+	var res amf.Value
+	err := errors.New("no such method")
+	if c.opts.OnCall != nil {
+		res, err = c.opts.OnCall(cmd.Name, cmd.Args)
+	}
+	if cmd.TxnID == 0 {
+		return
+	}
+	name, args := "_result", []amf.Value{res}
+	if err != nil {
+		name, args = "_error", []amf.Value{amf.NewObject(
+			amf.Property{Key: "level", Value: netstream.LevelError},
+			amf.Property{Key: "code", Value: netstream.CallFailed},
+			amf.Property{Key: "description", Value: err.Error()})}
+	}
+	if m, err := netstream.EncodeCommand(name, cmd.TxnID, nil, args...); err == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		tcflow.Write(ctx, c.nc, m, 0)
+		cancel()
+	}
 }

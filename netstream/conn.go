@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/media"
@@ -51,6 +52,9 @@ type Conn struct {
 	streams   map[uint32]*netStream
 	nextID    uint32
 	peerAddrs []string
+	calls     calls // the server's calls to the client
+	// connectedAt is when connect succeeded.
+	connectedAt time.Time
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -93,6 +97,35 @@ func (c *Conn) Connected() bool {
 	return c.connected
 }
 
+// ConnectedAt returns when connect succeeded (zero before).
+func (c *Conn) ConnectedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectedAt
+}
+
+// StreamCounts returns how many of the connection's NetStreams publish and
+// how many play.
+func (c *Conn) StreamCounts() (publishing, playing int) {
+	c.mu.Lock()
+	streams := make([]*netStream, 0, len(c.streams))
+	for _, ns := range c.streams {
+		streams = append(streams, ns)
+	}
+	c.mu.Unlock()
+	for _, ns := range streams {
+		ns.mu.Lock()
+		if ns.publishing != nil {
+			publishing++
+		}
+		if ns.playing != nil {
+			playing++
+		}
+		ns.mu.Unlock()
+	}
+	return publishing, playing
+}
+
 // PeerAddresses returns the addresses the client announced with setPeerInfo
 // (RTMFP): where other peers may reach it directly.
 func (c *Conn) PeerAddresses() []string {
@@ -120,6 +153,10 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 			return nil
 		}
 		return c.handleCommand(streamID, cmd)
+	case media.TypeUserControl:
+		if len(m.Payload) >= 2 && uint16(m.Payload[0])<<8|uint16(m.Payload[1]) == EventSetBufferLength {
+			c.setBufferLength(m.Payload)
+		}
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
 		if ns == nil || ns.publishing == nil {
@@ -157,6 +194,7 @@ func (c *Conn) Close() {
 	for _, ns := range streams {
 		ns.close(false)
 	}
+	c.calls.fail()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
 	c.srv.mu.Unlock()
@@ -235,6 +273,10 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		return nil
 	}
 	switch cmd.Name {
+	case "_result", "_error":
+		if streamID == 0 {
+			c.answered(cmd)
+		}
 	case "createStream":
 		c.createStream(cmd)
 	case "deleteStream":
@@ -262,21 +304,20 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "play":
 		c.play(streamID, cmd)
 	case "receiveAudio", "receiveVideo":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			on, _ := cmd.Arg(0).(bool)
 			ns.setReceive(cmd.Name == "receiveAudio", on)
 		}
 	case "pause":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			p, _ := cmd.Arg(0).(bool)
-			ns.sub.SetPaused(p)
-			if p {
-				c.status(streamID, PauseNotify, "paused "+Clip(ns.playName))
-			} else {
-				c.status(streamID, UnpauseNotify, "unpaused "+Clip(ns.playName))
-			}
+			ns.pause(p)
 		}
 	case "seek":
+		ms, _ := amf.Number(cmd.Arg(0))
+		if ns := c.stream(streamID); ns != nil && ns.seek(ms) {
+			break
+		}
 		c.status(streamID, SeekFailed, "seek is not possible on a live stream")
 	case "setPeerInfo":
 		var addrs []string
@@ -289,7 +330,8 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		c.peerAddrs = addrs
 		c.mu.Unlock()
 	case "getStreamLength":
-		c.reply(streamID, "_result", cmd.TxnID, nil, 0.0)
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))
 	default:
 		c.call(streamID, cmd)
 	}
@@ -359,24 +401,38 @@ func (c *Conn) connect(cmd Command) error {
 		info.Query = q
 	}
 	info.Args = append(info.Args, cmd.Args...)
-	reject := func(code, why string) error {
+	info.Object = obj
+	reject := func(code, why, redirect string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "reason", why)
-		c.reply(0, "_error", cmd.TxnID, nil, Info(code, why))
+		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
+		res := Info(code, why)
+		if redirect != "" {
+			// FMS's application.redirectConnection: the client reads
+			// info.ex.redirect.
+			res.Set("ex", amf.NewObject(amf.Property{Key: "code", Value: 302.0}, amf.Property{Key: "redirect", Value: redirect}))
+		}
+		c.reply(0, "_error", cmd.TxnID, nil, res)
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
 		return nil
 	}
-	if !c.srv.appAllowed(info.App) {
-		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", Clip(info.App)))
+	if len(c.srv.cfg.Apps) > 0 && !c.srv.appAllowed(info.App) {
+		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", Clip(info.App)), "")
 	}
 	if h := c.srv.cfg.Hooks.OnConnect; h != nil {
-		if err := h(c, info); err != nil {
-			return reject(ConnectRejected, err.Error())
+		if err := h(c, &info); err != nil {
+			return reject(refusal(err, ConnectRejected))
 		}
+	}
+	if info.App == "" {
+		return reject(ConnectInvalidApp, "the URL names no application", "")
+	}
+	if info.Instance == "" {
+		info.Instance = DefaultInstance
 	}
 	c.mu.Lock()
 	c.connected = true
+	c.connectedAt = time.Now()
 	c.info = info
 	c.mu.Unlock()
 	c.srv.stats.connects.Add(1)
@@ -396,6 +452,9 @@ func (c *Conn) connect(cmd Command) error {
 		n.Connected()
 	}
 	c.log.Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
+	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
+		h(c)
+	}
 	return nil
 }
 

@@ -23,6 +23,11 @@ type netStream struct {
 	playName   string
 	sub        *Subscription
 	unlisten   func()
+	playback   Playback // a recorded stream played (VOD)
+	noAudio    bool     // receiveAudio(false) on the playback
+	noVideo    bool     // receiveVideo(false) on the playback
+	bufferTime uint32   // the client's buffer time (ms), Set Buffer Length
+	recStop    func()   // ends the recording of what is published
 }
 
 // PublisherName names the publisher in logs.
@@ -73,7 +78,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		c.status(streamID, PublishBadName, tooLong("stream name", len(raw), MaxNameBytes))
 		return
 	}
-	name, _ := SplitStreamName(raw)
+	name, query := SplitStreamName(raw)
 	mode, _ := cmd.ArgString(1)
 	if name == "" {
 		// publish(null) or publish(false) stops publishing.
@@ -81,20 +86,32 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		return
 	}
 	switch mode {
-	case "", "live":
-	case "record", "append", "appendWithGap":
-		c.status(streamID, RecordNoAccess, "recording ("+mode+") is not supported yet; publish live")
-		return
+	case "":
+		mode = "live"
+	case "live", "record", "append", "appendWithGap":
 	default:
 		c.status(streamID, PublishFailed, "unknown publish type "+Clip(mode))
 		return
 	}
 	ns.mu.Lock()
-	busy := ns.publishing != nil || ns.playing != nil
+	busy := ns.publishing != nil || ns.playing != nil || ns.playback != nil
 	ns.mu.Unlock()
 	if busy {
 		c.status(streamID, PublishBadName, "this NetStream is already in use")
 		return
+	}
+	if h := c.srv.cfg.Hooks.CheckPublish; h != nil {
+		req := StreamRequest{Name: name, Query: query, Mode: mode}
+		if err := h(c, &req); err != nil {
+			code, why, _ := refusal(err, PublishFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
+			return
+		}
+		if req.Name == "" {
+			c.status(streamID, PublishFailed, "no stream name", amf.Property{Key: "details", Value: name})
+			return
+		}
+		name = req.Name
 	}
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
@@ -105,7 +122,8 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
 		if err := h(c, s); err != nil {
 			c.srv.Registry.Unpublish(s, ns)
-			c.status(streamID, PublishBadName, err.Error(), amf.Property{Key: "details", Value: name})
+			code, why, _ := refusal(err, PublishFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
@@ -116,10 +134,28 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	c.log.Info("publish", "app", Clip(info.App), "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
+	switch r := c.srv.cfg.Recorder; {
+	case r != nil:
+		if stop := r.Publish(c, s, name, mode); stop != nil {
+			ns.mu.Lock()
+			ns.recStop = stop
+			ns.mu.Unlock()
+		}
+	case mode != "live":
+		// Published live all the same, as Flash Media Server does for a
+		// stream it may not record.
+		c.status(streamID, RecordNoAccess, "recording is not enabled on this server; "+Clip(name)+" is published live")
+	}
 }
 
-// play answers NetStream.play(name, start, len, reset): live streams only;
-// a name not yet published is waited for, as FMS does for start -2 and -1.
+// play answers NetStream.play(name, start, len, reset) with Flash's
+// meanings of start: -2 (the default) plays the live stream if it is
+// published, else the recorded one, else waits for the live one; -1 plays
+// only the live stream (waiting for it); 0 or more plays the recorded stream
+// from start seconds (a stream being recorded is played from its start: a
+// DVR), or the live stream when there is no recording, or answers
+// NetStream.Play.StreamNotFound. len -1 (the default) plays to the end, 0 a
+// single frame, more that many seconds.
 func (c *Conn) play(streamID uint32, cmd Command) {
 	ns := c.stream(streamID)
 	if ns == nil {
@@ -135,10 +171,20 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		c.status(streamID, PlayFailed, tooLong("stream name", len(raw), MaxNameBytes))
 		return
 	}
-	name, _ := SplitStreamName(raw)
+	name, query := SplitStreamName(raw)
 	start := -2.0
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
 		start = v
+	}
+	switch {
+	case start == -1000:
+		start = -1 // ffmpeg's -rtmp_live live (it sends start × 1000)
+	case start < 0 && start != -1:
+		start = -2 // ffmpeg's -2000 and any other negative value
+	}
+	length := -1.0
+	if v, ok := amf.Number(cmd.Arg(2)); ok {
+		length = v
 	}
 	reset := true
 	if v, ok := cmd.Arg(3).(bool); ok {
@@ -150,11 +196,36 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		c.status(streamID, PlayStop, "stopped")
 		return
 	}
+	if h := c.srv.cfg.Hooks.CheckPlay; h != nil {
+		req := StreamRequest{Name: name, Query: query}
+		if err := h(c, &req); err != nil {
+			code, why, _ := refusal(err, PlayFailed)
+			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
+			return
+		}
+		if req.Name == "" {
+			c.status(streamID, PlayFailed, "no stream name", amf.Property{Key: "details", Value: name})
+			return
+		}
+		name = req.Name
+	}
 	info := c.Info()
 	s, exists := c.srv.Registry.Lookup(info.App, info.Instance, name)
 	live := exists && s.Publisher() != nil
+	if files := c.srv.cfg.Files; files != nil && start != -1 && (start >= 0 || !live) {
+		pb, err := files.Open(c, name)
+		switch {
+		case err == nil:
+			c.playRecorded(ns, pb, name, start, length, reset)
+			return
+		case !errors.Is(err, ErrNotFound):
+			c.log.Info("play failed", "stream", Clip(name), "err", err)
+			c.status(streamID, PlayFailed, "failed to play "+Clip(name)+": "+err.Error(), amf.Property{Key: "details", Value: name})
+			return
+		}
+	}
 	if !live && start >= 0 {
-		// A recorded stream was asked for; there are none.
+		// A recorded stream was asked for; there is none.
 		c.status(streamID, PlayStreamNotFound, "failed to play "+Clip(name)+"; stream not found.", amf.Property{Key: "details", Value: name})
 		return
 	}
@@ -163,14 +234,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.mu.Lock()
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
-	c.send(streamID, UserControl(EventStreamBegin, streamID))
-	if reset {
-		c.status(streamID, PlayReset, "Playing and resetting "+Clip(name)+".", amf.Property{Key: "details", Value: name})
-	}
-	c.status(streamID, PlayStart, "Started playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
-	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
-		c.send(streamID, m)
-	}
+	c.playStarting(streamID, name, reset)
 	opts := SubscribeOptions{Limit: c.srv.cfg.PlayerQueue, SlowTimeout: c.srv.cfg.SlowConsumer,
 		OnSlow: func(err error) {
 			c.srv.stats.slowPlayers.Add(1)
@@ -187,6 +251,20 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
 	c.log.Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
+}
+
+// playStarting sends what precedes a played stream's media: Stream Begin,
+// NetStream.Play.Reset (when the play resets), NetStream.Play.Start and
+// |RtmpSampleAccess.
+func (c *Conn) playStarting(id uint32, name string, reset bool) {
+	c.send(id, UserControl(EventStreamBegin, id))
+	if reset {
+		c.status(id, PlayReset, "Playing and resetting "+Clip(name)+".", amf.Property{Key: "details", Value: name})
+	}
+	c.status(id, PlayStart, "Started playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
+	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
+		c.send(id, m)
+	}
 }
 
 // PublishStarted tells a waiting player its stream started (after what is
@@ -221,7 +299,18 @@ func (ns *netStream) PublishStopped(s *Stream) {
 
 func (ns *netStream) setReceive(audio, on bool) {
 	ns.mu.Lock()
-	sub := ns.sub
+	sub, pb := ns.sub, ns.playback
+	if pb != nil {
+		if audio {
+			ns.noAudio = !on
+		} else {
+			ns.noVideo = !on
+		}
+		a, v := !ns.noAudio, !ns.noVideo
+		ns.mu.Unlock()
+		pb.SetReceive(a, v)
+		return
+	}
 	ns.mu.Unlock()
 	if sub == nil {
 		return
@@ -245,11 +334,16 @@ func (ns *netStream) close(notify bool) {
 
 func (ns *netStream) stopPublishing(notify bool) {
 	ns.mu.Lock()
-	s, name := ns.publishing, ns.pubName
-	ns.publishing = nil
+	s, name, recStop := ns.publishing, ns.pubName, ns.recStop
+	ns.publishing, ns.recStop = nil, nil
 	ns.mu.Unlock()
 	if s == nil {
 		return
+	}
+	if recStop != nil {
+		// Every frame published is queued for the recording: end it
+		// (NetStream.Record.Stop) before the stream's end is announced.
+		recStop()
 	}
 	ns.c.srv.Registry.Unpublish(s, ns)
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
@@ -263,15 +357,29 @@ func (ns *netStream) stopPublishing(notify bool) {
 
 func (ns *netStream) stopPlaying(notify bool) {
 	ns.mu.Lock()
-	sub, unlisten, name := ns.sub, ns.unlisten, ns.playName
-	ns.sub, ns.unlisten, ns.playing = nil, nil, nil
+	sub, unlisten, name, pb := ns.sub, ns.unlisten, ns.playName, ns.playback
+	ns.sub, ns.unlisten, ns.playing, ns.playback = nil, nil, nil, nil
+	ns.noAudio, ns.noVideo = false, false
 	ns.mu.Unlock()
+	if pb != nil {
+		pb.Close()
+		if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
+			h(ns.c, name)
+		}
+		if notify {
+			ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
+		}
+		return
+	}
 	if sub == nil {
 		return
 	}
 	sub.Close()
 	unlisten()
 	ns.c.log.Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
+	if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
+		h(ns.c, name)
+	}
 	if notify {
 		ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}

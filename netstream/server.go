@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/budget"
 )
 
@@ -52,6 +53,13 @@ type Config struct {
 	// Hooks let the application accept, refuse and follow connections and
 	// streams.
 	Hooks Hooks
+	// Recorder records published streams (publish types record, append,
+	// appendWithGap). Nil: those publish live and hear
+	// NetStream.Record.NoAccess.
+	Recorder Recorder
+	// Files plays recorded streams (video on demand). Nil: play finds live
+	// streams only.
+	Files Files
 }
 
 // Hooks are the application's say, in the manner of FMS server-side
@@ -59,15 +67,34 @@ type Config struct {
 // They run on the connection's goroutine and should return quickly.
 type Hooks struct {
 	// OnConnect accepts (nil) or rejects (an error, whose text becomes
-	// the rejection's description) a connection.
-	OnConnect func(c *Conn, info ConnectInfo) error
+	// the rejection's description; a *Refusal chooses the code or
+	// redirects) a connection. It may change info's App and Instance
+	// (an application taken from a query parameter, a default
+	// application); an empty App afterwards is refused.
+	OnConnect func(c *Conn, info *ConnectInfo) error
 	// OnDisconnect is told when a connection ends.
 	OnDisconnect func(c *Conn)
+	// OnConnected is told once the answer to a successful connect is on
+	// its way; it may call the client (Conn.Call, on its own goroutine:
+	// the answer comes through this connection's goroutine).
+	OnConnected func(c *Conn)
+	// CheckPublish is asked before a stream is published: an error
+	// refuses it (NetStream.Publish.Failed with the error's text, or the
+	// code of a *Refusal); changing req.Name publishes under another name.
+	CheckPublish func(c *Conn, req *StreamRequest) error
 	// OnPublish is told when a stream starts; an error refuses the publish
-	// (NetStream.Publish.BadName with the error's text).
+	// (NetStream.Publish.Failed with the error's text, or the code of a
+	// *Refusal).
 	OnPublish func(c *Conn, s *Stream) error
 	// OnUnpublish is told when a stream's publisher stops.
 	OnUnpublish func(c *Conn, s *Stream)
+	// CheckPlay is asked before a stream is played: an error refuses it
+	// (NetStream.Play.Failed, or the code of a *Refusal); changing
+	// req.Name plays another stream.
+	CheckPlay func(c *Conn, req *StreamRequest) error
+	// OnPlayStop is told when a player stops playing name (play(false),
+	// closeStream, deleteStream, another play, or the connection's end).
+	OnPlayStop func(c *Conn, name string)
 	// OnCall answers a client call the server does not implement itself.
 	// Return ErrUnknownMethod for NetConnection.Call.Failed.
 	OnCall func(c *Conn, cmd Command) (result any, err error)
@@ -83,6 +110,49 @@ type Accounted interface {
 	Account() *budget.Account
 }
 
+// StreamRequest is a publish or play a hook is asked about.
+type StreamRequest struct {
+	// Name is the stream name without its query; a hook may change it
+	// (a redirect).
+	Name string
+	// Query holds the parameters of the name's query ("cam?token=…").
+	Query url.Values
+	// Mode is publish's type (live, record, append, appendWithGap); ""
+	// for play.
+	Mode string
+}
+
+// Refusal is an error a hook returns to choose what the client is told.
+type Refusal struct {
+	// Code is the status code sent; "" means the hook's default
+	// (NetConnection.Connect.Rejected, NetStream.Publish.Failed,
+	// NetStream.Play.Failed).
+	Code string
+	// Description is the info object's description.
+	Description string
+	// Redirect, for a connect, is the URL the client should connect to
+	// instead: it is sent as ex.redirect with ex.code 302 in the
+	// NetConnection.Connect.Rejected info object, as Flash Media Server's
+	// application.redirectConnection did.
+	Redirect string
+}
+
+func (r *Refusal) Error() string { return r.Description }
+
+// refusal returns the code and description err asks for, def being the
+// hook's default code.
+func refusal(err error, def string) (code, description, redirect string) {
+	var r *Refusal
+	if errors.As(err, &r) {
+		code = r.Code
+		if code == "" {
+			code = def
+		}
+		return code, r.Description, r.Redirect
+	}
+	return def, err.Error(), ""
+}
+
 // ErrUnknownMethod makes a call fail with NetConnection.Call.Failed.
 var ErrUnknownMethod = errors.New("netstream: unknown method")
 
@@ -96,6 +166,9 @@ type ConnectInfo struct {
 	FlashVer       string
 	// Args are the extra arguments of NetConnection.connect.
 	Args []any
+	// Object is the connect command object, with the fields a client
+	// adds (login, appKey, ...).
+	Object *amf.Object
 }
 
 // Server holds the applications' streams and connections.

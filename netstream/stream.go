@@ -3,6 +3,7 @@ package netstream
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/media"
@@ -36,6 +37,18 @@ type Stream struct {
 	audioHdr  *media.Message
 	listeners []StreamListener
 	stats     StreamStats
+	since     time.Time // when the current publisher started
+}
+
+// PublishedSince returns when the current publisher started (zero when the
+// stream has none).
+func (s *Stream) PublishedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.publisher == nil {
+		return time.Time{}
+	}
+	return s.since
 }
 
 // StreamListener is told when a stream's publisher starts and stops (a
@@ -271,6 +284,9 @@ func (r *Registry) Publish(app, inst, name string, p Publisher) (*Stream, error)
 		s.mu.Unlock()
 		r.release(s)
 		return nil, ErrNameInUse
+	}
+	if s.publisher != p {
+		s.since = time.Now()
 	}
 	s.publisher = p
 	s.metadata, s.videoHdr, s.audioHdr = nil, nil, nil

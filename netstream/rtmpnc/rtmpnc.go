@@ -97,6 +97,10 @@ type Stats struct {
 	// broken, malformed messages, commands out of order, no connect in
 	// time, not reading).
 	ProtocolErrors uint64 `json:"protocolErrors"`
+	// BytesIn and BytesOut count the bytes received and sent, ever (those
+	// of open connections included).
+	BytesIn  uint64 `json:"bytesIn"`
+	BytesOut uint64 `json:"bytesOut"`
 }
 
 // Server serves NetConnections over RTMP.
@@ -113,6 +117,7 @@ type Server struct {
 	nextID    atomic.Uint64
 
 	accepted, refused, hsFailures, protoErrors atomic.Uint64
+	bytesIn, bytesOut                          atomic.Uint64 // of the connections that ended
 }
 
 // New returns a server.
@@ -229,6 +234,8 @@ func (srv *Server) start(nc net.Conn) bool {
 		t.acct.Close()
 		srv.mu.Lock()
 		delete(srv.conns, t)
+		srv.bytesIn.Add(t.rc.BytesRead()) // under mu: Stats counts t once
+		srv.bytesOut.Add(t.rc.BytesWritten())
 		srv.mu.Unlock()
 	}()
 	return true
@@ -265,9 +272,17 @@ func (w *watchConn) writeErr() error {
 func (srv *Server) Stats() Stats {
 	srv.mu.Lock()
 	n := len(srv.conns)
+	var in, out uint64
+	for t := range srv.conns {
+		in += t.rc.BytesRead()
+		out += t.rc.BytesWritten()
+	}
+	in += srv.bytesIn.Load()
+	out += srv.bytesOut.Load()
 	srv.mu.Unlock()
 	return Stats{Active: n, Accepted: srv.accepted.Load(), Refused: srv.refused.Load(),
-		HandshakeFailures: srv.hsFailures.Load(), ProtocolErrors: srv.protoErrors.Load()}
+		HandshakeFailures: srv.hsFailures.Load(), ProtocolErrors: srv.protoErrors.Load(),
+		BytesIn: in, BytesOut: out}
 }
 
 // errShutdown is the reason given to connections closed by Shutdown.
