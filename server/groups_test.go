@@ -89,7 +89,7 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	if len(status.Groups) != 1 || status.Groups[0].Member.Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
 		t.Fatalf("groups status %+v", status.Groups)
 	}
-	if ss := status.Groups[0].Streams; len(ss) != 1 || ss[0].Name != "live-cam1" || !ss[0].Publisher || ss[0].Stats.MessagesPublished < 50 || ss[0].Stats.SentDataBytes == 0 {
+	if ss := status.Groups[0].Streams; len(ss) != 1 || ss[0].Name != "live-cam1" || ss[0].MulticastInfo.MessagesPublished < 50 || ss[0].MulticastInfo.SentDataBytes == 0 {
 		t.Fatalf("group streams status %+v", ss)
 	}
 }
