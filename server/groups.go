@@ -372,11 +372,11 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
 		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
 		if err != nil {
-			sg.log.Warn("group publish refused", "app", s.App, "stream", s.Name, "name", name, "reason", err.Error())
+			sg.log.Warn("group publish refused", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name), "reason", err.Error())
 			return
 		}
 		sg.streams.add(sp.Publication, name, s.Key(), r.Multicast.config(), r.IPMulticast)
-		sg.log.Info("publishing into group", "app", s.App, "stream", s.Name, "name", name)
+		sg.log.Info("publishing into group", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name))
 		return // one rule per stream
 	}
 }
