@@ -11,6 +11,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
 // Type is a multicast event's type (main.asc's numbering).
@@ -49,9 +50,6 @@ const (
 	ParamInterface = Prefix + "interface"
 )
 
-// maxValue bounds a value quoted in an error.
-const maxValue = 256
-
 // ParamError is a parameter the service cannot use; its text names it.
 type ParamError struct {
 	Param  string // fms.multicast.type, …
@@ -59,15 +57,13 @@ type ParamError struct {
 	Reason string
 }
 
+// Error quotes the value clipped as netstream does for any client text
+// (its first 64 bytes and its length).
 func (e *ParamError) Error() string {
-	v := e.Value
-	if len(v) > maxValue {
-		v = v[:maxValue] + "…"
-	}
 	if e.Value == "" {
 		return e.Param + ": " + e.Reason
 	}
-	return fmt.Sprintf("%s %q: %s", e.Param, v, e.Reason)
+	return fmt.Sprintf("%s %q: %s", e.Param, netstream.Clip(e.Value), e.Reason)
 }
 
 // Request is the multicast event an encoder's stream name describes.
