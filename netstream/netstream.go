@@ -227,7 +227,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
 	c.playStarting(streamID, name, reset)
-	sub := s.Subscribe(sink, c.srv.cfg.PlayerQueue)
+	sub := c.subscribe(s, sink)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten

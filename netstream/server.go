@@ -34,6 +34,11 @@ type Config struct {
 	Apps []string
 	// PlayerQueue bounds each player's queue in bytes. Default 2 MiB.
 	PlayerQueue int
+	// GOPCache bounds the group of pictures each live stream keeps for
+	// players that start at its last key frame (HTTP-FLV), in bytes; at
+	// most half of PlayerQueue. 0 keeps none: they start at the next key
+	// frame.
+	GOPCache int
 	// MaxStreamsPerConn caps createStream per connection. Default 64.
 	MaxStreamsPerConn int
 	// NoMedia refuses publish and play: the server only introduces peers
@@ -176,7 +181,10 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxStreamsPerConn <= 0 {
 		cfg.MaxStreamsPerConn = 64
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, Registry: NewRegistry(), conns: make(map[*Conn]struct{})}
+	cfg.GOPCache = min(cfg.GOPCache, cfg.PlayerQueue/2)
+	reg := NewRegistry()
+	reg.GOPCache = cfg.GOPCache
+	return &Server{cfg: cfg, log: cfg.Logger, Registry: reg, conns: make(map[*Conn]struct{})}
 }
 
 // Conns returns a snapshot of the connections.

@@ -37,6 +37,7 @@ type Stream struct {
 	audioHdr  *media.Message
 	listeners []StreamListener
 	stats     StreamStats
+	gop       gopCache // the last group of pictures (see gopcache.go)
 	since     time.Time // when the current publisher started
 }
 
@@ -117,6 +118,7 @@ func (s *Stream) Write(p Publisher, m media.Message) {
 	}
 	s.stats.Messages++
 	s.stats.Bytes += uint64(len(m.Payload))
+	s.gop.add(m, sticky, s.reg.GOPCache)
 	for sub := range s.subs {
 		sub.push(m, sticky)
 	}
@@ -202,6 +204,10 @@ func metadataOf(m media.Message) (media.Message, bool) {
 type Registry struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
+	// GOPCache bounds the group of pictures each stream keeps for players
+	// that start at the last key frame (KeyframeTransport), in bytes; 0
+	// keeps none. Set it before streams are used.
+	GOPCache int
 }
 
 // NewRegistry returns an empty registry.
@@ -256,6 +262,8 @@ func (r *Registry) Publish(app, inst, name string, p Publisher) (*Stream, error)
 	}
 	s.publisher = p
 	s.metadata, s.videoHdr, s.audioHdr = nil, nil, nil
+	s.gop.reset()
+	s.gop.audio, s.gop.video = false, false
 	ls := append([]StreamListener(nil), s.listeners...)
 	subs := make([]*Subscription, 0, len(s.subs))
 	for sub := range s.subs {
@@ -281,6 +289,7 @@ func (r *Registry) Unpublish(s *Stream, p Publisher) {
 		return
 	}
 	s.publisher = nil
+	s.gop.reset()
 	ls := append([]StreamListener(nil), s.listeners...)
 	s.mu.Unlock()
 	for _, l := range ls {
