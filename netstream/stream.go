@@ -37,7 +37,7 @@ type Stream struct {
 	audioHdr  *media.Message
 	listeners []StreamListener
 	stats     StreamStats
-	gop       gopCache // the last group of pictures (see gopcache.go)
+	gop       gopCache  // the last group of pictures (see gopcache.go)
 	since     time.Time // when the current publisher started
 }
 
