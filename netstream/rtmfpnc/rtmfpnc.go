@@ -259,6 +259,12 @@ func (t *transport) readFlow(streamID uint32, f *rtmfp.RecvFlow) {
 func (t *transport) Protocol() string   { return "rtmfp" }
 func (t *transport) RemoteAddr() string { return t.s.RemoteAddr().String() }
 
+// Bytes returns the bytes received and sent in the session.
+func (t *transport) Bytes() (in, out uint64) {
+	st := t.s.Stats()
+	return st.BytesIn, st.BytesOut
+}
+
 // Close ends the session.
 func (t *transport) Close(err error) { t.s.Close() }
 
