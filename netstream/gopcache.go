@@ -57,25 +57,6 @@ type KeyframeTransport interface {
 	PlayFromKeyframe() bool
 }
 
-// SubscribeAtKeyframe adds a consumer as Subscribe does, then queues the
-// messages since the stream's last key frame (when they are kept), so that
-// the consumer starts there instead of at the next key frame.
-func (s *Stream) SubscribeAtKeyframe(sink Sink, limit int) *Subscription {
-	sub := newSubscription(s, sink, limit)
-	s.mu.Lock()
-	for _, m := range []*media.Message{s.metadata, s.videoHdr, s.audioHdr} {
-		if m != nil {
-			sub.push(*m, true)
-		}
-	}
-	for _, m := range s.gop.msgs {
-		sub.push(m, false)
-	}
-	s.subs[sub] = struct{}{}
-	s.mu.Unlock()
-	return sub
-}
-
 // Tracks reports whether the current publisher has sent audio and video
 // (codec headers and metadata included), as far as it has published.
 func (s *Stream) Tracks() (audio, video bool) {
@@ -86,9 +67,9 @@ func (s *Stream) Tracks() (audio, video bool) {
 
 // subscribe subscribes a player of c to s, from the last key frame when
 // c's transport asks for it.
-func (c *Conn) subscribe(s *Stream, sink Sink) *Subscription {
+func (c *Conn) subscribe(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 	if kt, ok := c.t.(KeyframeTransport); ok && kt.PlayFromKeyframe() {
-		return s.SubscribeAtKeyframe(sink, c.srv.cfg.PlayerQueue)
+		o.AtKeyframe = true
 	}
-	return s.Subscribe(sink, c.srv.cfg.PlayerQueue)
+	return s.SubscribeWith(sink, o)
 }

@@ -19,8 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 )
 
 // DefaultInstance is the instance of a URI that names only an application.
@@ -32,8 +34,17 @@ type Config struct {
 	// Apps lists the applications clients may connect to. Empty: any
 	// (the Cirrus-compatible mode accepts any developer key as the app).
 	Apps []string
-	// PlayerQueue bounds each player's queue in bytes. Default 2 MiB.
+	// PlayerQueue bounds each player's queue in bytes, codec headers and
+	// metadata included. Default 2 MiB.
 	PlayerQueue int
+	// MaxSticky bounds the metadata and codec headers kept for late
+	// joiners, in bytes (larger ones are passed on as ordinary messages).
+	// Default DefaultMaxSticky (64 KiB); at most a quarter of PlayerQueue.
+	MaxSticky int
+	// SlowConsumer disconnects a player whose queue stayed over its bound
+	// (dropping) without catching up for this long, whatever it answers to
+	// pings. Default DefaultSlowConsumer; negative: never.
+	SlowConsumer time.Duration
 	// GOPCache bounds the group of pictures each live stream keeps for
 	// players that start at its last key frame (HTTP-FLV), in bytes; at
 	// most half of PlayerQueue. 0 keeps none: they start at the next key
@@ -92,6 +103,16 @@ type Hooks struct {
 	// OnCall answers a client call the server does not implement itself.
 	// Return ErrUnknownMethod for NetConnection.Call.Failed.
 	OnCall func(c *Conn, cmd Command) (result any, err error)
+}
+
+// DefaultSlowConsumer is the default Config.SlowConsumer: as long as RTMP's
+// default write timeout.
+const DefaultSlowConsumer = 30 * time.Second
+
+// Accounted is implemented by transports whose peer has a memory account:
+// the queues of the streams it plays are charged to it.
+type Accounted interface {
+	Account() *budget.Account
 }
 
 // StreamRequest is a publish or play a hook is asked about.
@@ -167,7 +188,7 @@ type Server struct {
 }
 
 type serverCounters struct {
-	connects, rejects, publishes, plays atomic.Uint64
+	connects, rejects, publishes, plays, slowPlayers atomic.Uint64
 }
 
 // NewServer returns a server.
@@ -181,8 +202,19 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxStreamsPerConn <= 0 {
 		cfg.MaxStreamsPerConn = 64
 	}
-	cfg.GOPCache = min(cfg.GOPCache, cfg.PlayerQueue/2)
+	if cfg.MaxSticky <= 0 {
+		cfg.MaxSticky = DefaultMaxSticky
+	}
+	cfg.MaxSticky = min(cfg.MaxSticky, cfg.PlayerQueue/4)
+	switch {
+	case cfg.SlowConsumer == 0:
+		cfg.SlowConsumer = DefaultSlowConsumer
+	case cfg.SlowConsumer < 0:
+		cfg.SlowConsumer = 0
+	}
 	reg := NewRegistry()
+	reg.MaxSticky = cfg.MaxSticky
+	cfg.GOPCache = min(cfg.GOPCache, cfg.PlayerQueue/2)
 	reg.GOPCache = cfg.GOPCache
 	return &Server{cfg: cfg, log: cfg.Logger, Registry: reg, conns: make(map[*Conn]struct{})}
 }
@@ -202,6 +234,8 @@ func (srv *Server) Conns() []*Conn {
 type ServerStats struct {
 	Conns                               int
 	Connects, Rejects, Publishes, Plays uint64
+	// SlowPlayers counts players disconnected for staying behind.
+	SlowPlayers uint64
 }
 
 // Stats returns the server's counters.
@@ -210,7 +244,7 @@ func (srv *Server) Stats() ServerStats {
 	n := len(srv.conns)
 	srv.mu.Unlock()
 	return ServerStats{Conns: n, Connects: srv.stats.connects.Load(), Rejects: srv.stats.rejects.Load(),
-		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load()}
+		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load(), SlowPlayers: srv.stats.slowPlayers.Load()}
 }
 
 // appAllowed reports whether app is served.

@@ -105,7 +105,7 @@ func (p *pusher) stopped() bool {
 // the manager is closed. sub is the first subscription, made when the
 // stream was published.
 func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
-	log := p.m.log.With("app", p.s.App, "stream", p.s.Name, "target", p.t.display)
+	log := p.m.log.With("app", netstream.Clip(p.s.App), "stream", netstream.Clip(p.s.Name), "target", netstream.Clip(p.t.display))
 	defer p.end()
 	for {
 		if sub == nil {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/internal/wsconn"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
@@ -55,6 +56,7 @@ type Daemon struct {
 	library      *mediafile.Library
 	recorder     *recorder.Recorder
 	vod          *vod.Service
+	memory       *budget.Pool
 	sessions     *sessionLog
 	refusals     *refusalRing // the last refusals logged, for the dashboard
 	rates        rateTracker  // streams' bitrates, for the dashboard
@@ -86,7 +88,8 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	refusals := &refusalRing{}
 	log = slog.New(&refusalTap{next: log.Handler(), ring: refusals})
-	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), refusals: refusals}
+	lim := cfg.Limits.withDefaults()
+	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory), refusals: refusals}
 	for _, o := range opts {
 		o(d)
 	}
@@ -112,6 +115,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, err
 	}
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
+		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
@@ -130,15 +134,19 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		}
 		epp := new(*rtmfp.Endpoint)
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
-			Profile:         prof,
-			OnIntroduction:  d.intro.Hook(epp),
-			InOrder:         netConnectionsInOrder,
-			Logger:          log,
-			MaxSessions:     cfg.Session.MaxSessions,
-			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
-			IdleTimeout:     time.Duration(cfg.Session.IdleTimeout),
-			StartupRate:     cfg.Session.StartupRate,
-			StartupBurst:    cfg.Session.StartupBurst,
+			Profile:           prof,
+			OnIntroduction:    d.intro.Hook(epp),
+			InOrder:           netConnectionsInOrder,
+			Logger:            log,
+			MaxSessions:       cfg.Session.MaxSessions,
+			KeepalivePeriod:   time.Duration(cfg.Session.KeepalivePeriod),
+			IdleTimeout:       time.Duration(cfg.Session.IdleTimeout),
+			StartupRate:       cfg.Session.StartupRate,
+			StartupBurst:      cfg.Session.StartupBurst,
+			RetransmitLimit:   time.Duration(lim.SlowConsumer), // no acknowledged progress: a slow consumer
+			Memory:            d.memory,
+			PeerMemory:        lim.PeerMemory,
+			SessionRecvBudget: lim.SessionReceive,
 		})
 		if err != nil {
 			if network == "udp6" && len(cfg.RTMFP) > 1 {
@@ -190,10 +198,12 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 func (d *Daemon) startRTMP() error {
 	cfg := d.cfg
 	o := cfg.RTMPOptions
+	lim := cfg.Limits.withDefaults()
 	d.rtmp = rtmpnc.New(rtmpnc.Config{NS: d.ns, Logger: d.log, MaxConns: o.MaxConns,
-		ConnectTimeout: time.Duration(o.ConnectTimeout),
+		ConnectTimeout: time.Duration(o.ConnectTimeout), Memory: d.memory, PeerMemory: lim.PeerMemory,
 		RTMP: &rtmp.Config{HandshakeTimeout: time.Duration(o.HandshakeTimeout), ReadTimeout: time.Duration(o.ReadTimeout),
-			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize}})
+			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize,
+			MaxReassemblyBytes: lim.RTMPUnfinished}})
 	ctx, stop := context.WithCancel(context.Background())
 	d.stop = stop
 	addrs := cfg.RTMPAddrs()

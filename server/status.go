@@ -31,6 +31,7 @@ type Status struct {
 	Introducer introducer.Stats      `json:"introducer"`
 	Relay      []relay.TargetStatus  `json:"relay"`
 	Groups     []GroupStatus         `json:"groups"`
+	Memory     MemoryStatus          `json:"memory"`
 	Recordings []RecordingStatus     `json:"recordings"`
 }
 
@@ -86,6 +87,7 @@ func (d *Daemon) Snapshot() Status {
 	st.RTMP.Addresses = d.rtmpAddrs
 	st.Relay = d.relay.Status()
 	st.Groups = d.groupStatus()
+	st.Memory = d.memoryStatus()
 	st.Recordings = d.recordingStatus()
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()

@@ -191,7 +191,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refuse answers an error in plain text, the status code first.
 func (srv *Server) refuse(w http.ResponseWriter, r *http.Request, code int, why string) {
 	srv.refused.Add(1)
-	srv.log.Info("http-flv request refused", "remote", r.RemoteAddr, "proto", "http-flv", "path", clip(r.URL.Path), "status", code, "reason", why)
+	srv.log.Info("http-flv request refused", "remote", r.RemoteAddr, "proto", "http-flv", "path", netstream.Clip(r.URL.Path), "status", code, "reason", why)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

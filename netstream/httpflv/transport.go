@@ -174,7 +174,7 @@ func (t *transport) open(r *http.Request, app, inst, name string) (int, string) 
 	tcURL := (&url.URL{Scheme: scheme, Host: r.Host, Path: "/" + app + "/" + inst}).String()
 	obj := amf.NewObject(
 		amf.Property{Key: "app", Value: app + "/" + inst + q},
-		amf.Property{Key: "flashVer", Value: clip(r.UserAgent())},
+		amf.Property{Key: "flashVer", Value: netstream.Clip(r.UserAgent())},
 		amf.Property{Key: "tcUrl", Value: tcURL + q},
 		amf.Property{Key: "objectEncoding", Value: 0.0},
 	)
@@ -345,13 +345,4 @@ func (s sink) WriteMediaBatch(ctx context.Context, msgs []media.Message) error {
 		t.end(err)
 	}
 	return err
-}
-
-// clip shortens what a client sent for a log line or a connect field.
-func clip(s string) string {
-	const n = 128
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
@@ -265,6 +266,10 @@ func (t *transport) Bytes() (in, out uint64) {
 	return st.BytesIn, st.BytesOut
 }
 
+// Account is the session's share of the memory budget (nil without one):
+// the player queues of its streams are charged to it.
+func (t *transport) Account() *budget.Account { return t.s.Account() }
+
 // Close ends the session.
 func (t *transport) Close(err error) { t.s.Close() }
 
@@ -386,3 +391,4 @@ func (t *transport) CloseStream(id uint32) {
 }
 
 var _ netstream.Transport = (*transport)(nil)
+var _ netstream.Accounted = (*transport)(nil)
