@@ -68,23 +68,23 @@ func New(ws *websocket.Conn, local, remote net.Addr, maxMessage int64) *Conn {
 
 // readLoop reads messages into a fixed buffer and hands each part to Read.
 func (c *Conn) readLoop() {
-	refuse := false
+	refuse := websocket.StatusCode(-1) // the status to close with, if any
 	defer func() {
 		close(c.data)
-		if refuse {
-			c.ws.Close(websocket.StatusUnsupportedData, "binary messages only")
+		if refuse >= 0 {
+			c.ws.Close(refuse, "")
 		}
 	}()
 	buf := make([]byte, readBuffer)
 	for {
 		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
-			c.rerr = readError(err)
+			refuse, c.rerr = readError(err)
 			return
 		}
 		if typ != websocket.MessageBinary {
 			c.rerr = errors.New("websocket: a text message where binary ones carry the stream")
-			refuse = true
+			refuse = websocket.StatusUnsupportedData
 			return
 		}
 		for {
@@ -107,7 +107,7 @@ func (c *Conn) readLoop() {
 				break
 			}
 			if err != nil {
-				c.rerr = readError(err)
+				refuse, c.rerr = readError(err)
 				return
 			}
 		}
@@ -115,16 +115,25 @@ func (c *Conn) readLoop() {
 }
 
 // readError maps the end of the WebSocket to what a net.Conn reader
-// expects: io.EOF for a close by the peer.
-func readError(err error) error {
+// expects (io.EOF for a close by the peer) and tells the status to close
+// with: a protocol error for frames the library refused without closing
+// (an unmasked frame from a client), -1 when the connection is closed
+// already.
+func readError(err error) (websocket.StatusCode, error) {
 	switch websocket.CloseStatus(err) {
+	case -1:
 	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
-		return io.EOF
+		return -1, io.EOF
+	default:
+		return -1, err // the peer closed
+	}
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return -1, err
 	}
 	if errors.Is(err, websocket.ErrMessageTooBig) {
-		return fmt.Errorf("websocket: %w", err)
+		return -1, fmt.Errorf("websocket: %w", err) // closed with 1009
 	}
-	return err
+	return websocket.StatusProtocolError, err
 }
 
 // timeoutError is returned by a Read whose deadline passed.

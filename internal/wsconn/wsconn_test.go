@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -146,5 +147,59 @@ func TestListener(t *testing.T) {
 	}
 	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("accept on a closed listener: %v", err)
+	}
+}
+
+// TestMalformedFrames: frames that break RFC 6455 (unmasked from a client,
+// an unknown opcode, reserved bits) end the connection with status 1002
+// (protocol error), and the reader sees an error.
+func TestMalformedFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"unmasked", []byte{0x82, 0x03, 1, 2, 3}},
+		{"unknown opcode", []byte{0x83, 0x80, 0, 0, 0, 0}},
+		{"reserved bits", []byte{0xf2, 0x80, 0, 0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conns := make(chan *Conn, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := websocket.Accept(w, r, nil)
+				if err != nil {
+					return
+				}
+				c := New(ws, nil, nil, 1<<20)
+				conns <- c
+				<-c.Done()
+			}))
+			defer srv.Close()
+			raw, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(raw, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(raw), nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			c := <-conns
+			defer c.Close()
+			raw.Write(tc.frame)
+			if _, err := c.Read(make([]byte, 10)); err == nil {
+				t.Fatal("read a malformed frame without an error")
+			}
+			// The server's close frame: FIN+close, length, status.
+			b := make([]byte, 4)
+			if _, err := io.ReadFull(raw, b); err != nil {
+				t.Fatalf("no close frame: %v", err)
+			}
+			if b[0] != 0x88 || int(b[2])<<8|int(b[3]) != int(websocket.StatusProtocolError) {
+				t.Fatalf("close frame % x, want status 1002", b)
+			}
+		})
 	}
 }

@@ -279,3 +279,40 @@ func TestSlowReader(t *testing.T) {
 		t.Fatalf("stats after the stalled reader: %+v", st)
 	}
 }
+
+// TestWebSocketPlayerSends: a WebSocket player may send control frames
+// only; a data message ends it with status 1008 (policy violation), and
+// the player is gone from the server.
+func TestWebSocketPlayerSends(t *testing.T) {
+	gone := make(chan struct{}, 1)
+	hooks := netstream.Hooks{OnDisconnect: func(c *netstream.Conn) {
+		if c.Transport().Protocol() == "ws-flv" {
+			gone <- struct{}{}
+		}
+	}}
+	_, ns, base := newServer(t, Config{}, hooks)
+	write, _ := publisher(t, ns, "cam")
+	write(video(0, true, 10))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/live/cam.flv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil { // the FLV header and the first tags
+		t.Fatal(err)
+	}
+	ws.Write(ctx, websocket.MessageBinary, make([]byte, 100))
+	for err == nil {
+		_, _, err = ws.Read(ctx)
+	}
+	if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+		t.Fatalf("closed with %v (%v)", got, err)
+	}
+	select {
+	case <-gone:
+	case <-ctx.Done():
+		t.Fatal("the player stayed")
+	}
+}

@@ -269,7 +269,7 @@ func (t *transport) stopWriting() {
 
 // serveWebSocket accepts the WebSocket and sends the FLV file in binary
 // messages until the player ends. The peer may send nothing but control
-// frames.
+// frames: a data message ends it with status 1008.
 func (t *transport) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws, err := websocket.Accept(w, r, t.srv.acceptOptions())
 	if err != nil {
@@ -277,27 +277,49 @@ func (t *transport) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		t.end(fmt.Errorf("websocket handshake: %w", err))
 		return
 	}
-	defer ws.CloseNow()
 	t.out = func(ctx context.Context, b []byte) error {
 		ctx, cancel := context.WithTimeout(ctx, t.srv.cfg.WriteTimeout)
 		defer cancel()
 		return ws.Write(ctx, websocket.MessageBinary, b)
 	}
-	peer := ws.CloseRead(context.Background())
+	peer := make(chan error, 1)
+	go func() {
+		// Control frames (ping, close) are answered inside; the read ends
+		// on a data message or when the connection closes.
+		_, _, err := ws.Reader(context.Background())
+		if err == nil {
+			err = errDataMessage
+		}
+		peer <- err
+	}()
 	err = t.flushHeader()
 	t.wmu.Unlock()
 	if err != nil {
 		t.end(fmt.Errorf("writing: %w", err))
-		return
 	}
+	status := websocket.StatusNormalClosure
 	select {
 	case <-t.ctx.Done():
-		ws.Close(websocket.StatusNormalClosure, context.Cause(t.ctx).Error())
-	case <-peer.Done():
-		t.end(errors.New("closed by the player"))
+	case err := <-peer:
+		if err == errDataMessage {
+			status = websocket.StatusPolicyViolation
+			t.end(err)
+		} else {
+			t.end(errors.New("closed by the player"))
+		}
 	}
 	t.stopWriting()
+	// The close handshake goes on without the request (the library
+	// bounds it to 5 s).
+	reason := context.Cause(t.ctx).Error()
+	if len(reason) > 120 { // a close frame's reason is at most 123 bytes
+		reason = reason[:120]
+	}
+	go ws.Close(status, reason)
 }
+
+// errDataMessage ends a WebSocket player that sent a data message.
+var errDataMessage = errors.New("the player sent a data message (a WebSocket player sends none)")
 
 // flushHeader sends the FLV header (under wmu).
 func (t *transport) flushHeader() error {
