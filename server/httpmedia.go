@@ -83,8 +83,9 @@ func (h *HTTPConfig) validate() error {
 			return fmt.Errorf("http.listen: address %q: %w", a, err)
 		}
 	}
-	if p := h.rtmpPath(); p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, ".flv") || p == "/") {
-		return fmt.Errorf("http.rtmpPath: %q: want a path such as /rtmp (not ending in .flv), or off", h.RTMPPath)
+	if p := h.rtmpPath(); p != "" && !validRTMPPath(p) {
+		return fmt.Errorf("http.rtmpPath: %q: want a path such as /rtmp (letters, digits, / _ . -; not ending in .flv; "+
+			"not /status, /metrics, /admin/, /dashboard/ or /debug/), or off", h.RTMPPath)
 	}
 	for _, o := range h.AllowOrigins {
 		if o == "" {
@@ -92,6 +93,26 @@ func (h *HTTPConfig) validate() error {
 		}
 	}
 	return nil
+}
+
+// validRTMPPath reports whether p can be the path of RTMP over WebSocket:
+// plain characters, and none of the status listener's own paths.
+func validRTMPPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, ".flv") || len(p) > 256 {
+		return false
+	}
+	for _, r := range p {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r)
+		if !ok {
+			return false
+		}
+	}
+	for _, own := range []string{"/status", "/metrics", "/admin", "/dashboard", "/debug"} {
+		if p == own || strings.HasPrefix(p, own+"/") {
+			return false
+		}
+	}
+	return true
 }
 
 // startHTTPMedia creates the HTTP-FLV server and the RTMP-over-WebSocket

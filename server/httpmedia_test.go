@@ -315,3 +315,25 @@ func (fakeTransport) Close(error)                      {}
 func (fakeTransport) Protocol() string                 { return "test" }
 func (f fakeTransport) RemoteAddr() string             { return f.remote }
 func (fakeTransport) Bytes() (in, out uint64)          { return 100, 200 }
+
+// TestHTTPConfigErrors: what the http section refuses, naming the field.
+func TestHTTPConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ js, want string }{
+		{`{"http": {"listen": ["8080"]}}`, `http.listen: address "8080"`},
+		{`{"http": {"rtmpPath": "rtmp"}}`, `http.rtmpPath: "rtmp"`},
+		{`{"http": {"rtmpPath": "/status"}}`, `http.rtmpPath: "/status"`},
+		{`{"http": {"rtmpPath": "/admin/x"}}`, `http.rtmpPath: "/admin/x"`},
+		{`{"http": {"rtmpPath": "/{x}"}}`, `http.rtmpPath: "/{x}"`},
+		{`{"http": {"rtmpPath": "/live.flv"}}`, `http.rtmpPath: "/live.flv"`},
+		{`{"http": {"allowOrigins": [""]}}`, `http.allowOrigins: an empty pattern`},
+		{`{"http": {"gopCacheBytes": -1}}`, `gopCacheBytes`},
+	} {
+		_, err := loadJSON(t, tc.js)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.js, err, tc.want)
+		}
+	}
+	if _, err := loadJSON(t, `{"http": {"rtmpPath": "/ws/rtmp", "listen": ["127.0.0.1:0"], "flv": false, "allowOrigins": ["*.example.com"]}}`); err != nil {
+		t.Error(err)
+	}
+}
