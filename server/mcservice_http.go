@@ -13,16 +13,32 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
-// multicastRoutes serves the multicast service's manifests on the status
-// listener:
+// multicastRoutes serves the multicast service's publications and
+// manifests on the status listener:
 //
 //	GET /multicast/              the running publications (JSON)
 //	GET /multicast/NAME.f4m      the manifest of stream NAME (?instance=…, default _definst_)
 //
 // as the configurator's manifest.f4m for the event, which OSMF-based
-// players (Strobe Media Playback, the AMS multicast player) load.
+// players (Strobe Media Playback, the AMS multicast player) load. The
+// manifests are picked by their suffix before next (the status listener's
+// routes), which keeps the other paths under /multicast/ (HTTP-FLV of the
+// application's streams).
 func (d *Daemon) multicastRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /multicast/{path...}", d.serveMulticast)
+	mux.HandleFunc("GET /multicast/{$}", d.serveMulticast)
+}
+
+// multicastManifests answers GET /multicast/NAME.f4m, and passes anything
+// else to next.
+func (d *Daemon) multicastManifests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			strings.HasPrefix(r.URL.Path, "/multicast/") && strings.HasSuffix(r.URL.Path, ".f4m") {
+			d.serveMulticast(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // MulticastPublication describes a running multicast service publication.
@@ -47,7 +63,7 @@ func (d *Daemon) serveMulticast(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the multicast service is not enabled (multicastService.enabled)", http.StatusNotFound)
 		return
 	}
-	path := r.PathValue("path")
+	path := strings.TrimPrefix(r.URL.Path, "/multicast/")
 	if path == "" {
 		d.serveMulticastList(w)
 		return

@@ -235,6 +235,16 @@ func TestMulticastServiceRefusals(t *testing.T) {
 	if got := publish(t, c, "plain"); got != "" || len(d.mcs.publications()) != 1 {
 		t.Fatalf("plain publish: %q", got)
 	}
+	// The manifests leave the application's HTTP-FLV paths alone.
+	req, _ := http.NewRequestWithContext(testCtx(t), "GET", "http://"+d.StatusAddr()+"/multicast/plain.flv", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "video/x-flv" {
+		t.Fatalf("HTTP-FLV of multicast/plain: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 	if got := publish(t, dialRTMFP(t, d, "live"), amsStreamName("s1", "4", a.String())); got != "" {
 		t.Fatalf("another application: %q", got)
 	}

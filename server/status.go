@@ -113,10 +113,12 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 	})
 	d.multicastRoutes(mux)
 	mux.Handle("GET /metrics", metrics.Handler(d.samples))
+	var other http.Handler
 	if d.cfg.Admin.Enabled {
-		d.adminRoutes(mux, d.cfg.Admin)
+		other = d.adminRoutes(mux, d.cfg.Admin)
 	}
-	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	d.mediaRoutes(mux, other)
+	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: d.multicastManifests(mux), ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil
 }
