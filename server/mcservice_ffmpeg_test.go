@@ -15,6 +15,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/internal/netns"
 	"github.com/rtmfpd/rtmfpd/internal/testtools"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
+	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
 // ffmpegAMS starts ffmpeg publishing src in real time over RTMP to the
@@ -54,9 +55,12 @@ func readVideo(ctx context.Context, t *testing.T, pb *groupstream.Playback, n in
 // TestMulticastServiceFFmpegP2P: ffmpeg publishes over RTMP with the
 // configurator's stream name for a peer-to-peer event; a member of the
 // group plays the stream from its first key frame with the codec headers,
-// and the manifest names the group and the stream.
+// and the manifest names the group and the stream. An RTMP player of the
+// application with the URL AMS's RTMP players used
+// (rtmp://host/multicast/livestream?fms.multicast.type=3; ffprobe here)
+// plays the encoder's stream to its end, every frame.
 func TestMulticastServiceFFmpegP2P(t *testing.T) {
-	testtools.Require(t, "ffmpeg")
+	testtools.Require(t, "ffmpeg", "ffprobe")
 	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": ["127.0.0.1:0"], "status": "127.0.0.1:0",
 		"apps": ["multicast"], "multicastService": {"enabled": true}}`)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -64,6 +68,14 @@ func TestMulticastServiceFFmpegP2P(t *testing.T) {
 	spec := amsSpec("ams.ffmpeg", "secret")
 	src := testtools.GenerateFLV(t, 8)
 	pb := groupPlayerIn(ctx, t, d, "multicast", spec.WithoutAuthorizations(), "livestream")
+	probed := make(chan []testtools.Stream, 1)
+	go func() {
+		probed <- testtools.ProbeContext(ctx, t, "rtmp://"+d.RTMPAddrs()[0]+"/multicast/livestream?fms.multicast.type=3")
+	}()
+	waitUntil(t, 10*time.Second, "ffprobe playing", func() bool {
+		s, ok := d.NetStream().Registry.Lookup("multicast", netstream.DefaultInstance, "livestream")
+		return ok && s.Subscribers() == 1
+	})
 	ffmpegAMS(ctx, t, d, src, amsStreamName("livestream", "3", spec.String()))
 	readFromKeyFrame(ctx, t, d, pb, 45) // 3 s at 15 frames/s
 	code, body := httpGet(t, d, "/multicast/livestream.f4m")
@@ -72,6 +84,14 @@ func TestMulticastServiceFFmpegP2P(t *testing.T) {
 		t.Fatalf("manifest %d %+v %v:\n%s", code, m, err, body)
 	}
 	waitStatus(ctx, t, pb, groupstream.StatusUnpublishNotify)
+	got, want := <-probed, testtools.Probe(t, src)
+	for _, kind := range []string{"video", "audio"} {
+		g, _ := testtools.Find(got, kind)
+		w, _ := testtools.Find(want, kind)
+		if w.Frames == 0 || g.Frames != w.Frames || !g.SameCodec(w) {
+			t.Errorf("%s over RTMP: %+v, source %+v", kind, g, w)
+		}
+	}
 }
 
 // TestMulticastServiceFFmpegFusion: ffmpeg publishes a fusion event (type
