@@ -8,7 +8,9 @@
 # rtmfpd's Go member (rtmfp group-play) playing the group stream with the
 # groupspec of the manifest, then ffmpeg publishes an FLV in real time over
 # RTMP with the configurator's stream name
-# (livestream?fms.multicast.type=N&fms.multicast.groupspec=<escaped spec>).
+# (livestream?fms.multicast.type=N&fms.multicast.groupspec=<escaped spec>),
+# or (ENCODER=testclient) a second TestClient publishes it over RTMFP to
+# rtmfp://127.0.0.1:PORT/multicast/<that stream name>.
 # It checks the manifest served at /multicast/livestream.f4m (both name
 # sets, the groupspec without the publish password), then prints the video
 # and audio frames each member wrote against the file's. It exits 1 when a
@@ -24,6 +26,7 @@
 #   RTMFPD_TESTCLIENT  librtmfp's TestClient                                   required
 #   RTMFPD_CLI         rtmfp CLI (go build -o /tmp/rtmfp ./cmd/rtmfp)           required
 #   FFMPEG, FFPROBE    default ffmpeg, ffprobe
+#   ENCODER [ffmpeg]   ffmpeg (RTMP) or testclient (librtmfp's TestClient, RTMFP)
 #   TYPES [3 1]        event types to run
 #   PREJOIN [0]        1: the event's group is also in "groups", so rtmfpd is a member from its
 #                      start (members waiting for the event are its neighbours when it begins);
@@ -58,6 +61,8 @@ fi
 ip link set lo up multicast on
 ip route add 224.0.0.0/4 dev lo
 
+ENCODER=${ENCODER:-ffmpeg}
+case $ENCODER in ffmpeg | testclient) ;; *) echo "ENCODER=$ENCODER: want ffmpeg or testclient" >&2; exit 2 ;; esac
 TYPES=${TYPES:-3 1} PREJOIN=${PREJOIN:-0} DURATION=${DURATION:-10} PORT=${PORT:-19470} TESTCLIENT_LOG=${TESTCLIENT_LOG:-0}
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ams-multicast.XXXXXX)}
 mkdir -p "$WORKDIR"
@@ -121,7 +126,12 @@ EOF
 	escaped=${SPEC//:/%3A}
 	name="livestream?fms.multicast.type=$TYPE&fms.multicast.groupspec=$escaped"
 	[ "$TYPE" = 1 ] && name="$name&fms.multicast.address=239.255.0.1:30000"
-	"$FFMPEG" -v error -re -i media.flv -c copy -f flv "rtmp://127.0.0.1:$PORT/multicast/$name" &
+	if [ "$ENCODER" = testclient ]; then
+		"$RTMFPD_TESTCLIENT" --host=127.0.0.1 --app=multicast --url="rtmfp://127.0.0.1:$PORT/multicast/$name" --write \
+			--mediaFile=media.flv --log="$TESTCLIENT_LOG" --logFile="$dir/encoder.log" >"$dir/encoder.out" 2>&1 &
+	else
+		"$FFMPEG" -v error -re -i media.flv -c copy -f flv "rtmp://127.0.0.1:$PORT/multicast/$name" &
+	fi
 	pub=$!
 	sleep 3
 	curl -s -o "$dir/manifest.f4m" -w '%{http_code}' "http://127.0.0.1:$((PORT + 1))/multicast/livestream.f4m" >"$dir/manifest.code"
@@ -133,7 +143,7 @@ EOF
 	cleanup
 	pids=()
 
-	echo "type $TYPE (prejoin $PREJOIN):"
+	echo "type $TYPE (prejoin $PREJOIN, encoder $ENCODER):"
 	if [ "$(cat "$dir/manifest.code")" = 200 ] && grep -q "groupspec=\"$PLAYER\"" "$dir/manifest.f4m" &&
 		grep -q "rtmfpGroupspec=\"$PLAYER\"" "$dir/manifest.f4m" && grep -q 'multicastStreamName="livestream"' "$dir/manifest.f4m" &&
 		grep -q 'rtmfpStreamName="livestream"' "$dir/manifest.f4m" && ! grep -q 656e636f646572 "$dir/manifest.f4m"; then

@@ -72,7 +72,7 @@ func TestMulticastServiceFFmpegP2P(t *testing.T) {
 	go func() {
 		probed <- testtools.ProbeContext(ctx, t, "rtmp://"+d.RTMPAddrs()[0]+"/multicast/livestream?fms.multicast.type=3")
 	}()
-	waitUntil(t, 10*time.Second, "ffprobe playing", func() bool {
+	waitUntil(t, 30*time.Second, "ffprobe playing", func() bool {
 		s, ok := d.NetStream().Registry.Lookup("multicast", netstream.DefaultInstance, "livestream")
 		return ok && s.Subscribers() == 1
 	})
