@@ -101,44 +101,53 @@ func TestMulticastServiceFFmpegP2P(t *testing.T) {
 // over IP multicast with those that came over P2P. The event's push limit
 // is 0: after a new member's first second (pushed to it whatever the
 // limit), fragments reach it over IP multicast, or pulled from a peer
-// when IP multicast missed one.
+// when IP multicast missed one. An IP multicast event (type 2) with the
+// same groupspec is sent the same way (the server serves P2P to any member
+// that asks; a Flash member of a P2P-disabled spec would not ask).
 func TestMulticastServiceFFmpegFusion(t *testing.T) {
-	netns.Run(t, func(t *testing.T) {
-		testtools.Require(t, "ffmpeg")
-		d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": ["127.0.0.1:0"], "status": "127.0.0.1:0",
-			"apps": ["multicast"], "multicastService": {"enabled": true, "ipMulticast": {"interface": "lo", "loopback": true}}}`)
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		ga := netip.MustParseAddrPort("239.255.0.1:30000")
-		spec := group.NewSpecBuilder("ams.fusion").Flag(group.OptFlag01).Flag(group.OptFlag0C).Flag(group.OptFlag1B).IPMulticast(ga).Build()
-		src := testtools.GenerateFLV(t, 10)
-		pb := groupPlayerIn(ctx, t, d, "multicast", spec.String(), "livestream")
-		ffmpegAMS(ctx, t, d, src, amsStreamName("livestream", "1", spec.String(),
-			"fms.multicast.address="+ga.String(), "fms.multicast.pushNeighborLimit=0"))
-		readFromKeyFrame(ctx, t, d, pb, 10)
-		p2p := pb.Stats()
-		if p2p.FragmentsPushedFromPeers+p2p.FragmentsRequestedFromPeers == 0 {
-			t.Fatalf("the first frames came from no peer: %+v", p2p)
+	for _, typ := range []string{"1", "2"} {
+		t.Run("type"+typ, func(t *testing.T) {
+			netns.Run(t, func(t *testing.T) { ffmpegIPMulticastEvent(t, typ) })
+		})
+	}
+}
+
+// ffmpegIPMulticastEvent runs an event of type typ (1 or 2) with ffmpeg.
+func ffmpegIPMulticastEvent(t *testing.T, typ string) {
+	testtools.Require(t, "ffmpeg")
+	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": ["127.0.0.1:0"], "status": "127.0.0.1:0",
+		"apps": ["multicast"], "multicastService": {"enabled": true, "ipMulticast": {"interface": "lo", "loopback": true}}}`)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ga := netip.MustParseAddrPort("239.255.0.1:30000")
+	spec := group.NewSpecBuilder("ams.fusion").Flag(group.OptFlag01).Flag(group.OptFlag0C).Flag(group.OptFlag1B).IPMulticast(ga).Build()
+	src := testtools.GenerateFLV(t, 10)
+	pb := groupPlayerIn(ctx, t, d, "multicast", spec.String(), "livestream")
+	ffmpegAMS(ctx, t, d, src, amsStreamName("livestream", typ, spec.String(),
+		"fms.multicast.address="+ga.String(), "fms.multicast.pushNeighborLimit=0"))
+	readFromKeyFrame(ctx, t, d, pb, 10)
+	p2p := pb.Stats()
+	if p2p.FragmentsPushedFromPeers+p2p.FragmentsRequestedFromPeers == 0 {
+		t.Fatalf("the first frames came from no peer: %+v", p2p)
+	}
+	if err := pb.ListenIPMulticast(spec.IPMulticastAddresses(), ipmulticast.ReceiverOptions{Interfaces: []string{"lo"}}); err != nil {
+		t.Fatal(err)
+	}
+	readVideo(ctx, t, pb, 60)
+	st, ip := pb.Stats(), pb.IPMulticastStats()
+	if st.FragmentsReceivedFromIPMulticast == 0 || ip.Datagrams == 0 {
+		t.Fatalf("nothing from IP multicast: %+v, %+v", st, ip)
+	}
+	t.Logf("fragments from IP multicast %d, pushed by peers %d, pulled from peers %d",
+		st.FragmentsReceivedFromIPMulticast, st.FragmentsPushedFromPeers, st.FragmentsRequestedFromPeers)
+	var sent bool
+	for _, g := range getStatus(t, d).Groups {
+		for _, s := range g.Streams {
+			sent = sent || s.Name == "livestream" && s.IPMulticast == ga.String()
 		}
-		if err := pb.ListenIPMulticast(spec.IPMulticastAddresses(), ipmulticast.ReceiverOptions{Interfaces: []string{"lo"}}); err != nil {
-			t.Fatal(err)
-		}
-		readVideo(ctx, t, pb, 60)
-		st, ip := pb.Stats(), pb.IPMulticastStats()
-		if st.FragmentsReceivedFromIPMulticast == 0 || ip.Datagrams == 0 {
-			t.Fatalf("nothing from IP multicast: %+v, %+v", st, ip)
-		}
-		t.Logf("fragments from IP multicast %d, pushed by peers %d, pulled from peers %d",
-			st.FragmentsReceivedFromIPMulticast, st.FragmentsPushedFromPeers, st.FragmentsRequestedFromPeers)
-		var sent bool
-		for _, g := range getStatus(t, d).Groups {
-			for _, s := range g.Streams {
-				sent = sent || s.Name == "livestream" && s.IPMulticast == ga.String()
-			}
-		}
-		if !sent {
-			t.Fatalf("status: %s", fmt.Sprint(getStatus(t, d).Groups))
-		}
-		waitStatus(ctx, t, pb, groupstream.StatusUnpublishNotify)
-	})
+	}
+	if !sent {
+		t.Fatalf("status: %s", fmt.Sprint(getStatus(t, d).Groups))
+	}
+	waitStatus(ctx, t, pb, groupstream.StatusUnpublishNotify)
 }
