@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/amsmulticast"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 	"github.com/rtmfpd/rtmfpd/server/access"
@@ -130,6 +132,16 @@ func TestMulticastServiceP2P(t *testing.T) {
 	}
 	if code, _ := httpGet(t, d, "/multicast/other.f4m"); code != http.StatusNotFound {
 		t.Fatalf("manifest of a stream not published: %d", code)
+	}
+	// A reload that lists the group the service is in is refused (one
+	// membership per group and endpoint), and the event goes on.
+	if err := d.reloadGroups([]GroupConfig{{Spec: playerSpec}}); !errors.Is(err, netgroup.ErrDuplicateGroup) {
+		t.Fatalf("reload with the service's group: %v", err)
+	}
+	for range 10 {
+		if _, err := pb.ReadMedia(ctx); err != nil {
+			t.Fatalf("after the refused reload: %v", err)
+		}
 	}
 
 	// The encoder stops.
