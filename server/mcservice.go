@@ -419,12 +419,24 @@ func (m *mcService) ownGroups() []*serverGroup {
 	return out
 }
 
+// running reports whether p's republication goes on: it ends before the
+// encoder stops when a reload leaves the configured group it publishes
+// into.
+func (p *mcPub) running() bool {
+	select {
+	case <-p.sp.Closed():
+		return false
+	default:
+		return true
+	}
+}
+
 // publication returns the running publication of app/inst/name.
 func (m *mcService) publication(app, inst, name string) (mcPub, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.pubs[streamKey(app, inst, name)]
-	if !ok {
+	if !ok || !p.running() {
 		return mcPub{}, false
 	}
 	return *p, true
@@ -436,7 +448,9 @@ func (m *mcService) publications() []mcPub {
 	defer m.mu.Unlock()
 	out := make([]mcPub, 0, len(m.pubs))
 	for _, p := range m.pubs {
-		out = append(out, *p)
+		if p.running() {
+			out = append(out, *p)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return streamKey(out[i].app, out[i].inst, out[i].name) < streamKey(out[j].app, out[j].inst, out[j].name)

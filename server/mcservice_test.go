@@ -320,3 +320,30 @@ func TestMulticastServiceConfiguredGroup(t *testing.T) {
 		t.Fatalf("groups after the end %+v", gs)
 	}
 }
+
+// TestMulticastServiceReloadLeavesGroup: a reload that removes from groups
+// the group an event publishes into ends the event's republication: its
+// manifest and its entry in the list go, though the encoder goes on.
+func TestMulticastServiceReloadLeavesGroup(t *testing.T) {
+	spec := amsSpec("ams.reloaded", "")
+	d := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "127.0.0.1:0", "apps": ["multicast"],
+		"groups": [{"spec": "`+spec.String()+`"}], "multicastService": {"enabled": true}}`)
+	if got := publish(t, dialRTMFP(t, d, "multicast"), amsStreamName("event", "3", spec.String())); got != "" {
+		t.Fatal(got)
+	}
+	if code, body := httpGet(t, d, "/multicast/event.f4m"); code != http.StatusOK {
+		t.Fatalf("manifest: %d %s", code, body)
+	}
+	if err := d.reloadGroups(nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := httpGet(t, d, "/multicast/event.f4m"); code != http.StatusNotFound {
+		t.Fatalf("manifest after the group was left: %d", code)
+	}
+	if code, body := httpGet(t, d, "/multicast/"); code != http.StatusOK || strings.TrimSpace(string(body)) != "[]" {
+		t.Fatalf("publications after the group was left: %d %s", code, body)
+	}
+	if s, ok := d.NetStream().Registry.Lookup("multicast", netstream.DefaultInstance, "event"); !ok || s.Publisher() == nil {
+		t.Fatal("the encoder's stream ended")
+	}
+}
