@@ -143,7 +143,8 @@ func ffmpegIPMulticastEvent(t *testing.T, typ string) {
 	var sent bool
 	for _, g := range getStatus(t, d).Groups {
 		for _, s := range g.Streams {
-			sent = sent || s.Name == "livestream" && s.IPMulticast == ga.String()
+			sent = sent || s.Name == "livestream" && s.IPMulticast == ga.String() &&
+				s.IPMulticastSent != nil && s.IPMulticastSent.Datagrams > 0 && s.IPMulticastSent.Errors == 0
 		}
 	}
 	if !sent {
