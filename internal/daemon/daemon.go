@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
@@ -42,6 +43,8 @@ type Daemon struct {
 	sessions   *sessionLog
 	started    time.Time
 	wg         sync.WaitGroup
+	nat        *natcheck.Responder             // natcheck.go
+	natHook    func(*netstream.Conn, []string) // natcheck.go
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -69,7 +72,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.relay.Hooks(d.groupHooks())})
+		Hooks: d.natHooks(d.relay.Hooks(d.groupHooks()))})
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -109,6 +112,10 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, errors.New("groups need an RTMFP endpoint")
 	}
 	if err := d.startGroups(); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := d.startNATCheck(); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -299,6 +306,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.status != nil {
 		d.status.close()
 	}
+	d.closeNATCheck()
 	d.log.Info("shutdown complete", "duration", time.Since(start).Round(time.Millisecond),
 		"sessions", d.sessions.closed.Load(), "abandoned", d.sessions.dropped.Load(),
 		"cutShort", epCut.Load() || rtmpCut.Load() || relayCut)
@@ -318,6 +326,7 @@ func connectionsContext(ctx context.Context) (context.Context, context.CancelFun
 
 func (d *Daemon) close() {
 	d.closeGroups()
+	d.closeNATCheck()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}
