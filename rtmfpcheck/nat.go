@@ -1,0 +1,247 @@
+package rtmfpcheck
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/natcheck"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+)
+
+const (
+	idNATPublic = "nat.public"
+	idNATProbes = "nat.probes"
+)
+
+// connectivity is the catalogue of `rtmfp check -nat`.
+func connectivity() []category {
+	return []category{{name: "nat", checks: []check{
+		{id: idNATPublic, title: "this client's public address as the server sees it (connect's publicAddress, the server's connectivity check, or a Redirect naming this client)",
+			ref: "RFC 7016 §3.5.1.6, rtmfp-cpp conncheck", run: checkPublicAddress},
+		{id: idNATProbes, title: "the server probes this client from another port, another address and through an introduction, and reports NetConnection.ConnectivityCheck.Results",
+			ref: "rtmfp-cpp conncheck (RFC 7425 §5.3.3 trigger)", run: checkProbes},
+		{id: "nat.mapping", title: "the NAT's mapping: does it keep this client's public address for a new destination?",
+			ref: "RFC 4787 §4.1", needs: []string{idNATProbes}, run: checkMapping},
+		{id: "nat.filtering", title: "the NAT's filtering: what reaches this client unasked?",
+			ref: "RFC 4787 §5", needs: []string{idNATProbes}, run: checkFiltering},
+	}}}
+}
+
+// natRun is the connection the connectivity checks share.
+type natRun struct {
+	c        *client.Conn
+	t        *tap
+	local    []netip.AddrPort
+	results  chan client.Status // the first results event
+	got      *natcheck.Results
+	behavior natcheck.Behaviour
+	err      error
+	// fiBase counts the Forwarded IHellos of the self-introduction, which
+	// are not probes.
+	fiBase uint64
+}
+
+// introWait bounds the self-introduction of nat.public.
+const introWait = 5 * time.Second
+
+// nat connects the client whose connectivity is checked, announces its
+// addresses, and starts watching for the results.
+func (e *env) nat(ctx context.Context, r *rec) (*natRun, error) {
+	if e.natRun != nil {
+		return e.natRun, e.natRun.err
+	}
+	run := &natRun{results: make(chan client.Status, 1)}
+	e.natRun = run
+	c, t, err := e.dial(ctx, r, client.Options{})
+	if err != nil {
+		run.err = fmt.Errorf("connect: %s%s", plain(err), t.summary())
+		return run, run.err
+	}
+	run.c, run.t = c, t
+	go func() {
+		for st := range statusUntilDone(c) {
+			if st.Code == natcheck.StatusResults {
+				run.results <- st
+				return
+			}
+		}
+	}()
+	run.local = e.localAddrs(c.Session().Endpoint())
+	if err := c.SetPeerInfo(ctx, run.local...); err != nil {
+		run.err = err
+	}
+	return run, run.err
+}
+
+// statusUntilDone yields a connection's status events until it ends.
+func statusUntilDone(c *client.Conn) <-chan client.Status {
+	out := make(chan client.Status)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case st := <-c.Status():
+				select {
+				case out <- st:
+				case <-c.Done():
+					return
+				}
+			case <-c.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func checkPublicAddress(ctx context.Context, e *env, r *rec) {
+	run, err := e.nat(ctx, r)
+	if err != nil {
+		r.failf("%s", err)
+		return
+	}
+	var found []string
+	if s, ok := run.c.ConnectResult.Info.GetString("publicAddress"); ok {
+		r.fact("connect's publicAddress", "%s", s)
+		found = append(found, s)
+	}
+	r.fact("announced", "%v", run.local)
+	// A second client asks for the first by peer ID: the Redirect lists
+	// the first one's address as the server observes it.
+	// A server that does not introduce is given little time.
+	ictx, cancel := context.WithTimeout(ctx, introWait)
+	defer cancel()
+	b, tb, err := e.dial(ictx, r, client.Options{})
+	if err == nil {
+		b.SetPeerInfo(ictx, e.localAddrs(b.Session().Endpoint())...)
+		barrier(ictx, b)
+		barrier(ictx, run.c)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.ConnectPeer(ictx, run.c.Session().Endpoint().PeerID())
+		}()
+		until(ictx, func() bool { return len(tb.allRedirects()) > 0 || isClosed(done) })
+		cancel()
+		<-done
+		run.fiBase = run.c.Session().Endpoint().Stats().FIHellosIn
+		for _, rd := range tb.allRedirects() {
+			for _, a := range rd.Addresses {
+				if a.Origin&3 == wire.OriginObserved {
+					r.fact("observed in a Redirect", "%s", a.AddrPort)
+					found = append(found, a.AddrPort.String())
+				}
+			}
+			r.fact("Redirect", "%s", describeAddrs(rd.Addresses))
+		}
+	} else {
+		r.fact("second client", "could not connect: %s", plain(err))
+	}
+	if len(found) == 0 {
+		r.skipf("the server reports no public address (no publicAddress in connect's _result, no observed address in a Redirect)")
+		return
+	}
+	r.passf("%s", strings.Join(dedup(found), ", "))
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func dedup(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func checkProbes(ctx context.Context, e *env, r *rec) {
+	run, err := e.nat(ctx, r)
+	if err != nil {
+		r.failf("%s", err)
+		return
+	}
+	var st client.Status
+	select {
+	case st = <-run.results:
+	case <-ctx.Done():
+		r.skipf("no %s within %v: the server runs no connectivity check for this application (rtmfpd: natCheck; rtmfp-cpp: conncheck)%s",
+			natcheck.StatusResults, e.opts.Timeout, probesSeen(run))
+		return
+	}
+	res, err := natcheck.ParseResults(st.Info)
+	if err != nil {
+		r.failf("malformed results: %s", err)
+		return
+	}
+	run.got = &res
+	run.behavior = natcheck.Infer(res)
+	for _, k := range infoKeys(st.Info) {
+		if k == "code" || k == "level" || k == "description" {
+			continue
+		}
+		v, _ := st.Info.Get(k)
+		r.fact(k, "%s", short(v))
+	}
+	if s := probesSeen(run); s != "" {
+		r.fact("seen here", "%s", strings.TrimPrefix(s, "; "))
+	}
+	r.passf("public address %s", res.PublicAddress)
+}
+
+// probesSeen says what of the probes reached this client.
+func probesSeen(run *natRun) string {
+	if run.t == nil {
+		return ""
+	}
+	var from []string
+	run.t.mu.Lock()
+	for _, a := range run.t.ihellos {
+		from = append(from, a.String())
+	}
+	run.t.mu.Unlock()
+	fi := run.c.Session().Endpoint().Stats().FIHellosIn - run.fiBase
+	var seen []string
+	if len(from) > 0 {
+		seen = append(seen, "IHellos from "+strings.Join(dedup(from), ", "))
+	}
+	if fi > 0 {
+		seen = append(seen, fmt.Sprintf("%d Forwarded IHellos", fi))
+	}
+	if len(seen) == 0 {
+		return ""
+	}
+	return "; probes received here: " + joinAnd(seen)
+}
+
+func checkMapping(_ context.Context, e *env, r *rec) {
+	b := e.natRun.behavior
+	if b.Translated != nil {
+		r.fact("address translation", "%v", *b.Translated)
+	}
+	if b.Mapping == "" {
+		r.skipf("the server made no introduction probe (it has no third address)")
+		return
+	}
+	r.passf("%s", b.Mapping)
+}
+
+func checkFiltering(_ context.Context, e *env, r *rec) {
+	b := e.natRun.behavior
+	r.fact("direct sessions", "%s", b.P2P)
+	r.passf("%s", b.Filtering)
+}
