@@ -94,6 +94,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called as each check ends.
 	Progress func(Result)
+
+	// closeWait bounds the closing of the checker's sessions at the end
+	// of the run: default 2 s; tests wait until they have closed.
+	closeWait time.Duration
+	waitClose bool
 }
 
 // Report is the outcome of a run.
@@ -160,6 +165,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.closeWait == 0 && !opts.waitClose {
+		opts.closeWait = 2 * time.Second
 	}
 	if opts.Stream == "" {
 		opts.Stream = "rtmfpcheck-" + randomHex(4)
@@ -284,14 +292,6 @@ func (e *env) runCheck(ctx context.Context, cat string, c check) Result {
 	}
 	e.results[c.id] = &res
 	return res
-}
-
-// errTimeout reads a context error as the check's deadline.
-func (e *env) timeoutText(ctx context.Context, what string) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("%s: no answer within %v", what, e.opts.Timeout)
-	}
-	return what + ": " + fmt.Sprint(ctx.Err())
 }
 
 // listenUDP opens a UDP socket on an ephemeral port.

@@ -38,14 +38,29 @@ type env struct {
 	// cur is the wire log of the check running.
 	cur atomic.Pointer[wireLog]
 
-	closers []func()
+	closers   []func()
+	endpoints []*rtmfp.Endpoint
 }
 
+// close ends what the run opened: connections first, then the endpoints
+// all at once, each given closeWait to close its sessions with the close
+// exchange (none when closeWait is 0: until they have).
 func (e *env) close() {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]()
 	}
 	e.closers = nil
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if e.opts.closeWait > 0 {
+		ctx, cancel = context.WithTimeout(ctx, e.opts.closeWait)
+	}
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, ep := range e.endpoints {
+		wg.Go(func() { ep.Shutdown(ctx) })
+	}
+	wg.Wait()
+	e.endpoints = nil
 }
 
 // network is the socket family that reaches the server.
@@ -81,13 +96,6 @@ func (r *rec) skipf(format string, args ...any) { r.set(Skip, format, args...) }
 
 // passf passes it with a detail line.
 func (r *rec) passf(format string, args ...any) { r.set(Pass, format, args...) }
-
-// failed reports whether a verdict other than pass was given.
-func (r *rec) failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status != "" && r.status != Pass
-}
 
 // fact records something seen. Facts are kept in order; a key given again
 // replaces its value.
@@ -178,7 +186,7 @@ func (e *env) endpoint(r *rec, cfg rtmfp.Config) (*rtmfp.Endpoint, *tap, error) 
 		pc.Close()
 		return nil, nil, err
 	}
-	e.closers = append(e.closers, func() { ep.Close() })
+	e.endpoints = append(e.endpoints, ep)
 	return ep, t, nil
 }
 

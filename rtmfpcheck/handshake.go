@@ -239,7 +239,7 @@ func (e *env) open(ctx context.Context, r *rec, prof *flash.Profile) (*rawSessio
 	}
 	r.fact("server session ID", "%08x", s.rsid)
 	r.fact("responder component", "%d bytes: %s", len(s.skrc), describeComponent(s.skrc))
-	rtt, err := s.ping(ctx)
+	rtt, err := s.ping(ctx, 8)
 	if err != nil {
 		r.failf("%s", e.noAnswer(ctx, "Ping in the new session", err))
 		return nil, false
@@ -512,10 +512,13 @@ func checkWrongCookie(ctx context.Context, e *env, r *rec) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	s, err := c.keying(wctx, prof, epd, h.rhello, wrong)
-	if err == nil {
+	switch {
+	case err == nil:
 		closeRaw(s)
 		r.failf("the server opened session %08x for a cookie it never gave: it keeps no proof that the initiator received its RHello", s.rsid)
-		return
+	case wctx.Err() == nil || ctx.Err() != nil:
+		r.failf("%s", e.noAnswer(ctx, "IIKeying", err))
+	default:
+		r.passf("no RIKeying within %s", ms(wait))
 	}
-	r.passf("no RIKeying within %s", ms(wait))
 }

@@ -107,7 +107,12 @@ func checkPublicAddress(ctx context.Context, e *env, r *rec) {
 	var found []string
 	if s, ok := run.c.ConnectResult.Info.GetString("publicAddress"); ok {
 		r.fact("connect's publicAddress", "%s", s)
-		found = append(found, s)
+		a, err := natcheck.ParseAddress(s)
+		if err != nil {
+			r.failf("connect's _result has a publicAddress that does not parse: %q", s)
+			return
+		}
+		found = append(found, a.String())
 	}
 	r.fact("announced", "%v", run.local)
 	// A second client asks for the first by peer ID: the Redirect lists
@@ -141,11 +146,15 @@ func checkPublicAddress(ctx context.Context, e *env, r *rec) {
 	} else {
 		r.fact("second client", "could not connect: %s", plain(err))
 	}
-	if len(found) == 0 {
+	found = dedup(found)
+	switch {
+	case len(found) == 0:
 		r.skipf("the server reports no public address (no publicAddress in connect's _result, no observed address in a Redirect)")
-		return
+	case len(found) > 1:
+		r.failf("the server reports different public addresses for one socket: %s", strings.Join(found, ", "))
+	default:
+		r.passf("%s", found[0])
 	}
-	r.passf("%s", strings.Join(dedup(found), ", "))
 }
 
 func isClosed(c <-chan struct{}) bool {
@@ -229,9 +238,14 @@ func probesSeen(run *natRun) string {
 }
 
 func checkMapping(_ context.Context, e *env, r *rec) {
-	b := e.natRun.behavior
+	res, b := e.natRun.got, e.natRun.behavior
 	if b.Translated != nil {
 		r.fact("address translation", "%v", *b.Translated)
+	}
+	if res.SendAfterIntroductionAllowed != nil && !*res.SendAfterIntroductionAllowed &&
+		(isTrue(res.SendAfterIntroductionPreservesSourceAddress) || isTrue(res.SendAfterIntroductionPreservesSourcePort)) {
+		r.failf("inconsistent results: the answer to the introduction did not arrive, yet its source is said to be kept")
+		return
 	}
 	if b.Mapping == "" {
 		r.skipf("the server made no introduction probe (it has no third address)")
@@ -240,8 +254,35 @@ func checkMapping(_ context.Context, e *env, r *rec) {
 	r.passf("%s", b.Mapping)
 }
 
+func isTrue(b *bool) bool { return b != nil && *b }
+
 func checkFiltering(_ context.Context, e *env, r *rec) {
-	b := e.natRun.behavior
+	run := e.natRun
+	res, b := run.got, run.behavior
 	r.fact("direct sessions", "%s", b.P2P)
-	r.passf("%s", b.Filtering)
+	// What arrived here from the server's probes must agree with what
+	// the server reports: its IP on another port, or another IP.
+	server := e.server.Addr()
+	var samePort, otherAddr bool
+	run.t.mu.Lock()
+	for _, a := range run.t.ihellos {
+		switch {
+		case a.Addr() == server && a.Port() != e.server.Port():
+			samePort = true
+		case a.Addr() != server:
+			otherAddr = true
+		}
+	}
+	run.t.mu.Unlock()
+	switch {
+	case res.ReceiveSameAddressDifferentPortAllowed && !samePort:
+		r.failf("the server reports that its probe from another port got through, but none arrived here")
+	case isTrue(res.ReceiveDifferentAddressDifferentPortAllowed) && !otherAddr:
+		r.failf("the server reports that its probe from another address got through, but none arrived here")
+	default:
+		if !res.ReceiveSameAddressDifferentPortAllowed && samePort {
+			r.fact("note", "a probe from the server's address on another port arrived here, but the server saw no answer (lost on the way back?)")
+		}
+		r.passf("%s", b.Filtering)
+	}
 }

@@ -110,6 +110,9 @@ func (c *rawConn) garbage(other int) string {
 		parts = append(parts, fmt.Sprintf("%d from other addresses", c.foreign))
 	}
 	if len(parts) == 0 {
+		if c.total == 0 {
+			return " (nothing received)"
+		}
 		return ""
 	}
 	return " (" + joinAnd(parts) + ")"
@@ -163,7 +166,7 @@ func (c *rawConn) hello(ctx context.Context, epd, tag []byte) (helloResult, erro
 		d, err := c.read(ctx, rawRTX-time.Since(sent))
 		if err != nil {
 			if res.otherTag > 0 {
-				return res, fmt.Errorf("%d RHellos echoed another tag than the IHello's: %w", res.otherTag, err)
+				return res, fmt.Errorf("%w (%d RHellos echoed another tag than the IHello's)", err, res.otherTag)
 			}
 			return res, fmt.Errorf("%w%s", err, c.garbage(other))
 		}
@@ -338,15 +341,15 @@ func (s *rawSession) recv(ctx context.Context, rtx time.Duration, tick func(), f
 	}
 }
 
-// ping sends a Ping (again every rawRTX) and waits for the Ping Reply that
-// echoes it; it returns the round trip.
-func (s *rawSession) ping(ctx context.Context) (time.Duration, error) {
-	data := make([]byte, 8)
+// ping sends a Ping with size bytes of data (again every rawRTX) and waits
+// for the Ping Reply that echoes it; it returns the round trip.
+func (s *rawSession) ping(ctx context.Context, size int) (time.Duration, error) {
+	data := make([]byte, size)
 	rand.Read(data)
 	chunk := wire.Ping{Data: data}.Append(nil)
 	sent := time.Now()
 	s.send(chunk)
-	s.c.log.add("→ %s Ping %x", s.c.to, data)
+	s.c.log.add("→ %s Ping %x… (%d bytes)", s.c.to, prefix(data, 8), len(data))
 	var other []byte
 	bad, err := s.recv(ctx, rawRTX, func() { sent = time.Now(); s.send(chunk) }, func(typ byte, v []byte) error {
 		if typ != wire.TypePingReply {
@@ -361,7 +364,7 @@ func (s *rawSession) ping(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		switch {
 		case other != nil:
-			return 0, fmt.Errorf("the Ping Reply echoed %x, not %x", prefix(other, 8), data)
+			return 0, fmt.Errorf("%w (the Ping Reply echoed %d bytes %x…, not the %d bytes %x…)", err, len(other), prefix(other, 8), len(data), prefix(data, 8))
 		case bad > 0:
 			return 0, fmt.Errorf("%w (%d packets for the session failed its integrity check: the keys or the packet protection differ)", err, bad)
 		}

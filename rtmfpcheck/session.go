@@ -3,6 +3,7 @@ package rtmfpcheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
@@ -12,7 +13,7 @@ import (
 func sessionChecks() category {
 	flashOK := []string{idFlash}
 	return category{name: "session", checks: []check{
-		{id: "session.ping", title: "a Ping is answered with a Ping Reply echoing its data",
+		{id: "session.ping", title: "Pings of 8, 100 and 1000 bytes are answered with Ping Replies echoing their data",
 			ref: "RFC 7016 §2.3.9, §2.3.10, §3.5.4", needs: flashOK, run: checkPing},
 		{id: "session.close", title: "a Session Close Request is answered with a Session Close Acknowledgement",
 			ref: "RFC 7016 §3.5.5, §2.3.17, §2.3.18", needs: flashOK, run: checkClose},
@@ -24,16 +25,16 @@ func sessionChecks() category {
 func checkPing(ctx context.Context, e *env, r *rec) {
 	s := e.flash
 	s.c.log = r.wire
-	var rtts []time.Duration
-	for range 3 {
-		rtt, err := s.ping(ctx)
+	var rtts []string
+	for _, size := range []int{8, 100, 1000} {
+		rtt, err := s.ping(ctx, size)
 		if err != nil {
-			r.failf("%s", e.noAnswer(ctx, "Ping", err))
+			r.failf("%s", e.noAnswer(ctx, fmt.Sprintf("Ping of %d bytes", size), err))
 			return
 		}
-		rtts = append(rtts, rtt)
+		rtts = append(rtts, ms(rtt))
 	}
-	r.fact("round trips", "%s, %s, %s", ms(rtts[0]), ms(rtts[1]), ms(rtts[2]))
+	r.fact("round trips", "%s", joinComma(rtts))
 	r.passf("3 of 3 answered")
 }
 
