@@ -135,11 +135,9 @@ func checkPublicAddress(ctx context.Context, e *env, r *rec) {
 		<-done
 		run.fiBase = run.c.Session().Endpoint().Stats().FIHellosIn
 		for _, rd := range tb.allRedirects() {
-			for _, a := range rd.Addresses {
-				if a.Origin&3 == wire.OriginObserved {
-					r.fact("observed in a Redirect", "%s", a.AddrPort)
-					found = append(found, a.AddrPort.String())
-				}
+			if a, ok := observedAddress(rd.Addresses); ok {
+				r.fact("observed in a Redirect", "%s", a)
+				found = append(found, a.String())
 			}
 			r.fact("Redirect", "%s", describeAddrs(rd.Addresses))
 		}
@@ -285,4 +283,21 @@ func checkFiltering(_ context.Context, e *env, r *rec) {
 		}
 		r.passf("%s", b.Filtering)
 	}
+}
+
+// observedAddress is the address a Redirect gives as the server's own view
+// of the peer: the one marked observed (origin 2), or else the first one
+// not marked reported (rtmfp-cpp's tcserver puts it first with origin 0).
+func observedAddress(as []wire.Address) (netip.AddrPort, bool) {
+	for _, a := range as {
+		if a.Origin&3 == wire.OriginObserved {
+			return a.AddrPort, true
+		}
+	}
+	for _, a := range as {
+		if a.Origin&3 != wire.OriginReported {
+			return a.AddrPort, true
+		}
+	}
+	return netip.AddrPort{}, false
 }

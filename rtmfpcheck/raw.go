@@ -342,8 +342,15 @@ func (s *rawSession) recv(ctx context.Context, rtx time.Duration, tick func(), f
 }
 
 // ping sends a Ping with size bytes of data (again every rawRTX) and waits
-// for the Ping Reply that echoes it; it returns the round trip.
+// for the Ping Reply that echoes it; it returns the round trip. With
+// anyReply, a Ping Reply that does not echo the data is taken too (it still
+// shows that the session's keys work) and echoed reports whether it did.
 func (s *rawSession) ping(ctx context.Context, size int) (time.Duration, error) {
+	rtt, _, err := s.pingReply(ctx, size, false)
+	return rtt, err
+}
+
+func (s *rawSession) pingReply(ctx context.Context, size int, anyReply bool) (rtt time.Duration, echoed bool, err error) {
 	data := make([]byte, size)
 	rand.Read(data)
 	chunk := wire.Ping{Data: data}.Append(nil)
@@ -356,21 +363,25 @@ func (s *rawSession) ping(ctx context.Context, size int) (time.Duration, error) 
 			return nil
 		}
 		if bytes.Equal(v, data) {
+			echoed = true
 			return errStopped
 		}
 		other = bytes.Clone(v)
+		if anyReply {
+			return errStopped
+		}
 		return nil
 	})
 	if err != nil {
 		switch {
 		case other != nil:
-			return 0, fmt.Errorf("%w (the Ping Reply echoed %d bytes %x…, not the %d bytes %x…)", err, len(other), prefix(other, 8), len(data), prefix(data, 8))
+			return 0, false, fmt.Errorf("%w (the Ping Reply echoed %d bytes %x…, not the %d bytes %x…)", err, len(other), prefix(other, 8), len(data), prefix(data, 8))
 		case bad > 0:
-			return 0, fmt.Errorf("%w (%d packets for the session failed its integrity check: the keys or the packet protection differ)", err, bad)
+			return 0, false, fmt.Errorf("%w (%d packets for the session failed its integrity check: the keys or the packet protection differ)", err, bad)
 		}
-		return 0, err
+		return 0, false, err
 	}
-	return time.Since(sent), nil
+	return time.Since(sent), echoed, nil
 }
 
 // chunkName names session chunk types in the wire log.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type streamRun struct {
 	gen    *generator
 	player *client.Stream
 	plog   *messageLog
+	// joined is the number of frames published when the play started.
+	joined uint32
 
 	mu       sync.Mutex
 	arrived  []arrival
@@ -106,6 +109,9 @@ func checkPlay(ctx context.Context, e *env, r *rec) {
 		return
 	}
 	run.player, run.plog = st, l
+	run.gen.mu.Lock()
+	run.joined = run.gen.n
+	run.gen.mu.Unlock()
 	go run.read(st)
 	var codes []string
 	for _, lm := range l.all() {
@@ -208,18 +214,23 @@ func checkHeaders(ctx context.Context, e *env, r *rec) {
 // mediaWindow is how many video frames the media check waits for.
 const mediaWindow = 50
 
+// checkMedia counts what arrived from the first key frame published after
+// the player joined: servers differ in what they give a late joiner before
+// it (rtmfpd and MonaServer2 start at that key frame, rtmfp-cpp's tcserver
+// first sends the last key frame it has), which is reported, not judged.
 func checkMedia(ctx context.Context, e *env, r *rec) {
 	run := e.stream
+	from := (run.joined + gopFrames - 1) / gopFrames * gopFrames
 	count := func() int {
 		n := 0
 		for _, a := range run.snapshot() {
-			if _, ok := frameNumber(a.m); ok && a.m.IsVideo() {
+			if i, ok := frameNumber(a.m); ok && a.m.IsVideo() && i >= from {
 				n++
 			}
 		}
 		return n
 	}
-	for count() < mediaWindow {
+	for count() < mediaWindow && ctx.Err() == nil {
 		run.mu.Lock()
 		more, err := run.more, run.readErr
 		run.mu.Unlock()
@@ -230,17 +241,16 @@ func checkMedia(ctx context.Context, e *env, r *rec) {
 		case <-more:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	type kind struct {
-		name       string
-		typ        uint8
-		got        map[uint32]bool
-		lo, hi     uint32
-		lat        []time.Duration
-		duplicates int
+		name           string
+		typ            uint8
+		got            map[uint32]bool
+		hi             uint32
+		lat            []time.Duration
+		early          []uint32 // frames before from
+		duplicates     int
+		first, missing []uint32
 	}
 	kinds := []*kind{{name: "video", typ: media.TypeVideo, got: map[uint32]bool{}}, {name: "audio", typ: media.TypeAudio, got: map[uint32]bool{}}}
 	for _, a := range run.snapshot() {
@@ -252,31 +262,44 @@ func checkMedia(ctx context.Context, e *env, r *rec) {
 			if a.m.Type != k.typ {
 				continue
 			}
-			if k.got[n] {
+			switch {
+			case n < from:
+				if len(k.early) < maxFrames {
+					k.early = append(k.early, n)
+				}
+				continue
+			case k.got[n]:
 				k.duplicates++
 				continue
 			}
-			if len(k.got) == 0 || n < k.lo {
-				k.lo = n
-			}
-			if len(k.got) == 0 || n > k.hi {
-				k.hi = n
-			}
 			k.got[n] = true
+			k.hi = max(k.hi, n)
 			if t, ok := run.gen.sentAt(k.typ, n); ok {
 				k.lat = append(k.lat, a.at.Sub(t))
 			}
 		}
 	}
+	r.fact("joined", "after frame %d; counted from the key frame %d", run.joined, from)
 	var problems []string
 	for _, k := range kinds {
+		if len(k.early) > 0 {
+			r.fact(k.name+" before it", "%d frames (numbers %d to %d)", len(k.early), slices.Min(k.early), slices.Max(k.early))
+		}
 		if len(k.got) == 0 {
 			problems = append(problems, "no "+k.name+" frame arrived")
 			continue
 		}
-		want := int(k.hi-k.lo) + 1
+		want := int(k.hi-from) + 1
+		for i := from; i <= k.hi; i++ {
+			if !k.got[i] && len(k.missing) < 8 {
+				k.missing = append(k.missing, i)
+			}
+		}
 		p50, p95, mx := latencies(k.lat)
-		r.fact(k.name, "%d of %d frames (numbers %d to %d), %d duplicates", len(k.got), want, k.lo, k.hi, k.duplicates)
+		r.fact(k.name, "%d of %d frames (numbers %d to %d), %d duplicates", len(k.got), want, from, k.hi, k.duplicates)
+		if len(k.missing) > 0 {
+			r.fact(k.name+" missing", "%v", k.missing)
+		}
 		r.fact(k.name+" latency", "median %s, 95th percentile %s, max %s", ms(p50), ms(p95), ms(mx))
 		if missing := want - len(k.got); missing*10 > want {
 			problems = append(problems, fmt.Sprintf("%d of %d %s frames missing", missing, want, k.name))
