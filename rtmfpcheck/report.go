@@ -42,8 +42,12 @@ func (r *Report) WriteHeader(w io.Writer) {
 
 // WriteSummary writes the last line of the text report.
 func (r *Report) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d skipped in %s\n",
-		len(r.Results), r.Passed, r.Failed, r.Skipped, r.Duration.Round(100*time.Millisecond))
+	noun := "checks"
+	if len(r.Results) == 1 {
+		noun = "check"
+	}
+	fmt.Fprintf(w, "%d %s: %d passed, %d failed, %d skipped in %s\n",
+		len(r.Results), noun, r.Passed, r.Failed, r.Skipped, r.Duration.Round(100*time.Millisecond))
 }
 
 // WriteText writes the whole report as text, a category at a time.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netstream"
@@ -134,8 +135,11 @@ func (d *Daemon) startNATCheck() error {
 	}
 	d.nat = r
 	d.natHook = r.Hook(app, func(c *netstream.Conn) *rtmfp.Session { return natcheck.SessionOf(d.endpoints, c) }, nil)
-	d.log.Info("connectivity check listening", "app", app, "differentPort", nc.DifferentPort,
-		"differentAddress", nc.DifferentAddress, "introReply", nc.IntroReply)
+	addrs := make([]string, len(socks))
+	for i, c := range socks {
+		addrs[i] = c.LocalAddr().String()
+	}
+	d.log.Info("connectivity check listening", "app", app, "address", strings.Join(addrs, ","))
 	return nil
 }
 
