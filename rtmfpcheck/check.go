@@ -57,6 +57,8 @@ type Result struct {
 	Ref      string        `json:"ref"`
 	Status   Status        `json:"status"`
 	Duration time.Duration `json:"-"`
+	// DurationMS is Duration in milliseconds, for JSON.
+	DurationMS float64 `json:"duration_ms"`
 	// Detail is one line: what was found, or why it failed or skipped.
 	Detail string `json:"detail,omitempty"`
 	Facts  []Fact `json:"facts,omitempty"`
@@ -103,14 +105,15 @@ type Options struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	URL      string        `json:"url"`
-	Server   string        `json:"server"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"-"`
-	Results  []Result      `json:"checks"`
-	Passed   int           `json:"passed"`
-	Failed   int           `json:"failed"`
-	Skipped  int           `json:"skipped"`
+	URL        string        `json:"url"`
+	Server     string        `json:"server"`
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"-"`
+	DurationMS float64       `json:"duration_ms"`
+	Results    []Result      `json:"checks"`
+	Passed     int           `json:"passed"`
+	Failed     int           `json:"failed"`
+	Skipped    int           `json:"skipped"`
 }
 
 // ExitCode is the exit status of `rtmfp check`: 0 when nothing failed, 1
@@ -207,6 +210,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	rep.Duration = time.Since(rep.Started)
+	rep.DurationMS = msFloat(rep.Duration)
 	return rep, ctx.Err()
 }
 
@@ -278,6 +282,7 @@ func (e *env) runCheck(ctx context.Context, cat string, c check) Result {
 		r.mu.Unlock()
 	}
 	res.Duration = time.Since(start)
+	res.DurationMS = msFloat(res.Duration)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.Status, res.Detail, res.Facts = r.status, r.detail, r.facts

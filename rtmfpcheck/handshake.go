@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -165,6 +166,10 @@ func checkIHello(ctx context.Context, e *env, r *rec) {
 
 // noAnswer words a handshake step that failed.
 func (e *env) noAnswer(ctx context.Context, what string, err error) string {
+	if errors.Is(err, errBadEcho) {
+		_, msg, _ := strings.Cut(err.Error(), ": ")
+		return what + ": " + msg
+	}
 	if ctx.Err() != nil || isTimeout(err) {
 		s := err.Error()
 		if i := strings.Index(s, " ("); i >= 0 {

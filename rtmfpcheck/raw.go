@@ -281,7 +281,7 @@ func (c *rawConn) keying(ctx context.Context, prof *flash.Profile, epd []byte, r
 				}
 				sc, err := ini.Finish(ri.SKRC)
 				if err != nil {
-					return nil, fmt.Errorf("the server's responder component: %s", plain(err))
+					return nil, fmt.Errorf("the server's responder component (%s): %s", describeComponent(ri.SKRC), plain(err))
 				}
 				return &rawSession{c: c, isid: isid, rsid: ri.ResponderSessionID, sc: sc, skrc: bytes.Clone(ri.SKRC),
 					iikeying: chunk, rtt: time.Since(sent)}, nil
@@ -298,6 +298,9 @@ func (s *rawSession) send(chunks ...[]byte) {
 
 // errStopped is what a recv callback returns to end the wait with success.
 var errStopped = errors.New("stopped")
+
+// errBadEcho is the error of a Ping answered with other data.
+var errBadEcho = errors.New("wrong echo")
 
 // recv reads the server's session packets until fn, called for each chunk,
 // returns errStopped (recv then returns nil) or another error. Datagrams
@@ -358,6 +361,7 @@ func (s *rawSession) pingReply(ctx context.Context, size int, anyReply bool) (rt
 	s.send(chunk)
 	s.c.log.add("→ %s Ping %x… (%d bytes)", s.c.to, prefix(data, 8), len(data))
 	var other []byte
+	wrong := 0
 	bad, err := s.recv(ctx, rawRTX, func() { sent = time.Now(); s.send(chunk) }, func(typ byte, v []byte) error {
 		if typ != wire.TypePingReply {
 			return nil
@@ -370,12 +374,16 @@ func (s *rawSession) pingReply(ctx context.Context, size int, anyReply bool) (rt
 		if anyReply {
 			return errStopped
 		}
+		// Three replies that do not echo it: the server never does.
+		if wrong++; wrong == 3 {
+			return errBadEcho
+		}
 		return nil
 	})
 	if err != nil {
 		switch {
 		case other != nil:
-			return 0, false, fmt.Errorf("%w (the Ping Reply echoed %d bytes %x…, not the %d bytes %x…)", err, len(other), prefix(other, 8), len(data), prefix(data, 8))
+			return 0, false, fmt.Errorf("%w: the Ping Reply echoed %d bytes %x…, not the %d bytes %x… sent", errBadEcho, len(other), prefix(other, 8), len(data), prefix(data, 8))
 		case bad > 0:
 			return 0, false, fmt.Errorf("%w (%d packets for the session failed its integrity check: the keys or the packet protection differ)", err, bad)
 		}

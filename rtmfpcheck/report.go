@@ -65,25 +65,24 @@ func (r *Report) WriteText(w io.Writer) {
 	r.WriteSummary(w)
 }
 
-// jsonResult adds the duration in milliseconds to a result.
-type jsonResult struct {
-	Result
-	DurationMS float64 `json:"duration_ms"`
-}
-
 // WriteJSON writes the report as one JSON object.
 func (r *Report) WriteJSON(w io.Writer) error {
-	out := struct {
-		*Report
-		Checks     []jsonResult `json:"checks"`
-		DurationMS float64      `json:"duration_ms"`
-	}{Report: r, DurationMS: msFloat(r.Duration)}
-	for _, res := range r.Results {
-		out.Checks = append(out.Checks, jsonResult{Result: res, DurationMS: msFloat(res.Duration)})
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(r)
+}
+
+// ReadJSON reads a report WriteJSON wrote.
+func ReadJSON(b []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	r.Duration = time.Duration(r.DurationMS * float64(time.Millisecond))
+	for i := range r.Results {
+		r.Results[i].Duration = time.Duration(r.Results[i].DurationMS * float64(time.Millisecond))
+	}
+	return &r, nil
 }
 
 func msFloat(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
