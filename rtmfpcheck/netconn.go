@@ -236,7 +236,11 @@ func checkCallError(ctx context.Context, e *env, r *rec) {
 		r.fact("level", "%s", se.Status.Level)
 		r.fact("description", "%s", se.Status.Description)
 		if se.Status.Code != netstream.CallFailed || se.Status.Level != netstream.LevelError {
-			r.failf("_error carries %s (%s)", se.Status.Code, se.Status.Level)
+			swapped := ""
+			if se.Status.Level == netstream.CallFailed {
+				swapped = ": code and level swapped"
+			}
+			r.failf("_error's info object has code %q and level %q%s", se.Status.Code, se.Status.Level, swapped)
 			return
 		}
 		r.passf("%s", se.Status)

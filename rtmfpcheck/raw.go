@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/internal/rawpkt"
@@ -15,6 +16,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+	"github.com/rtmfpd/rtmfpd/vlu"
 )
 
 // rawConn is a UDP socket that talks to the server packet by packet, for
@@ -279,6 +281,12 @@ func (c *rawConn) keying(ctx context.Context, prof *flash.Profile, epd []byte, r
 				if err != nil {
 					continue
 				}
+				if sel, ok := selectedGroup(skic); ok {
+					if gs := componentGroups(ri.SKRC); len(gs) > 0 && !slices.Contains(gs, sel) {
+						return nil, fmt.Errorf("the server's responder component carries an ephemeral key of group %s, not of group %d, the one selected",
+							joinUints(gs), sel)
+					}
+				}
 				sc, err := ini.Finish(ri.SKRC)
 				if err != nil {
 					return nil, fmt.Errorf("the server's responder component (%s): %s", describeComponent(ri.SKRC), plain(err))
@@ -417,4 +425,32 @@ func chunkName(t byte) string {
 		return "Forwarded IHello"
 	}
 	return fmt.Sprintf("%#02x", t)
+}
+
+// selectedGroup is the DH group an initiator component selects (option
+// 0x1D).
+func selectedGroup(skic []byte) (uint64, bool) {
+	it := vlu.NewOptionList(skic)
+	for it.Next() {
+		if o := it.Option(); o.Type == 0x1d {
+			g, _, err := vlu.Parse(o.Value)
+			return g, err == nil
+		}
+	}
+	return 0, false
+}
+
+// componentGroups lists the groups of a component's ephemeral keys (option
+// 0x0D).
+func componentGroups(c []byte) []uint64 {
+	var out []uint64
+	it := vlu.NewOptionList(c)
+	for it.Next() {
+		if o := it.Option(); o.Type == 0x0d {
+			if g, _, err := vlu.Parse(o.Value); err == nil {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
