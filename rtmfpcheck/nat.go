@@ -186,8 +186,12 @@ func checkProbes(ctx context.Context, e *env, r *rec) {
 	select {
 	case st = <-run.results:
 	case <-ctx.Done():
+		seen := probesSeen(run)
+		if seen != "" {
+			seen = "; probes received here: " + seen
+		}
 		r.skipf("no %s within %v: the server runs no connectivity check for this application (rtmfpd: natCheck; rtmfp-cpp: conncheck)%s",
-			natcheck.StatusResults, e.opts.Timeout, probesSeen(run))
+			natcheck.StatusResults, e.opts.Timeout, seen)
 		return
 	}
 	res, err := natcheck.ParseResults(st.Info)
@@ -205,12 +209,13 @@ func checkProbes(ctx context.Context, e *env, r *rec) {
 		r.fact(k, "%s", short(v))
 	}
 	if s := probesSeen(run); s != "" {
-		r.fact("seen here", "%s", strings.TrimPrefix(s, "; "))
+		r.fact("probes received here", "%s", s)
 	}
 	r.passf("public address %s", res.PublicAddress)
 }
 
-// probesSeen says what of the probes reached this client.
+// probesSeen says what of the probes reached this client ("" for
+// nothing).
 func probesSeen(run *natRun) string {
 	if run.t == nil {
 		return ""
@@ -229,10 +234,7 @@ func probesSeen(run *natRun) string {
 	if fi > 0 {
 		seen = append(seen, fmt.Sprintf("%d Forwarded IHellos", fi))
 	}
-	if len(seen) == 0 {
-		return ""
-	}
-	return "; probes received here: " + joinAnd(seen)
+	return joinAnd(seen)
 }
 
 func checkMapping(_ context.Context, e *env, r *rec) {
