@@ -40,9 +40,6 @@ type natRun struct {
 	got      *natcheck.Results
 	behavior natcheck.Behaviour
 	err      error
-	// fiBase counts the Forwarded IHellos of the self-introduction, which
-	// are not probes.
-	fiBase uint64
 }
 
 // introWait bounds the self-introduction of nat.public.
@@ -133,7 +130,6 @@ func checkPublicAddress(ctx context.Context, e *env, r *rec) {
 		until(ictx, func() bool { return len(tb.allRedirects()) > 0 || isClosed(done) })
 		cancel()
 		<-done
-		run.fiBase = run.c.Session().Endpoint().Stats().FIHellosIn
 		for _, rd := range tb.allRedirects() {
 			if a, ok := observedAddress(rd.Addresses); ok {
 				r.fact("observed in a Redirect", "%s", a)
@@ -226,13 +222,13 @@ func probesSeen(run *natRun) string {
 		from = append(from, a.String())
 	}
 	run.t.mu.Unlock()
-	fi := run.c.Session().Endpoint().Stats().FIHellosIn - run.fiBase
+	fi := run.c.Session().Endpoint().Stats().FIHellosIn
 	var seen []string
 	if len(from) > 0 {
 		seen = append(seen, "IHellos from "+strings.Join(dedup(from), ", "))
 	}
 	if fi > 0 {
-		seen = append(seen, fmt.Sprintf("%d Forwarded IHellos", fi))
+		seen = append(seen, fmt.Sprintf("%d Forwarded IHellos (with those of nat.public's introduction)", fi))
 	}
 	return joinAnd(seen)
 }
