@@ -18,7 +18,7 @@ import (
 )
 
 const introConfig = `{"status": "127.0.0.1:0", "session": {"startupRate": 1000000, "startupBurst": 1000000},
-	"introducer": {"introductionRate": 1000000}}`
+	"introducer": {"introductionRate": 1000000, "forwardRate": 1000000}}`
 
 // BenchmarkIntroductions sends IHellos naming a connected peer to rtmfpd as
 // fast as one socket can, for 2 s per iteration, and counts the Redirects

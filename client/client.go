@@ -60,6 +60,12 @@ type Options struct {
 	// connection's reading goroutines and must not block or keep the
 	// payload.
 	OnMessage func(streamID uint32, m media.Message)
+	// OnCall answers the server's calls of the NetConnection's client
+	// methods (onBWCheck, onBWDone, ...), as a Flash NetConnection.client
+	// object does: its value goes back in _result, an error in _error. It
+	// runs on the connection's reading goroutine. Nil answers every call
+	// with _error.
+	OnCall func(name string, args []amf.Value) (amf.Value, error)
 }
 
 // Status is a status event (onStatus, or the info object of _result and
@@ -502,7 +508,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			ch := c.pending[cmd.TxnID]
 			c.mu.Unlock()
 			if ch != nil {
-				ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}
+				select {
+				case ch <- callResult{ok: cmd.Name == "_result", args: append([]amf.Value{cmd.Object}, cmd.Args...)}:
+				default: // answered already: a server answering twice must not stall the reader
+				}
 			}
 			return
 		case "onStatus":
@@ -514,6 +523,10 @@ func (c *Conn) dispatch(id uint32, m media.Message) {
 			return
 		case "close":
 			c.s.Close()
+			return
+		}
+		if id == 0 {
+			c.answerCall(cmd)
 			return
 		}
 	case media.TypeUserControl:
@@ -561,4 +574,28 @@ func (c *Conn) ConnectPeer(ctx context.Context, id profile.PeerID, addrs ...neti
 	}
 	to := append([]netip.AddrPort{c.s.RemoteAddr()}, addrs...)
 	return c.ep.Connect(ctx, flash.PeerEPD(id), to...)
+}
+
+// answerCall answers a call of the server.
+func (c *Conn) answerCall(cmd netstream.Command) {
+	var res amf.Value
+	err := errors.New("no such method")
+	if c.opts.OnCall != nil {
+		res, err = c.opts.OnCall(cmd.Name, cmd.Args)
+	}
+	if cmd.TxnID == 0 {
+		return
+	}
+	name, args := "_result", []amf.Value{res}
+	if err != nil {
+		name, args = "_error", []amf.Value{amf.NewObject(
+			amf.Property{Key: "level", Value: netstream.LevelError},
+			amf.Property{Key: "code", Value: netstream.CallFailed},
+			amf.Property{Key: "description", Value: err.Error()})}
+	}
+	if m, err := netstream.EncodeCommand(name, cmd.TxnID, nil, args...); err == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		tcflow.Write(ctx, c.nc, m, 0)
+		cancel()
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/rtmfpd/rtmfpd/media"
 )
@@ -17,7 +16,7 @@ var ErrNoMedia = errors.New("flv: no audio or video tags")
 
 // LoopGap is the time between the last message of a pass of ReplayLoop and
 // the first of the next: one frame at 25 frames per second.
-const LoopGap = 40 * time.Millisecond
+const LoopGap = media.LoopGap
 
 // CheckFile reports whether the file at path can be replayed: it must open,
 // start with an FLV header and hold an audio or video tag (the file is read
@@ -55,26 +54,12 @@ func CheckFile(path string) error {
 // passes. It returns nil at the end of the file without loop, and
 // otherwise the error that stopped it (ctx's, write's, or reading's).
 func ReplayLoop(ctx context.Context, path string, loop bool, write func(media.Message) error) error {
-	c := clock{start: time.Now()}
-	base := uint32(0)
-	for {
-		last, av, err := replayPath(ctx, path, base, c, write)
-		switch {
-		case err != nil:
-			return err
-		case av == 0:
-			return fmt.Errorf("%s: %w", path, ErrNoMedia)
-		case !loop:
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		base = last + uint32(LoopGap/time.Millisecond)
-	}
+	return media.ReplayLoop(ctx, loop, fmt.Errorf("%s: %w", path, ErrNoMedia), func(base uint32, c media.Clock) (uint32, int, error) {
+		return replayPath(ctx, path, base, c, write)
+	})
 }
 
-func replayPath(ctx context.Context, path string, base uint32, c clock, write func(media.Message) error) (uint32, int, error) {
+func replayPath(ctx context.Context, path string, base uint32, c media.Clock, write func(media.Message) error) (uint32, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return base, 0, err
@@ -84,5 +69,5 @@ func replayPath(ctx context.Context, path string, base uint32, c clock, write fu
 	if err != nil {
 		return base, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return replay(ctx, r, base, c, write)
+	return media.Replay(ctx, r.Read, base, c, write)
 }

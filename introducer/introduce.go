@@ -39,7 +39,7 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 		in.mu.Unlock()
 		if repeated && in.cfg.DeadPeerRedirect {
 			// MonaServer2's "dead peer" answer: the wildcard address.
-			if ep.Redirect(req.From, req.Tag, []wire.Address{{AddrPort: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)}}) {
+			if ep.Redirect(req, []wire.Address{{AddrPort: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)}}) {
 				in.stats.redirects.Add(1)
 			}
 		}
@@ -48,12 +48,17 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 	initiator := in.byAddr[req.From]
 	in.mu.Unlock()
 
-	// Forwarded IHellos to the target: one per address of the initiator.
+	// Forwarded IHellos to the target: one per address of the initiator,
+	// the observed one first, as many as the target's limit allows.
 	from := []wire.Address{{AddrPort: req.From, Origin: wire.OriginObserved}}
 	if initiator != nil {
 		from = appendReported(from, initiator.conn.PeerAddresses(), req.From)
 	}
 	for _, a := range from {
+		if !in.forwards.Allow(req.Target, now) {
+			in.stats.forwardLimited.Add(1)
+			break
+		}
 		if err := target.s.ForwardIHello(req.EPD, a, req.Tag); err == nil {
 			in.stats.fihellos.Add(1)
 		}
@@ -61,7 +66,7 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 	// Redirect the initiator to the target's addresses.
 	to := []wire.Address{{AddrPort: target.s.RemoteAddr(), Origin: wire.OriginObserved}}
 	to = appendReported(to, target.conn.PeerAddresses(), target.s.RemoteAddr())
-	if ep.Redirect(req.From, req.Tag, to) {
+	if ep.Redirect(req, to) {
 		in.stats.redirects.Add(1)
 	}
 	in.stats.introductions.Add(1)

@@ -20,9 +20,15 @@
 // repeated IHello for an unknown peer gets MonaServer2's Redirect to the
 // wildcard address, which librtmfp takes as "peer is gone".
 //
-// Introductions are rate-limited per initiator address, and Redirects are
-// also limited per destination by the endpoint, so the server cannot be used
-// to reflect traffic.
+// Nothing proves the address an IHello comes from, and each Forwarded
+// IHello makes the target answer that address with an RHello: unbounded,
+// introductions would turn the server's own clients into reflectors. So
+// introductions are rate-limited per initiator address (IntroductionRate);
+// the Forwarded IHellos sent to one client are limited per target
+// (ForwardRate), however many sources ask for it, and over all targets
+// (2000 times ForwardRate); the initiator still gets its Redirect when the
+// target's limit is reached. Redirects also pass the endpoint's startup
+// admission (per-address limit, amplification budget; see package rtmfp).
 //
 // # Groups
 //
@@ -77,6 +83,14 @@ type Config struct {
 	// initiator address may ask per second. Default 10 and 20.
 	IntroductionRate  float64
 	IntroductionBurst int
+	// ForwardRate and ForwardBurst limit the Forwarded IHellos sent to one
+	// connected client per second, whatever the number of initiators: each
+	// makes the client answer an address nothing proves. Default 5 and 20
+	// (a group newcomer is sought by its ring neighbours at once, each
+	// initiator with one to three addresses). All clients together get at
+	// most 2000 × ForwardRate per second.
+	ForwardRate  float64
+	ForwardBurst int
 	// RequirePeerInfo introduces only peers that announced their
 	// addresses with setPeerInfo (as rtmfp-cpp's tcserver does).
 	RequirePeerInfo bool
@@ -110,6 +124,10 @@ func (c *Config) populate() {
 	if c.IntroductionRate <= 0 {
 		c.IntroductionRate = 10
 	}
+	def(&c.ForwardBurst, 20)
+	if c.ForwardRate <= 0 {
+		c.ForwardRate = 5
+	}
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -118,9 +136,10 @@ func (c *Config) populate() {
 // Introducer introduces peers and keeps group membership. It is safe for
 // concurrent use.
 type Introducer struct {
-	cfg     Config
-	log     *slog.Logger
-	limiter *ratelimit.Limiter
+	cfg      Config
+	log      *slog.Logger
+	limiter  *ratelimit.Limiter[netip.Addr]     // introductions per initiator address
+	forwards *ratelimit.Limiter[profile.PeerID] // Forwarded IHellos per target
 
 	mu      sync.Mutex
 	peers   map[profile.PeerID]*peer
@@ -136,6 +155,7 @@ type Introducer struct {
 
 type counters struct {
 	introductions, unknownTarget, rateLimited, redirects, fihellos atomic.Uint64
+	forwardLimited                                                 atomic.Uint64
 	joins, leaves, membersIntroduced, refusedJoins                 atomic.Uint64
 }
 
@@ -152,16 +172,17 @@ type peer struct {
 func New(cfg Config) *Introducer {
 	cfg.populate()
 	return &Introducer{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		limiter: ratelimit.New(cfg.IntroductionRate, cfg.IntroductionBurst, cfg.IntroductionRate*10000),
-		peers:   make(map[profile.PeerID]*peer),
-		byAddr:  make(map[netip.AddrPort]*peer),
-		groups:  make(map[group.GroupID]*grp),
-		gcFlows: make(map[*rtmfp.RecvFlow]*membership),
-		locals:  make(map[profile.PeerID]*peer),
-		unknown: make(map[string]time.Time),
-		rnd:     cfg.Rand,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		limiter:  ratelimit.New[netip.Addr](cfg.IntroductionRate, cfg.IntroductionBurst, cfg.IntroductionRate*10000),
+		forwards: ratelimit.New[profile.PeerID](cfg.ForwardRate, cfg.ForwardBurst, cfg.ForwardRate*2000),
+		peers:    make(map[profile.PeerID]*peer),
+		byAddr:   make(map[netip.AddrPort]*peer),
+		groups:   make(map[group.GroupID]*grp),
+		gcFlows:  make(map[*rtmfp.RecvFlow]*membership),
+		locals:   make(map[profile.PeerID]*peer),
+		unknown:  make(map[string]time.Time),
+		rnd:      cfg.Rand,
 	}
 }
 
@@ -207,6 +228,7 @@ type Stats struct {
 	RateLimited       uint64 `json:"rateLimited"`
 	Redirects         uint64 `json:"redirects"`
 	ForwardedIHellos  uint64 `json:"forwardedIHellos"`
+	ForwardLimited    uint64 `json:"forwardLimited"` // Forwarded IHellos not sent: the target's limit was reached
 	Joins             uint64 `json:"joins"`
 	Leaves            uint64 `json:"leaves"`
 	MembersIntroduced uint64 `json:"membersIntroduced"`
@@ -223,7 +245,7 @@ func (in *Introducer) Stats() Stats {
 	in.mu.Unlock()
 	c := &in.stats
 	st.Introductions, st.UnknownTargets, st.RateLimited = c.introductions.Load(), c.unknownTarget.Load(), c.rateLimited.Load()
-	st.Redirects, st.ForwardedIHellos = c.redirects.Load(), c.fihellos.Load()
+	st.Redirects, st.ForwardedIHellos, st.ForwardLimited = c.redirects.Load(), c.fihellos.Load(), c.forwardLimited.Load()
 	st.Joins, st.Leaves, st.MembersIntroduced, st.RefusedJoins = c.joins.Load(), c.leaves.Load(), c.membersIntroduced.Load(), c.refusedJoins.Load()
 	return st
 }

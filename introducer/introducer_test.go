@@ -1,11 +1,13 @@
 package introducer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -299,6 +303,43 @@ func TestLocalMember(t *testing.T) {
 		}
 		if got := in.PeerAddresses(self); got != nil {
 			t.Fatalf("addresses of a non-client: %v", got)
+		}
+	})
+}
+
+// TestIntroductionsLimitedPerTarget: 2,000 spoofed sources ask for one
+// connected client's peer ID, two IHellos a second each, for 10 s. Each
+// Forwarded IHello would make the client send an RHello to a spoofed
+// address; the client receives at most ForwardBurst plus ForwardRate a
+// second of them, and every source still gets its Redirect.
+func TestIntroductionsLimitedPerTarget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 11, RecvQueue: 1 << 16, Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		in, url := server(t, sh, Config{})
+		h, _ := n.NewHost()
+		target := dial(t, h, url)
+		ep := target.Session().Endpoint()
+		pkts := make([][]byte, 256)
+		for i := range pkts {
+			tag := bytes.Repeat([]byte{byte(i)}, 16)
+			pkts[i] = rtmfptest.StartupPacket(wire.IHello{EPD: flash.PeerEPD(ep.PeerID()), Tag: tag}.Append(nil))
+		}
+		srv := netip.MustParseAddrPort(strings.TrimSuffix(strings.TrimPrefix(url, "rtmfp://"), "/app"))
+		src := simnet.NewSources(t, n, 2000)
+		before := ep.Stats().FIHellosIn
+		start := time.Now()
+		src.Flood(srv, pkts, 4000, 10*time.Second)
+		got := ep.Stats().FIHellosIn - before
+		limit := 20 + 5*uint64(time.Since(start)/time.Second+1)
+		t.Logf("%d IHellos from 2000 sources: the target got %d Forwarded IHellos and sent %d bytes to the sources; %d sources got a Redirect; %+v",
+			40000, got, src.FromOthers(), src.Answered(), in.Stats())
+		if got > limit {
+			t.Errorf("the target got %d Forwarded IHellos in %v, more than %d", got, time.Since(start), limit)
+		}
+		if a := src.Answered(); a != 2000 {
+			t.Errorf("%d of 2000 sources got a Redirect", a)
 		}
 	})
 }

@@ -51,6 +51,7 @@ type Conn struct {
 	streams   map[uint32]*netStream
 	nextID    uint32
 	peerAddrs []string
+	calls     calls // the server's calls to the client
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -114,6 +115,10 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 			return err
 		}
 		return c.handleCommand(streamID, cmd)
+	case media.TypeUserControl:
+		if len(m.Payload) >= 2 && uint16(m.Payload[0])<<8|uint16(m.Payload[1]) == EventSetBufferLength {
+			c.setBufferLength(m.Payload)
+		}
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
 		if ns == nil || ns.publishing == nil {
@@ -146,6 +151,7 @@ func (c *Conn) Close() {
 	for _, ns := range streams {
 		ns.close(false)
 	}
+	c.calls.fail()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
 	c.srv.mu.Unlock()
@@ -224,6 +230,10 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		return nil
 	}
 	switch cmd.Name {
+	case "_result", "_error":
+		if streamID == 0 {
+			c.answered(cmd)
+		}
 	case "createStream":
 		c.createStream(cmd)
 	case "deleteStream":
@@ -247,21 +257,20 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "play":
 		c.play(streamID, cmd)
 	case "receiveAudio", "receiveVideo":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			on, _ := cmd.Arg(0).(bool)
 			ns.setReceive(cmd.Name == "receiveAudio", on)
 		}
 	case "pause":
-		if ns := c.stream(streamID); ns != nil && ns.sub != nil {
+		if ns := c.stream(streamID); ns != nil {
 			p, _ := cmd.Arg(0).(bool)
-			ns.sub.SetPaused(p)
-			if p {
-				c.status(streamID, PauseNotify, "paused "+ns.playName)
-			} else {
-				c.status(streamID, UnpauseNotify, "unpaused "+ns.playName)
-			}
+			ns.pause(p)
 		}
 	case "seek":
+		ms, _ := amf.Number(cmd.Arg(0))
+		if ns := c.stream(streamID); ns != nil && ns.seek(ms) {
+			break
+		}
 		c.status(streamID, SeekFailed, "seek is not possible on a live stream")
 	case "setPeerInfo":
 		var addrs []string
@@ -283,7 +292,8 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 			h(c, addrs)
 		}
 	case "getStreamLength":
-		c.reply(streamID, "_result", cmd.TxnID, nil, 0.0)
+		name, _ := cmd.ArgString(0)
+		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))
 	default:
 		c.call(streamID, cmd)
 	}
@@ -369,6 +379,9 @@ func (c *Conn) connect(cmd Command) error {
 		n.Connected()
 	}
 	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
+		h(c)
+	}
 	return nil
 }
 

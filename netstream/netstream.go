@@ -23,6 +23,11 @@ type netStream struct {
 	playName   string
 	sub        *Subscription
 	unlisten   func()
+	playback   Playback // a recorded stream played (VOD)
+	noAudio    bool     // receiveAudio(false) on the playback
+	noVideo    bool     // receiveVideo(false) on the playback
+	bufferTime uint32   // the client's buffer time (ms), Set Buffer Length
+	recStop    func()   // ends the recording of what is published
 }
 
 // PublisherName names the publisher in logs.
@@ -77,16 +82,15 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		return
 	}
 	switch mode {
-	case "", "live":
-	case "record", "append", "appendWithGap":
-		c.status(streamID, RecordNoAccess, "recording ("+mode+") is not supported yet; publish live")
-		return
+	case "":
+		mode = "live"
+	case "live", "record", "append", "appendWithGap":
 	default:
 		c.status(streamID, PublishFailed, "unknown publish type "+mode)
 		return
 	}
 	ns.mu.Lock()
-	busy := ns.publishing != nil || ns.playing != nil
+	busy := ns.publishing != nil || ns.playing != nil || ns.playback != nil
 	ns.mu.Unlock()
 	if busy {
 		c.status(streamID, PublishBadName, "this NetStream is already in use")
@@ -112,10 +116,28 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	c.log.Info("publish", "app", info.App, "stream", name)
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
+	switch r := c.srv.cfg.Recorder; {
+	case r != nil:
+		if stop := r.Publish(c, s, name, mode); stop != nil {
+			ns.mu.Lock()
+			ns.recStop = stop
+			ns.mu.Unlock()
+		}
+	case mode != "live":
+		// Published live all the same, as Flash Media Server does for a
+		// stream it may not record.
+		c.status(streamID, RecordNoAccess, "recording is not enabled on this server; "+name+" is published live")
+	}
 }
 
-// play answers NetStream.play(name, start, len, reset): live streams only;
-// a name not yet published is waited for, as FMS does for start -2 and -1.
+// play answers NetStream.play(name, start, len, reset) with Flash's
+// meanings of start: -2 (the default) plays the live stream if it is
+// published, else the recorded one, else waits for the live one; -1 plays
+// only the live stream (waiting for it); 0 or more plays the recorded stream
+// from start seconds (a stream being recorded is played from its start: a
+// DVR), or the live stream when there is no recording, or answers
+// NetStream.Play.StreamNotFound. len -1 (the default) plays to the end, 0 a
+// single frame, more that many seconds.
 func (c *Conn) play(streamID uint32, cmd Command) {
 	ns := c.stream(streamID)
 	if ns == nil {
@@ -132,6 +154,16 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
 		start = v
 	}
+	switch {
+	case start == -1000:
+		start = -1 // ffmpeg's -rtmp_live live (it sends start × 1000)
+	case start < 0 && start != -1:
+		start = -2 // ffmpeg's -2000 and any other negative value
+	}
+	length := -1.0
+	if v, ok := amf.Number(cmd.Arg(2)); ok {
+		length = v
+	}
 	reset := true
 	if v, ok := cmd.Arg(3).(bool); ok {
 		reset = v
@@ -145,8 +177,20 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, exists := c.srv.Registry.Lookup(info.App, info.Instance, name)
 	live := exists && s.Publisher() != nil
+	if files := c.srv.cfg.Files; files != nil && start != -1 && (start >= 0 || !live) {
+		pb, err := files.Open(c, name)
+		switch {
+		case err == nil:
+			c.playRecorded(ns, pb, name, start, length, reset)
+			return
+		case !errors.Is(err, ErrNotFound):
+			c.log.Info("play failed", "stream", name, "err", err)
+			c.status(streamID, PlayFailed, "failed to play "+name+": "+err.Error(), amf.Property{Key: "details", Value: name})
+			return
+		}
+	}
 	if !live && start >= 0 {
-		// A recorded stream was asked for; there are none.
+		// A recorded stream was asked for; there is none.
 		c.status(streamID, PlayStreamNotFound, "failed to play "+name+"; stream not found.", amf.Property{Key: "details", Value: name})
 		return
 	}
@@ -155,14 +199,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.mu.Lock()
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
-	c.send(streamID, UserControl(EventStreamBegin, streamID))
-	if reset {
-		c.status(streamID, PlayReset, "Playing and resetting "+name+".", amf.Property{Key: "details", Value: name})
-	}
-	c.status(streamID, PlayStart, "Started playing "+name+".", amf.Property{Key: "details", Value: name})
-	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
-		c.send(streamID, m)
-	}
+	c.playStarting(streamID, name, reset)
 	sub := s.Subscribe(sink, c.srv.cfg.PlayerQueue)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
@@ -170,6 +207,20 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
 	c.log.Info("play", "app", info.App, "stream", name, "live", live)
+}
+
+// playStarting sends what precedes a played stream's media: Stream Begin,
+// NetStream.Play.Reset (when the play resets), NetStream.Play.Start and
+// |RtmpSampleAccess.
+func (c *Conn) playStarting(id uint32, name string, reset bool) {
+	c.send(id, UserControl(EventStreamBegin, id))
+	if reset {
+		c.status(id, PlayReset, "Playing and resetting "+name+".", amf.Property{Key: "details", Value: name})
+	}
+	c.status(id, PlayStart, "Started playing "+name+".", amf.Property{Key: "details", Value: name})
+	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
+		c.send(id, m)
+	}
 }
 
 // PublishStarted tells a waiting player its stream started (after what is
@@ -204,7 +255,18 @@ func (ns *netStream) PublishStopped(s *Stream) {
 
 func (ns *netStream) setReceive(audio, on bool) {
 	ns.mu.Lock()
-	sub := ns.sub
+	sub, pb := ns.sub, ns.playback
+	if pb != nil {
+		if audio {
+			ns.noAudio = !on
+		} else {
+			ns.noVideo = !on
+		}
+		a, v := !ns.noAudio, !ns.noVideo
+		ns.mu.Unlock()
+		pb.SetReceive(a, v)
+		return
+	}
 	ns.mu.Unlock()
 	if sub == nil {
 		return
@@ -228,11 +290,16 @@ func (ns *netStream) close(notify bool) {
 
 func (ns *netStream) stopPublishing(notify bool) {
 	ns.mu.Lock()
-	s, name := ns.publishing, ns.pubName
-	ns.publishing = nil
+	s, name, recStop := ns.publishing, ns.pubName, ns.recStop
+	ns.publishing, ns.recStop = nil, nil
 	ns.mu.Unlock()
 	if s == nil {
 		return
+	}
+	if recStop != nil {
+		// Every frame published is queued for the recording: end it
+		// (NetStream.Record.Stop) before the stream's end is announced.
+		recStop()
 	}
 	ns.c.srv.Registry.Unpublish(s, ns)
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
@@ -246,9 +313,17 @@ func (ns *netStream) stopPublishing(notify bool) {
 
 func (ns *netStream) stopPlaying(notify bool) {
 	ns.mu.Lock()
-	sub, unlisten, name := ns.sub, ns.unlisten, ns.playName
-	ns.sub, ns.unlisten, ns.playing = nil, nil, nil
+	sub, unlisten, name, pb := ns.sub, ns.unlisten, ns.playName, ns.playback
+	ns.sub, ns.unlisten, ns.playing, ns.playback = nil, nil, nil, nil
+	ns.noAudio, ns.noVideo = false, false
 	ns.mu.Unlock()
+	if pb != nil {
+		pb.Close()
+		if notify {
+			ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
+		}
+		return
+	}
 	if sub == nil {
 		return
 	}

@@ -223,14 +223,15 @@ func TestPublishPlayAndStatus(t *testing.T) {
 	if got := plt.codes(2); fmt.Sprint(got) != "[NetStream.Play.StreamNotFound]" {
 		t.Fatalf("missing recorded stream: %v", got)
 	}
-	// Unknown calls fail cleanly; recording is refused.
+	// Unknown calls fail cleanly; without a recorder a recording is
+	// published live with NetStream.Record.NoAccess (level status).
 	pl.HandleMessage(0, cmdMsg(t, "noSuchMethod", 9, nil))
 	if got := plt.codes(0); got[len(got)-1] != CallFailed {
 		t.Fatalf("unknown call: %v", got)
 	}
 	pl.HandleMessage(0, cmdMsg(t, "createStream", 4, nil))
 	pl.HandleMessage(3, cmdMsg(t, "publish", 0, nil, "rec", "record"))
-	if got := plt.codes(3); fmt.Sprint(got) != "[NetStream.Record.NoAccess]" {
+	if got := plt.codes(3); fmt.Sprint(got) != "[NetStream.Publish.Start NetStream.Record.NoAccess]" || levelOf(got[1]) != LevelStatus {
 		t.Fatalf("record: %v", got)
 	}
 }

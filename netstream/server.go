@@ -40,6 +40,13 @@ type Config struct {
 	// Hooks let the application accept, refuse and follow connections and
 	// streams.
 	Hooks Hooks
+	// Recorder records published streams (publish types record, append,
+	// appendWithGap). Nil: those publish live and hear
+	// NetStream.Record.NoAccess.
+	Recorder Recorder
+	// Files plays recorded streams (video on demand). Nil: play finds live
+	// streams only.
+	Files Files
 }
 
 // Hooks are the application's say, in the manner of FMS server-side
@@ -51,6 +58,10 @@ type Hooks struct {
 	OnConnect func(c *Conn, info ConnectInfo) error
 	// OnDisconnect is told when a connection ends.
 	OnDisconnect func(c *Conn)
+	// OnConnected is told once the answer to a successful connect is on
+	// its way; it may call the client (Conn.Call, on its own goroutine:
+	// the answer comes through this connection's goroutine).
+	OnConnected func(c *Conn)
 	// OnPublish is told when a stream starts; an error refuses the publish
 	// (NetStream.Publish.BadName with the error's text).
 	OnPublish func(c *Conn, s *Stream) error

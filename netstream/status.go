@@ -26,7 +26,13 @@ const (
 	PauseNotify         = "NetStream.Pause.Notify"
 	UnpauseNotify       = "NetStream.Unpause.Notify"
 	SeekFailed          = "NetStream.Seek.Failed"
+	SeekNotify          = "NetStream.Seek.Notify"
+	PlayComplete        = "NetStream.Play.Complete" // in onPlayStatus, not onStatus
+	RecordStart         = "NetStream.Record.Start"
+	RecordStop          = "NetStream.Record.Stop"
 	RecordNoAccess      = "NetStream.Record.NoAccess"
+	RecordFailed        = "NetStream.Record.Failed"
+	RecordQuota         = "NetStream.Record.DiskQuotaExceeded"
 	StreamFailed        = "NetStream.Failed"
 )
 
@@ -37,11 +43,12 @@ const (
 	LevelWarning = "warning"
 )
 
-// levelOf is the level FMS gives each code.
+// levelOf is the level FMS gives each code. NetStream.Record.NoAccess is a
+// "status": the stream is published live all the same (seed 002).
 func levelOf(code string) string {
 	switch code {
 	case ConnectRejected, ConnectInvalidApp, ConnectFailed, ConnectAppShutdown, CallFailed,
-		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordNoAccess, StreamFailed:
+		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordFailed, RecordQuota, StreamFailed:
 		return LevelError
 	}
 	return LevelStatus

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/recorder"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
@@ -29,7 +32,11 @@ type remoteServer struct {
 }
 
 func startRemote(t *testing.T, apps ...string) *remoteServer {
-	ns := netstream.NewServer(netstream.Config{Logger: quiet, Apps: apps})
+	return startRemoteWith(t, netstream.Config{Logger: quiet, Apps: apps})
+}
+
+func startRemoteWith(t *testing.T, cfg netstream.Config) *remoteServer {
+	ns := netstream.NewServer(cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -344,9 +351,9 @@ func TestRelayGivesUp(t *testing.T) {
 	waitFor(t, "the failed target gone", func() bool { return len(m.Status()) == 0 })
 }
 
-// TestRelayModeSent: the target's mode is what the remote is asked for (our
-// own server refuses record with NetStream.Record.NoAccess, over RTMP and
-// RTMFP alike).
+// TestRelayModeSent: the target's mode is what the remote is asked for: a
+// server without recording publishes the stream live all the same (with
+// NetStream.Record.NoAccess, a status), over RTMP and RTMFP alike.
 func TestRelayModeSent(t *testing.T) {
 	b := startRemote(t)
 	m := newManager(t, Config{MaxAttempts: 1, Rules: []Rule{{Targets: []Target{
@@ -356,12 +363,65 @@ func TestRelayModeSent(t *testing.T) {
 	l := publishLocal(t, m, "cam")
 	defer l.unpublish(m)
 	for _, sub := range []string{"rtmp://", "rtmfp://"} {
-		waitFor(t, sub+" refused", func() bool {
+		waitFor(t, sub+" publishing", func() bool {
 			st, _ := statusOf(m, sub)
-			return st.State == StateFailed
+			return st.State == StatePublishing && st.Mode == ModeRecord
 		})
-		if st, _ := statusOf(m, sub); !strings.Contains(st.LastError, "NetStream.Record.NoAccess") || st.Mode != ModeRecord {
-			t.Errorf("%s: %+v", sub, st)
+	}
+	waitFor(t, "both published remotely", func() bool { return b.publisher("cam") != nil && b.publisher("cam_2") != nil })
+}
+
+// TestRelayRecordsOnTarget: record and append targets on an rtmfpd that
+// records make files there holding every frame relayed, completed when the
+// local stream is unpublished.
+func TestRelayRecordsOnTarget(t *testing.T) {
+	lib, err := mediafile.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	done := make(chan recorder.Done, 2)
+	rec, err := recorder.New(recorder.Config{Library: lib, Logger: quiet, OnRecordDone: func(d recorder.Done) { done <- d }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startRemoteWith(t, netstream.Config{Logger: quiet, Recorder: rec})
+	m := newManager(t, Config{Rules: []Rule{{Targets: []Target{
+		{URL: "rtmp://" + b.rtmp + "/live/{name}", Mode: ModeRecord},
+		{URL: "rtmfp://" + b.rtmfp + "/live/{name}_2", Mode: ModeAppend},
+	}}}})
+	l := publishLocal(t, m, "cam")
+	for _, sub := range []string{"rtmp://", "rtmfp://"} {
+		waitFor(t, sub+" publishing", func() bool {
+			st, _ := statusOf(m, sub)
+			return st.State == StatePublishing
+		})
+	}
+	for range 25 {
+		l.frame()
+	}
+	l.unpublish(m)
+	for range 2 {
+		select {
+		case d := <-done:
+			if d.Err != nil {
+				t.Fatalf("recording %+v", d)
+			}
+			msgs, err := flv.ReadFile(d.Path, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames := 0
+			for _, m := range msgs {
+				if m.IsVideo() && !m.IsSequenceHeader() {
+					frames++
+				}
+			}
+			if frames != 25 {
+				t.Errorf("%s holds %d frames, 25 relayed", d.Path, frames)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no recording completed")
 		}
 	}
 }

@@ -53,9 +53,14 @@ type Config struct {
 	// (the initiator retransmits). Default 256.
 	HandshakeQueue int
 	// StartupRate and StartupBurst limit the startup replies (RHello,
-	// Redirect, Cookie Change, RIKeying) sent to one IP address, per
-	// second. Default 20 per second, bursts of 40. This keeps the endpoint
-	// from being used as a reflector.
+	// Redirect, Cookie Change) sent to one IP address that has not proven
+	// itself, per second: an IIKeying that echoes its cookie from the
+	// address the cookie was minted for gives its RHello's token back, and
+	// the RIKeying takes none (see admission.go). Default 20 per second,
+	// bursts of 256: a spoofed victim gets at most that, while a crowd
+	// behind one address completes as many handshakes as the server can key
+	// with up to 256 in flight. With the amplification budget, this keeps
+	// the endpoint from being used as a reflector.
 	StartupRate  float64
 	StartupBurst int
 
@@ -99,7 +104,7 @@ const (
 	DefaultAcceptQueue      = 1024
 	DefaultHandshakeQueue   = 256
 	DefaultStartupRate      = 20
-	DefaultStartupBurst     = 40
+	DefaultStartupBurst     = 256
 	DefaultKeepalivePeriod  = 15 * time.Second
 	DefaultIdleTimeout      = 120 * time.Second
 	DefaultRetransmitLimit  = 30 * time.Second
@@ -128,6 +133,9 @@ type Introduction struct {
 	// EPD is the endpoint discriminator as received; Tag the initiator's
 	// tag. Both are copies the handler may keep.
 	EPD, Tag []byte
+	// size is the datagram's size, which pays for the Redirect in the
+	// amplification budget (admission.go).
+	size int
 }
 
 func (c *Config) populate() error {

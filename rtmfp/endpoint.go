@@ -29,8 +29,12 @@ type Endpoint struct {
 	log     *slog.Logger
 	startup profile.PacketCodec
 	jar     *cookie.Jar
-	limiter *ratelimit.Limiter
-	epoch   time.Time
+	limiter *ratelimit.Limiter[netip.Addr]
+	budget  *ratelimit.Budget
+	// rhelloCost is what a proven IIKeying refunds to the budget, by
+	// certificate kind (certServer, certPeer).
+	rhelloCost [2]int
+	epoch      time.Time
 
 	closing    chan struct{}
 	closeOnce  sync.Once
@@ -84,7 +88,8 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		log:        cfg.Logger.With("endpoint", conn.LocalAddr().String()),
 		startup:    cfg.Profile.StartupCodec(),
 		jar:        cookie.New(),
-		limiter:    ratelimit.New(cfg.StartupRate, cfg.StartupBurst, max(cfg.StartupRate*1000, 20000)),
+		limiter:    ratelimit.New[netip.Addr](cfg.StartupRate, cfg.StartupBurst, 0),
+		budget:     ratelimit.NewBudget(amplificationFactor, amplificationCredit),
 		epoch:      time.Now(),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
@@ -96,6 +101,7 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		byPeer:     make(map[profile.PeerID]*Session),
 		inProgress: make(map[string]struct{}),
 	}
+	e.rhelloCost = rhelloCosts(e.startup, e.prof)
 	e.bw, e.bw6 = newBatchWriter(conn)
 	for range cfg.HandshakeWorkers {
 		e.wg.Add(1)

@@ -175,14 +175,14 @@ func (s *Session) handshakeTimer(now time.Time) {
 	case stateOpening:
 		s.sendIHellos(now, hs.addrs)
 	case stateKeying:
-		s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, false)
+		s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, answerOwn, 0)
 	}
 }
 
 func (s *Session) sendIHellos(now time.Time, to []netip.AddrPort) {
 	c := wire.IHello{EPD: s.hs.epd, Tag: s.hs.tag}.Append(nil)
 	for _, a := range to {
-		s.ep.sendStartup(a, 0, c, now, false)
+		s.ep.sendStartup(a, 0, c, now, answerOwn, 0)
 	}
 }
 
@@ -222,7 +222,7 @@ func (s *Session) handleStartupForSession(p *packet, now time.Time) {
 				Certificate: cert, SKIC: skic, Signature: signature}.Append(nil)
 			s.state = stateKeying
 			hs.next, hs.interval = now.Add(handshakeInitialRTX), handshakeInitialRTX
-			s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, false)
+			s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, answerOwn, 0)
 		case wire.TypeRedirect:
 			c, err := wire.ParseRedirect(v)
 			if err != nil || s.state != stateOpening || !bytes.Equal(c.Tag, hs.tag) {
@@ -250,7 +250,7 @@ func (s *Session) handleStartupForSession(p *packet, now time.Time) {
 			hs.cookie = bytes.Clone(c.NewCookie)
 			old.Cookie = hs.cookie
 			hs.iikeying = old.Append(nil)
-			s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, false)
+			s.ep.sendStartup(hs.keyAddr, 0, hs.iikeying, now, answerOwn, 0)
 		case wire.TypeRIKeying:
 			c, err := wire.ParseRIKeying(v)
 			if err != nil || s.state != stateKeying {

@@ -22,7 +22,7 @@ func introducer(srv **Endpoint) func(Introduction) {
 			return
 		}
 		target.ForwardIHello(in.EPD, wire.Address{AddrPort: in.From, Origin: wire.OriginObserved}, in.Tag)
-		(*srv).Redirect(in.From, in.Tag, []wire.Address{{AddrPort: target.RemoteAddr(), Origin: wire.OriginObserved}})
+		(*srv).Redirect(in, []wire.Address{{AddrPort: target.RemoteAddr(), Origin: wire.OriginObserved}})
 	}
 }
 

@@ -3,6 +3,7 @@ package rtmfp
 import (
 	"bytes"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
@@ -24,6 +25,11 @@ var signature = []byte{'X'}
 // handleStartup processes a datagram with session ID 0 (RFC 7016 §2.2.2):
 // IHello and IIKeying for the responder, RHello and Redirect for an opening
 // session. It takes ownership of p.
+//
+// Nothing proves where a startup datagram comes from, so what it may make
+// this endpoint send is bounded (see admission.go): only its first IHello
+// or IIKeying is answered, and unless it is an IIKeying that proves its
+// address, its bytes earn credit in the amplification budget before it is.
 func (e *Endpoint) handleStartup(p *packet) {
 	body, err := e.startup.Open(p.data()[4:])
 	if err != nil {
@@ -38,17 +44,24 @@ func (e *Endpoint) handleStartup(p *packet) {
 		return
 	}
 	now := time.Now()
+	answered := false
 	r := wire.NewChunkReader(body[n:])
 	for r.Next() {
 		v := r.Value()
 		switch r.Type() {
-		case wire.TypeIHello:
-			if c, err := wire.ParseIHello(v); err == nil {
-				e.handleIHello(c.EPD, c.Tag, p.from, now)
+		case wire.TypeIHello, wire.TypeIIKeying:
+			if answered {
+				e.stats.dropExtraChunk.Add(1)
+				continue
 			}
-		case wire.TypeIIKeying:
-			if c, err := wire.ParseIIKeying(v); err == nil {
-				e.handleIIKeying(c, p.from, now)
+			answered = true
+			if r.Type() == wire.TypeIHello {
+				e.budget.Earn(p.n)
+				if c, err := wire.ParseIHello(v); err == nil {
+					e.handleIHello(c.EPD, c.Tag, p.from, p.n, now)
+				}
+			} else if c, err := wire.ParseIIKeying(v); err == nil {
+				e.handleIIKeying(c, p.from, p.n, now)
 			}
 		case wire.TypeRHello, wire.TypeRedirect:
 			var tag []byte
@@ -80,28 +93,47 @@ func (e *Endpoint) handleStartup(p *packet) {
 	putPacket(p)
 }
 
+// startupBuf holds a startup packet being built: on the heap (the socket
+// write makes stack arrays escape), pooled so that a flood does not
+// allocate 8 KiB per answer.
+type startupBuf struct {
+	body [maxDatagram]byte
+	out  [maxDatagram + 64]byte
+}
+
+var startupBufs = sync.Pool{New: func() any { return new(startupBuf) }}
+
 // sendStartup sends one startup packet (default key) carrying chunk, with the
 // session ID field set to ssid (0, or the initiator's ID for RIKeying and
-// Cookie Change). It reports false when the reply rate limit refused it.
-func (e *Endpoint) sendStartup(to netip.AddrPort, ssid uint32, chunk []byte, now time.Time, limited bool) bool {
-	if limited && !e.limiter.Allow(to.Addr(), now) {
+// Cookie Change), after the admission checks of kind (see admission.go);
+// request is the size of the datagram it answers. It reports false when an
+// admission check refused it.
+func (e *Endpoint) sendStartup(to netip.AddrPort, ssid uint32, chunk []byte, now time.Time, kind answerKind, request int) bool {
+	if kind != answerOwn && !e.limiter.Allow(to.Addr(), now) {
 		e.stats.dropRateLimited.Add(1)
 		return false
 	}
-	var body [maxDatagram]byte
+	sb := startupBufs.Get().(*startupBuf)
+	defer startupBufs.Put(sb)
 	h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp, Timestamp: timestamp16(e.epoch, now)}
-	b := h.Append(body[:0])
+	b := h.Append(sb.body[:0])
 	b = append(b, chunk...)
-	var out [maxDatagram + 64]byte
-	pkt := e.startup.Seal(out[:4], b)
+	pkt := e.startup.Seal(sb.out[:4], b)
+	if kind == answerUnproven && !e.budget.Spend(len(pkt), request) {
+		e.limiter.Refund(to.Addr(), now)
+		e.stats.dropAmplification.Add(1)
+		return false
+	}
 	scramble(pkt, ssid)
 	e.write(pkt, to)
 	return true
 }
 
 // handleIHello answers an IHello or a Forwarded IHello (RFC 7016 §3.5.1.1).
-// reply is where the initiator listens.
-func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, now time.Time) {
+// reply is where the initiator listens; request is the size of the
+// datagram that carried the IHello, 0 for a Forwarded IHello (which came
+// over a session with an introducer, RFC 7016 §3.5.1.5).
+func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, request int, now time.Time) {
 	epd, err := e.prof.ParseEPD(epdRaw)
 	if err != nil {
 		e.stats.dropBadStartup.Add(1)
@@ -122,6 +154,7 @@ func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, now ti
 				Target: epd.PeerID,
 				EPD:    bytes.Clone(epdRaw),
 				Tag:    bytes.Clone(tag),
+				size:   request,
 			})
 		}
 		return
@@ -136,12 +169,17 @@ func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, now ti
 		return
 	default:
 	}
+	var ck [cookie.Size]byte
 	rh := wire.RHello{
 		Tag:         tag,
-		Cookie:      e.jar.Mint(nil, now, reply, tag, kind),
+		Cookie:      e.jar.Mint(ck[:0], now, reply, tag, kind),
 		Certificate: e.prof.ResponderCertificate(epd),
 	}
-	if e.sendStartup(reply, 0, rh.Append(nil), now, true) {
+	adm := answerUnproven
+	if request == 0 {
+		adm = answerForwarded
+	}
+	if e.sendStartup(reply, 0, rh.Append(nil), now, adm, request) {
 		e.stats.rhellosSent.Add(1)
 	}
 }
@@ -150,19 +188,20 @@ func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, now ti
 // it names this endpoint, answer the initiator directly (RFC 7016 §3.5.1.5).
 func (e *Endpoint) handleFIHello(c wire.FIHello, now time.Time) {
 	e.stats.fihellosIn.Add(1)
-	e.handleIHello(c.EPD, c.Tag, c.ReplyAddress.AddrPort, now)
+	e.handleIHello(c.EPD, c.Tag, c.ReplyAddress.AddrPort, 0, now)
 }
 
-// Redirect answers an initiator's IHello with a Redirect listing addresses
+// Redirect answers the IHello of req with a Redirect listing addresses
 // where the wanted endpoint may be reached (RFC 7016 §2.3.5, §3.5.1.4). It
-// is subject to the startup reply rate limit and reports false when refused.
-func (e *Endpoint) Redirect(to netip.AddrPort, tag []byte, addrs []wire.Address) bool {
-	rd := wire.Redirect{Tag: tag, Addresses: addrs}
+// is an answer to an unproven address, subject to the startup admission
+// checks (admission.go), and reports false when they refused it.
+func (e *Endpoint) Redirect(req Introduction, addrs []wire.Address) bool {
+	rd := wire.Redirect{Tag: req.Tag, Addresses: addrs}
 	chunk := rd.Append(nil)
 	if len(chunk) > MaxPacketSize-32 {
 		return false
 	}
-	ok := e.sendStartup(to, 0, chunk, time.Now(), true)
+	ok := e.sendStartup(req.From, 0, chunk, time.Now(), answerUnproven, req.size)
 	if ok {
 		e.stats.redirectsSent.Add(1)
 	}
@@ -181,18 +220,24 @@ type keyingJob struct {
 
 // handleIIKeying validates an IIKeying's cookie and queues the key
 // agreement (RFC 7016 §3.5.1.2–§3.5.1.3). Nothing is kept for invalid
-// cookies.
-func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, now time.Time) {
+// cookies. request is the size of the datagram.
+//
+// A valid cookie from the address it was minted for proves that address:
+// the RHello that carried the cookie reached it. The per-address token and
+// the budget credit that RHello took are refunded, and the RIKeying (RFC
+// 7016 §3.5.1.3) is sent without admission checks.
+func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, request int, now time.Time) {
 	info, err := e.jar.Verify(c.Cookie, now)
 	if err != nil {
 		e.stats.dropBadCookie.Add(1)
 		return
 	}
 	if info.Addr != from {
+		e.budget.Earn(request)
 		// The initiator moved since the RHello: give it a cookie for
 		// its new address (RFC 7016 §3.5.1.3).
 		cc := wire.CookieChange{OldCookie: c.Cookie, NewCookie: e.jar.Mint(nil, now, from, nil, info.Kind)}
-		e.sendStartup(from, c.InitiatorSessionID, cc.Append(nil), now, true)
+		e.sendStartup(from, c.InitiatorSessionID, cc.Append(nil), now, answerUnproven, request)
 		return
 	}
 	key := string(c.Cookie)
@@ -202,9 +247,7 @@ func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, now time
 		if s.farID == c.InitiatorSessionID && now.Sub(s.openedAt) < cookie.Lifetime {
 			// A repeated IIKeying: the RIKeying was lost. Send it again
 			// rather than making a second session.
-			if e.limiter.Allow(from.Addr(), now) {
-				e.write(s.rikeying, from)
-			}
+			e.write(s.rikeying, from)
 		}
 		return
 	}
@@ -222,6 +265,8 @@ func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, now time
 	select {
 	case e.jobs <- job:
 		e.inProgress[key] = struct{}{}
+		e.limiter.Refund(from.Addr(), now)
+		e.budget.Refund(e.rhelloCost[info.Kind&1])
 	default:
 		e.stats.dropHandshakeQueue.Add(1)
 	}
@@ -298,9 +343,7 @@ func (e *Endpoint) respond(job *keyingJob) {
 	e.mu.Unlock()
 	// Counted before the RIKeying leaves: whoever saw it sees the count.
 	e.stats.handshakesResponder.Add(1)
-	if e.limiter.Allow(job.from.Addr(), now) {
-		e.write(pkt, job.from)
-	}
+	e.write(pkt, job.from)
 	s.start()
 	if glare != nil {
 		e.stats.glareLost.Add(1)
@@ -313,6 +356,20 @@ func (e *Endpoint) respond(job *keyingJob) {
 		e.stats.dropAcceptQueue.Add(1)
 		s.Abort()
 	}
+}
+
+// rhelloCosts returns the size of a sealed RHello with a 16-byte tag (the
+// Flash profile's) and the server certificate, and with the static one:
+// what a proven IIKeying gives back to the amplification budget.
+func rhelloCosts(codec profile.PacketCodec, prof profile.Profile) [2]int {
+	var out [2]int
+	for kind, cert := range [][]byte{prof.ResponderCertificate(profile.EPD{}),
+		prof.ResponderCertificate(profile.EPD{HasPeerID: true, PeerID: prof.PeerID()})} {
+		rh := wire.RHello{Tag: make([]byte, 16), Cookie: make([]byte, cookie.Size), Certificate: cert}
+		h := wire.Header{Flags: wire.ModeStartup | wire.HeaderTimestamp}
+		out[kind] = 4 + len(codec.Seal(nil, rh.Append(h.Append(nil))))
+	}
+	return out
 }
 
 // staticCert is this endpoint's own static certificate, the one whose

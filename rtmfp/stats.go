@@ -13,6 +13,7 @@ type endpointCounters struct {
 	dropSessionLimit, dropHandshakeQueue, dropKeying, dropAcceptQueue atomic.Uint64
 	rhellosSent, redirectsSent, fihellosIn, introductionRequests      atomic.Uint64
 	handshakesResponder, handshakesInitiator, glareWon, glareLost     atomic.Uint64
+	dropAmplification, dropExtraChunk                                 atomic.Uint64
 }
 
 // Stats is a snapshot of an endpoint's counters. Drops are counted by
@@ -30,6 +31,8 @@ type Stats struct {
 	DropBadStartup       uint64 // startup packets that failed to decrypt or parse
 	DropUnknownTag       uint64 // RHello/Redirect for no opening session
 	DropRateLimited      uint64 // startup replies refused by the per-address limit
+	DropAmplification    uint64 // startup replies refused by the amplification budget
+	DropExtraChunk       uint64 // IHello or IIKeying chunks after the first of a datagram
 	DropRefusedEPD       uint64 // IHellos for a URL the application refused
 	DropBadCookie        uint64 // IIKeyings with an invalid or expired cookie
 	DropSessionLimit     uint64 // IIKeyings refused at the session cap
@@ -57,6 +60,7 @@ func (e *Endpoint) Stats() Stats {
 		DropShort: c.dropShort.Load(), DropUnknownSession: c.dropUnknownSession.Load(),
 		DropInboxFull: c.dropInboxFull.Load(), DropBadStartup: c.dropBadStartup.Load(),
 		DropUnknownTag: c.dropUnknownTag.Load(), DropRateLimited: c.dropRateLimited.Load(),
+		DropAmplification: c.dropAmplification.Load(), DropExtraChunk: c.dropExtraChunk.Load(),
 		DropRefusedEPD: c.dropRefusedEPD.Load(), DropBadCookie: c.dropBadCookie.Load(),
 		DropSessionLimit: c.dropSessionLimit.Load(), DropHandshakeQueue: c.dropHandshakeQueue.Load(),
 		DropKeying: c.dropKeying.Load(), DropAcceptQueue: c.dropAcceptQueue.Load(),

@@ -84,7 +84,7 @@ func startTestServer(t *testing.T, n *simnet.Network, cfg serverConfig) *testSer
 	case cfg.redirectOnly:
 		ecfg.OnIntroduction = func(req rtmfp.Introduction) {
 			if s, ok := in.Peer(req.Target); ok {
-				ep.Redirect(req.From, req.Tag, []wire.Address{{AddrPort: s.RemoteAddr(), Origin: wire.OriginObserved}})
+				ep.Redirect(req, []wire.Address{{AddrPort: s.RemoteAddr(), Origin: wire.OriginObserved}})
 			}
 		}
 	default:

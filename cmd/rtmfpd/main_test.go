@@ -71,7 +71,7 @@ func TestCheckConfig(t *testing.T) {
 		{`{"session": {"keepalive": "15 seconds"}}`, nil, 2, `session.keepalive: "15 seconds" is not a duration`},
 		{`{"relay": {"dialTimeout": true}}`, nil, 2, "relay.dialTimeout: true is not a duration"},
 		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + noMedia + `"}]}]}`, nil, 2,
-			"groups[0].files[0].path: " + noMedia + ": flv: no audio or video tags"},
+			"groups[0].files[0].path: " + noMedia + ": mediafile: no audio or video"},
 		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + filepath.Join(dir, "missing.flv") + `"}]}]}`, nil, 2,
 			"groups[0].files[0].path: open "},
 		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + testMedia + `", "multicast": {"multicastWindowDuration": "-1s"}}]}]}`, nil, 2,

@@ -5,6 +5,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,6 +63,8 @@ type Config struct {
 	// NATCheck turns on the connectivity-check responder (natcheck.go);
 	// absent or null: off.
 	NATCheck *NATCheckConfig `json:"natCheck,omitempty"`
+	// Media configures recording and video on demand (see media.go).
+	Media MediaConfig `json:"media"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -101,6 +104,11 @@ type IntroducerConfig struct {
 	// IntroductionRate limits the introductions one address may ask per
 	// second (default 10, bursts of twice that).
 	IntroductionRate float64 `json:"introductionRate"`
+	// ForwardRate limits the Forwarded IHellos sent to one connected
+	// client per second, whatever the number of initiators (default 5,
+	// bursts of four times that); all clients together get at most 2000
+	// times that. Each makes the client answer an unproven address.
+	ForwardRate float64 `json:"forwardRate"`
 	// RequirePeerInfo introduces only clients that sent setPeerInfo.
 	RequirePeerInfo bool `json:"requirePeerInfo"`
 	// DeadPeerRedirect answers repeated IHellos for unknown peers with a
@@ -146,8 +154,10 @@ type SessionConfig struct {
 	KeepalivePeriod Duration `json:"keepalive"`
 	IdleTimeout     Duration `json:"idleTimeout"`
 	// StartupRate and StartupBurst limit the handshake replies sent to one
-	// IP address per second (anti-reflection; 0: 20/s, bursts of 40).
-	// Raise them when many clients share one address.
+	// IP address that has not proven itself, per second (anti-reflection;
+	// 0: 20/s, bursts of 256). A completed handshake gives its reply back,
+	// so a crowd behind one address is limited only by the burst: the
+	// handshakes it may have in flight at once.
 	StartupRate  float64 `json:"startupRate"`
 	StartupBurst int     `json:"startupBurst"`
 	// ExponentBits is the length of the Diffie-Hellman private exponents
@@ -205,19 +215,30 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return c, err
 	}
+	if c, err = Decode(src); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Decode reads a JSON configuration over the defaults, without validating
+// it: empty (or white space only) means all defaults; unknown fields, and
+// text after the object, are errors naming what is wrong.
+func Decode(src []byte) (Config, error) {
+	c := Default()
 	if len(bytes.TrimSpace(src)) == 0 {
 		return c, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%s: %w", path, decodeError(err, src))
+		return c, decodeError(err, src)
 	}
 	if dec.More() {
-		return c, fmt.Errorf("%s: text after the configuration object", path)
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%s: %w", path, err)
+		return c, errors.New("text after the configuration object")
 	}
 	return c, nil
 }
@@ -260,6 +281,9 @@ func (c *Config) Validate() error {
 		if err := c.NATCheck.validate(c.Apps); err != nil {
 			return err
 		}
+	}
+	if err := c.Media.validate(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

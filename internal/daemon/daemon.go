@@ -13,15 +13,18 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/introducer"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
+	"github.com/rtmfpd/rtmfpd/recorder"
 	"github.com/rtmfpd/rtmfpd/relay"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmp"
+	"github.com/rtmfpd/rtmfpd/vod"
 )
 
 // Daemon is a running rtmfpd.
@@ -40,6 +43,9 @@ type Daemon struct {
 	status     *statusServer
 	groups     []*serverGroup
 	groupsOnce sync.Once
+	library    *mediafile.Library
+	recorder   *recorder.Recorder
+	vod        *vod.Service
 	sessions   *sessionLog
 	started    time.Time
 	wg         sync.WaitGroup
@@ -63,6 +69,7 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.intro = introducer.New(introducer.Config{Logger: log, BootstrapRing: ic.BootstrapRing, BootstrapRandom: ic.BootstrapRandom,
 		MaxGroups: ic.MaxGroups, MaxMembers: ic.MaxMembers, MaxGroupsPerSession: ic.MaxGroupsPerSession,
 		IntroductionRate: ic.IntroductionRate, IntroductionBurst: int(2 * ic.IntroductionRate),
+		ForwardRate: ic.ForwardRate, ForwardBurst: int(4 * ic.ForwardRate),
 		RequirePeerInfo: ic.RequirePeerInfo, DeadPeerRedirect: ic.DeadPeerRedirect})
 	rc := cfg.Relay
 	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
@@ -71,8 +78,15 @@ func Start(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.ns = netstream.NewServer(netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
-		Hooks: d.natHooks(d.relay.Hooks(d.groupHooks()))})
+	if err := d.startMedia(); err != nil {
+		return nil, err
+	}
+	nsc := netstream.Config{Logger: log, Apps: cfg.Apps, NoMedia: cfg.NoMediaRelay,
+		Hooks: d.natHooks(d.bandwidthChecker().Hooks(d.relay.Hooks(d.groupHooks())))}
+	if d.recorder != nil {
+		nsc.Recorder, nsc.Files = d.recorder, d.vod
+	}
+	d.ns = netstream.NewServer(nsc)
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	for _, a := range cfg.RTMFP {
@@ -303,6 +317,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			d.log.Warn("shutdown: relay targets that had not sent their queues in time were closed", "err", err)
 		}
 	}
+	d.closeMedia()
 	if d.status != nil {
 		d.status.close()
 	}
@@ -325,6 +340,7 @@ func connectionsContext(ctx context.Context) (context.Context, context.CancelFun
 }
 
 func (d *Daemon) close() {
+	defer d.closeMedia()
 	d.closeGroups()
 	d.closeNATCheck()
 	for _, ep := range d.endpoints {

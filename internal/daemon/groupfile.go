@@ -7,15 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 )
 
-// GroupFile is an FLV file the server publishes into a group in real time,
-// as FMS applications pushed VOD files into multicast groups from
-// server-side scripts.
+// GroupFile is a media file (FLV, MP4/F4V or MP3, by its extension) the
+// server publishes into a group in real time, as FMS applications pushed
+// VOD files into multicast groups from server-side scripts. It is read by
+// the file layer video on demand uses (package mediafile).
 type GroupFile struct {
-	// Path is the FLV file (required).
+	// Path is the file (required).
 	Path string `json:"path"`
 	// Name is the group stream name. Default: the file's base name
 	// without its extension.
@@ -32,7 +33,7 @@ func (f *GroupFile) validate() error {
 	if f.Path == "" {
 		return errors.New("path: required")
 	}
-	if err := flv.CheckFile(f.Path); err != nil {
+	if err := mediafile.CheckFile(f.Path); err != nil {
 		return fmt.Errorf("path: %w", err)
 	}
 	return f.IPMulticast.validate()
@@ -65,7 +66,7 @@ func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 		defer sg.files.Done()
 		defer pub.Close()
 		write := func(m media.Message) error { return pub.WriteMedia(ctx, m) }
-		switch err := flv.ReplayLoop(ctx, f.Path, f.Loop, write); {
+		switch err := mediafile.ReplayLoop(ctx, f.Path, f.Loop, write); {
 		case ctx.Err() != nil:
 		case err != nil:
 			log.Error("group file publication stopped", "err", err)

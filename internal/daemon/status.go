@@ -30,6 +30,7 @@ type Status struct {
 	Introducer introducer.Stats      `json:"introducer"`
 	Relay      []relay.TargetStatus  `json:"relay"`
 	Groups     []GroupStatus         `json:"groups"`
+	Recordings []RecordingStatus     `json:"recordings"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -63,6 +64,7 @@ func (d *Daemon) Snapshot() Status {
 	st.RTMP.Addresses = d.rtmpAddrs
 	st.Relay = d.relay.Status()
 	st.Groups = d.groupStatus()
+	st.Recordings = d.recordingStatus()
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}

@@ -1,19 +1,18 @@
-// Package ratelimit keeps a token bucket per IP address, with a bounded
-// number of addresses. It protects an RTMFP endpoint from being used as a
-// traffic reflector: answers to unauthenticated startup packets (RHello,
-// Redirect, Forwarded IHello, Cookie Change) are limited per destination.
+// Package ratelimit keeps the budgets that stop an RTMFP server from being
+// used as a traffic reflector: token buckets per key (an IP address, a peer
+// ID) with a bounded number of keys, and a byte budget that ties the bytes
+// sent in answer to unauthenticated datagrams to the bytes received.
 package ratelimit
 
 import (
-	"net/netip"
 	"sync"
 	"time"
 )
 
-// MaxTracked is the most addresses tracked at once. When the table is full,
-// the entries idle longest are forgotten (a forgotten address starts again
-// with a full bucket, which only matters for an attacker spreading over more
-// than MaxTracked addresses, whom the global bucket then limits).
+// MaxTracked is the most keys tracked at once. When the table is full, the
+// entries idle longest are forgotten (a forgotten key starts again with a
+// full bucket, which only matters for an attacker spreading over more than
+// MaxTracked keys, whom the global bucket then limits).
 const MaxTracked = 65536
 
 type bucket struct {
@@ -21,22 +20,23 @@ type bucket struct {
 	last   time.Time
 }
 
-// Limiter is safe for concurrent use.
-type Limiter struct {
+// Limiter is a token bucket per key plus an optional global bucket. It is
+// safe for concurrent use.
+type Limiter[K comparable] struct {
 	mu     sync.Mutex
 	rate   float64
 	burst  float64
-	m      map[netip.Addr]*bucket
+	m      map[K]*bucket
 	global bucket
 	grate  float64
 	gburst float64
 }
 
-// New returns a limiter allowing rate events per second per address with
-// bursts of burst, and globalRate per second over all addresses (bursts of
-// one second's worth).
-func New(rate float64, burst int, globalRate float64) *Limiter {
-	return &Limiter{rate: rate, burst: float64(burst), m: make(map[netip.Addr]*bucket),
+// New returns a limiter allowing rate events per second per key with bursts
+// of burst, and globalRate per second over all keys (bursts of one second's
+// worth); globalRate 0 means no global limit.
+func New[K comparable](rate float64, burst int, globalRate float64) *Limiter[K] {
+	return &Limiter[K]{rate: rate, burst: float64(burst), m: make(map[K]*bucket),
 		grate: globalRate, gburst: max(globalRate, 1)}
 }
 
@@ -49,31 +49,50 @@ func refill(b *bucket, now time.Time, rate, burst float64) {
 	b.last = now
 }
 
-// Allow takes one token for addr at now and reports whether there was one.
-func (l *Limiter) Allow(addr netip.Addr, now time.Time) bool {
+// Allow takes one token for key at now and reports whether there was one.
+func (l *Limiter[K]) Allow(key K, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.m[addr]
+	b := l.m[key]
 	if b == nil {
 		if len(l.m) >= MaxTracked {
 			l.evict(now)
 		}
 		b = &bucket{}
-		l.m[addr] = b
+		l.m[key] = b
 	}
 	refill(b, now, l.rate, l.burst)
-	refill(&l.global, now, l.grate, l.gburst)
-	if b.tokens < 1 || l.global.tokens < 1 {
+	if l.grate > 0 {
+		refill(&l.global, now, l.grate, l.gburst)
+		if l.global.tokens < 1 {
+			return false
+		}
+	}
+	if b.tokens < 1 {
 		return false
 	}
 	b.tokens--
-	l.global.tokens--
+	if l.grate > 0 {
+		l.global.tokens--
+	}
 	return true
 }
 
-// evict forgets the addresses whose buckets have refilled (idle at least
+// Refund gives key back one token (up to its burst): the event it paid for
+// turned out to be harmless, as an RHello answered by an IIKeying that
+// echoed its cookie from the same address (the address is not spoofed).
+func (l *Limiter[K]) Refund(key K, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.m[key]; b != nil {
+		refill(b, now, l.rate, l.burst)
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
+// evict forgets the keys whose buckets have refilled (idle at least
 // burst/rate); if none have, half the table at random (map order).
-func (l *Limiter) evict(now time.Time) {
+func (l *Limiter[K]) evict(now time.Time) {
 	idle := time.Duration(l.burst / l.rate * float64(time.Second))
 	for a, b := range l.m {
 		if now.Sub(b.last) >= idle {
@@ -93,8 +112,8 @@ func (l *Limiter) evict(now time.Time) {
 	}
 }
 
-// Len is the number of tracked addresses.
-func (l *Limiter) Len() int {
+// Len is the number of tracked keys.
+func (l *Limiter[K]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.m)

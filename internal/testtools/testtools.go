@@ -327,3 +327,33 @@ func Frames(streams []Stream, codecType string) int {
 	}
 	return 0
 }
+
+// Duration runs ffprobe on path and returns the duration of its format in
+// seconds (0 when ffprobe gives none).
+func Duration(t testing.TB, path string) float64 {
+	t.Helper()
+	ffprobe := Require(t, "ffprobe")[0]
+	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Errorf("ffprobe %s: %v", path, err)
+		return 0
+	}
+	d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	return d
+}
+
+// SameStreams checks with ffprobe that path holds the streams of want: the
+// same codecs and parameters and the same frame counts, whatever their
+// order.
+func SameStreams(t testing.TB, path, want string) {
+	t.Helper()
+	ws, got := Probe(t, want), Probe(t, path)
+	if len(got) != len(ws) {
+		t.Fatalf("ffprobe: %s has %+v, %s %+v", path, got, want, ws)
+	}
+	for _, s := range ws {
+		if g, ok := Find(got, s.CodecType); !ok || !g.SameCodec(s) || g.Frames != s.Frames {
+			t.Errorf("ffprobe: %s has %+v, %s %+v", path, g, want, s)
+		}
+	}
+}

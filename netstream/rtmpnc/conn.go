@@ -171,8 +171,13 @@ func (t *transport) readLoop(noConnect *time.Timer) error {
 				noConnect.Stop()
 			}
 		case m.Type == media.TypeUserControl:
-			// Set Buffer Length and the like: nothing to do for live
-			// streams.
+			// Set Buffer Length paces recorded streams; the rest is the
+			// rtmp package's.
+			if connected {
+				if err := t.conn.HandleMessage(m.StreamID, m.Message); err != nil {
+					return protocolError{err}
+				}
+			}
 		case m.Type == media.TypeAudio, m.Type == media.TypeVideo, m.IsData():
 			if !connected {
 				return peerFault("media (type %d) before connect", m.Type)

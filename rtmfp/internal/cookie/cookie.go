@@ -56,7 +56,16 @@ var (
 // Jar mints and verifies cookies. It is safe for concurrent use.
 type Jar struct {
 	secret [32]byte
-	pool   sync.Pool // hash.Hash
+	pool   sync.Pool // *scratch
+}
+
+// scratch is one minting or verification's working memory, pooled: the
+// hash's interface methods make stack arrays escape, and a responder under
+// an IHello flood mints for every one.
+type scratch struct {
+	h   hash.Hash
+	c   [Size]byte
+	sum [32]byte
 }
 
 // New returns a jar with a fresh random secret.
@@ -65,7 +74,7 @@ func New() *Jar {
 	if _, err := rand.Read(j.secret[:]); err != nil {
 		panic("cookie: no randomness: " + err.Error())
 	}
-	j.pool.New = func() any { return hmac.New(sha256.New, j.secret[:]) }
+	j.pool.New = func() any { return &scratch{h: hmac.New(sha256.New, j.secret[:])} }
 	return j
 }
 
@@ -79,23 +88,25 @@ type Info struct {
 // Mint appends a cookie for an IHello from addr with the given tag, answered
 // with certificate kind (0..15), to dst.
 func (j *Jar) Mint(dst []byte, now time.Time, addr netip.AddrPort, tag []byte, kind byte) []byte {
-	var c [Size]byte
+	s := j.pool.Get().(*scratch)
+	defer j.pool.Put(s)
+	c := &s.c
 	c[0] = version<<4 | kind&0x0f
 	ts := now.Unix() / int64(Granularity/time.Second) * int64(Granularity/time.Second)
 	binary.BigEndian.PutUint32(c[1:5], uint32(ts))
 	putAddr(c[5:24], addr)
-	h := j.pool.Get().(hash.Hash)
+	// The nonce: 'n' ‖ time ‖ address ‖ tag, hashed.
+	h := s.h
 	h.Reset()
-	h.Write([]byte{'n'})
+	s.sum[0] = 'n'
+	h.Write(s.sum[:1])
 	h.Write(c[1:24])
 	h.Write(tag)
-	var sum [32]byte
-	h.Sum(sum[:0])
-	copy(c[24:32], sum[:8])
+	h.Sum(s.sum[:0])
+	copy(c[24:32], s.sum[:8])
 	h.Reset()
 	h.Write(c[:32])
 	h.Sum(c[32:32])
-	j.pool.Put(h)
 	return append(dst, c[:]...)
 }
 
@@ -105,13 +116,13 @@ func (j *Jar) Verify(c []byte, now time.Time) (Info, error) {
 	if len(c) != Size || c[0]>>4 != version {
 		return Info{}, ErrInvalid
 	}
-	h := j.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(c[:32])
-	var sum [32]byte
-	h.Sum(sum[:0])
-	j.pool.Put(h)
-	if !hmac.Equal(sum[:], c[32:]) {
+	s := j.pool.Get().(*scratch)
+	s.h.Reset()
+	s.h.Write(c[:32])
+	s.h.Sum(s.sum[:0])
+	ok := hmac.Equal(s.sum[:], c[32:])
+	j.pool.Put(s)
+	if !ok {
 		return Info{}, ErrInvalid
 	}
 	minted := time.Unix(int64(binary.BigEndian.Uint32(c[1:5])), 0)

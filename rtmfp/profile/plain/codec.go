@@ -11,8 +11,11 @@ import (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // minPacket is the least Seal produces: the session ID scrambling of RFC
-// 7016 §2.2.1 reads 8 bytes after the session ID field.
-const minPacket = 8
+// 7016 §2.2.1 reads 8 bytes after the session ID field, and an endpoint
+// drops datagrams shorter than 20 bytes (the session ID field and one AES
+// block, the least a Flash-profile packet holds), so a plain packet is at
+// least as long.
+const minPacket = 16
 
 // StartupKey is the key of the startup codec.
 const StartupKey uint32 = 0x5354_4152 // "STAR"

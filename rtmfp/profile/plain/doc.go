@@ -8,7 +8,7 @@
 // components exchanged in IIKeying and RIKeying — but nothing is encrypted.
 // A packet is
 //
-//	check (4 bytes) ‖ body ‖ 0xFF padding up to 8 bytes in all
+//	check (4 bytes) ‖ body ‖ 0xFF padding up to 16 bytes in all
 //
 // where check is CRC-32C of everything after it, seeded with the 32-bit key
 // of the direction. Corruption and packets sealed for another session (or
