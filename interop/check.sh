@@ -28,18 +28,8 @@
 # 1 otherwise, 2 on a setup error.
 set -euo pipefail
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-	exit 0
-fi
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-die() { echo "check.sh: $*" >&2; exit 2; }
-need() {
-	local v=$1 what=$2
-	[[ -n ${!v:-} ]] || die "\$$v is not set: it must name $what (built outside the repository; see interop/FINDINGS.md)"
-	[[ -x ${!v} ]] || die "\$$v=${!v} is not an executable ($what)"
-}
+# shellcheck source=interop/lib.sh
+. "$(dirname "$0")/lib.sh"
 need RTMFPD_MONATINY "MonaServer2's MonaTiny"
 need RTMFPD_TCSERVER "rtmfp-cpp's tcserver"
 [[ -z ${RTMFPD_CONNCHECK:-} ]] || need RTMFPD_CONNCHECK "rtmfp-cpp's conncheck"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -228,18 +227,7 @@ func TestBrokenHandshakes(t *testing.T) {
 					})
 				}
 				rep := runCheck(t, n, nil, srv.url, Options{Run: only(b.run)})
-				got := failed(rep)
-				if !slices.Equal(got, b.fail) {
-					dump(t, rep)
-					t.Fatalf("failed %v, want %v", got, b.fail)
-				}
-				if d := result(t, rep, b.fail[0]).Detail; !strings.Contains(d, b.detail) {
-					t.Errorf("%s: detail %q, want it to say %q", b.fail[0], d, b.detail)
-				}
-				if rep.ExitCode() != 1 {
-					t.Errorf("exit code %d", rep.ExitCode())
-				}
-				noteFailed(got)
+				expectFailed(t, rep, b.fail, b.detail)
 			})
 		})
 	}

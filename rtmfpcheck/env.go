@@ -229,7 +229,14 @@ func (e *env) localAddrs(ep *rtmfp.Endpoint) []netip.AddrPort {
 	if a := ap.Addr().Unmap(); !a.IsUnspecified() {
 		return []netip.AddrPort{netip.AddrPortFrom(a, ap.Port())}
 	}
-	return e.opts.LocalAddrs(ap.Port())
+	// A wildcard socket: the host's addresses of the server's family.
+	var out []netip.AddrPort
+	for _, a := range e.opts.LocalAddrs(ap.Port()) {
+		if a.Addr().Is4() == e.server.Addr().Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func randomHex(n int) string {

@@ -182,15 +182,7 @@ func TestBrokenSessions(t *testing.T) {
 				n := newNet(t)
 				url := startFake(t, n, c.f)
 				rep := runCheck(t, n, nil, url, Options{Run: only(`^session|handshake\.flash$`)})
-				got := failed(rep)
-				if !equalSets(got, c.fail) {
-					dump(t, rep)
-					t.Fatalf("failed %v, want %v", got, c.fail)
-				}
-				if d := result(t, rep, c.fail[0]).Detail; !strings.Contains(d, c.detail) {
-					t.Errorf("%s: detail %q, want it to say %q", c.fail[0], d, c.detail)
-				}
-				noteFailed(got)
+				expectFailed(t, rep, c.fail, c.detail)
 			})
 		})
 	}

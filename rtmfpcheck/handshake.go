@@ -219,9 +219,15 @@ func checkCertificate77(_ context.Context, e *env, r *rec) {
 	r.passf("77 bytes")
 }
 
-// open runs a whole raw handshake with prof and checks the keys with a
-// Ping. It records the facts every handshake check shows.
-func (e *env) open(ctx context.Context, r *rec, prof *flash.Profile) (*rawSession, bool) {
+// open runs a whole raw handshake as an initiator of profile cfg and
+// checks the keys with a Ping. It records the facts every handshake check
+// shows.
+func (e *env) open(ctx context.Context, r *rec, cfg flash.Config) (*rawSession, bool) {
+	prof, err := flash.New(cfg)
+	if err != nil {
+		r.failf("%v", err)
+		return nil, false
+	}
 	c, err := e.rawConn()
 	if err != nil {
 		r.failf("%v", err)
@@ -318,12 +324,7 @@ func negotiationFlags(f byte) string {
 func closeRaw(s *rawSession) { s.send(wire.CloseRequest{}.Append(nil)) }
 
 func checkFlash(ctx context.Context, e *env, r *rec) {
-	prof, err := flash.New(flash.Config{})
-	if err != nil {
-		r.failf("%v", err)
-		return
-	}
-	s, ok := e.open(ctx, r, prof)
+	s, ok := e.open(ctx, r, flash.Config{})
 	if !ok {
 		return
 	}
@@ -343,13 +344,8 @@ func checkLibrtmfpComponent(_ context.Context, e *env, r *rec) {
 }
 
 func checkRtmfpCpp(ctx context.Context, e *env, r *rec) {
-	prof, err := flash.New(flash.Config{StaticGroups: []int{16, 14, 2}, RequestHMAC: true, RequestSequence: true,
+	s, ok := e.open(ctx, r, flash.Config{StaticGroups: []int{16, 14, 2}, RequestHMAC: true, RequestSequence: true,
 		SendHMACAlways: true, SendSequenceAlways: true, HMACLength: 16})
-	if err != nil {
-		r.failf("%v", err)
-		return
-	}
-	s, ok := e.open(ctx, r, prof)
 	if !ok {
 		return
 	}
@@ -372,13 +368,8 @@ func groupCheck(g int, ref string) check {
 				}
 				return
 			}
-			prof, err := flash.New(flash.Config{StaticGroups: []int{g}})
-			if err != nil {
-				r.failf("%v", err)
-				return
-			}
 			start := time.Now()
-			s, ok := e.open(ctx, r, prof)
+			s, ok := e.open(ctx, r, flash.Config{StaticGroups: []int{g}})
 			if !ok {
 				return
 			}
@@ -390,12 +381,7 @@ func groupCheck(g int, ref string) check {
 // modeCheck is a handshake check of a packet protection mode.
 func modeCheck(cfg flash.Config) func(context.Context, *env, *rec) {
 	return func(ctx context.Context, e *env, r *rec) {
-		prof, err := flash.New(cfg)
-		if err != nil {
-			r.failf("%v", err)
-			return
-		}
-		s, ok := e.open(ctx, r, prof)
+		s, ok := e.open(ctx, r, cfg)
 		if !ok {
 			return
 		}

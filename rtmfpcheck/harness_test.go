@@ -183,3 +183,21 @@ func dump(t *testing.T, rep *Report) {
 	rep.WriteText(&b)
 	t.Log("\n" + b.String())
 }
+
+// expectFailed checks that exactly the checks fail fail (in any order),
+// the first with a detail saying detail, and notes them for TestMain.
+func expectFailed(t *testing.T, rep *Report, fail []string, detail string) {
+	t.Helper()
+	got := failed(rep)
+	if !equalSets(got, fail) {
+		dump(t, rep)
+		t.Fatalf("failed %v, want %v", got, fail)
+	}
+	if d := result(t, rep, fail[0]).Detail; !strings.Contains(d, detail) {
+		t.Errorf("%s: detail %q, want it to say %q", fail[0], d, detail)
+	}
+	if rep.ExitCode() != 1 {
+		t.Errorf("exit code %d", rep.ExitCode())
+	}
+	noteFailed(got)
+}

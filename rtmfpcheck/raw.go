@@ -141,6 +141,23 @@ func joinComma(parts []string) string {
 	return b.String()
 }
 
+// startup opens d as a startup packet with session ID field ssid and logs
+// its chunks; a datagram that is not one is logged and refused.
+func (c *rawConn) startup(d []byte, ssid uint32) ([]byte, bool) {
+	id, chunks, err := rawpkt.OpenStartup(d)
+	switch {
+	case err != nil:
+		c.log.add("← %s %d bytes that do not open as a startup packet", c.to, len(d))
+		return nil, false
+	case id != ssid:
+		return nil, false
+	}
+	for _, l := range describeStartup(chunks) {
+		c.log.add("← %s %s", c.to, l)
+	}
+	return chunks, true
+}
+
 // helloResult is what an IHello brought back.
 type helloResult struct {
 	rhello   wire.RHello // owned copies
@@ -175,14 +192,10 @@ func (c *rawConn) hello(ctx context.Context, epd, tag []byte) (helloResult, erro
 		if d == nil {
 			continue
 		}
-		_, chunks, err := rawpkt.OpenStartup(d)
-		if err != nil {
+		chunks, ok := c.startup(d, 0)
+		if !ok {
 			other++
-			c.log.add("← %s %d bytes that do not open as a startup packet", c.to, len(d))
 			continue
-		}
-		for _, l := range describeStartup(chunks) {
-			c.log.add("← %s %s", c.to, l)
 		}
 		cr := wire.NewChunkReader(chunks)
 		for cr.Next() {
@@ -258,13 +271,10 @@ func (c *rawConn) keying(ctx context.Context, prof *flash.Profile, epd []byte, r
 		if d == nil {
 			continue
 		}
-		ssid, chunks, err := rawpkt.OpenStartup(d)
-		if err != nil || ssid != isid {
+		chunks, ok := c.startup(d, isid)
+		if !ok {
 			other++
 			continue
-		}
-		for _, l := range describeStartup(chunks) {
-			c.log.add("← %s %s", c.to, l)
 		}
 		cr := wire.NewChunkReader(chunks)
 		for cr.Next() {

@@ -62,12 +62,7 @@ func checkClose(ctx context.Context, e *env, r *rec) {
 var errAnswered = errors.New("answered")
 
 func checkBareCloseAck(ctx context.Context, e *env, r *rec) {
-	prof, err := flash.New(flash.Config{})
-	if err != nil {
-		r.failf("%v", err)
-		return
-	}
-	s, ok := e.open(ctx, r, prof)
+	s, ok := e.open(ctx, r, flash.Config{})
 	if !ok {
 		return
 	}
@@ -84,7 +79,7 @@ func checkBareCloseAck(ctx context.Context, e *env, r *rec) {
 	// Pings every quarter of the wait, the first once the acknowledgement
 	// has had time to arrive.
 	var answers []string
-	_, err = s.recv(wctx, wait/4, sendPing, func(typ byte, _ []byte) error {
+	_, err := s.recv(wctx, wait/4, sendPing, func(typ byte, _ []byte) error {
 		switch typ {
 		case wire.TypePingReply:
 			return errAnswered

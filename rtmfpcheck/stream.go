@@ -57,14 +57,23 @@ type streamRun struct {
 // maxArrivals bounds what a player keeps.
 const maxArrivals = 4 * maxFrames
 
-func checkPublish(ctx context.Context, e *env, r *rec) {
-	c, _, ok := e.connect(ctx, r, client.Options{})
+// newStream connects and creates a NetStream.
+func (e *env) newStream(ctx context.Context, r *rec) (*client.Stream, *messageLog, bool) {
+	c, l, ok := e.connect(ctx, r, client.Options{})
 	if !ok {
-		return
+		return nil, l, false
 	}
 	st, err := c.CreateStream(ctx)
 	if err != nil {
 		r.failf("%s", e.noAnswer(ctx, "createStream", err))
+		return nil, l, false
+	}
+	return st, l, true
+}
+
+func checkPublish(ctx context.Context, e *env, r *rec) {
+	st, _, ok := e.newStream(ctx, r)
+	if !ok {
 		return
 	}
 	if err := st.Publish(ctx, e.opts.Stream, "live"); err != nil {
@@ -95,13 +104,8 @@ func checkPlay(ctx context.Context, e *env, r *rec) {
 		r.failf("the publisher could not write its frames: %s", plain(err))
 		return
 	}
-	c, l, ok := e.connect(ctx, r, client.Options{})
+	st, l, ok := e.newStream(ctx, r)
 	if !ok {
-		return
-	}
-	st, err := c.CreateStream(ctx)
-	if err != nil {
-		r.failf("%s", e.noAnswer(ctx, "createStream", err))
 		return
 	}
 	if err := st.Play(ctx, e.opts.Stream); err != nil {
@@ -243,14 +247,14 @@ func checkMedia(ctx context.Context, e *env, r *rec) {
 		}
 	}
 	type kind struct {
-		name           string
-		typ            uint8
-		got            map[uint32]bool
-		hi             uint32
-		lat            []time.Duration
-		early          []uint32 // frames before from
-		duplicates     int
-		first, missing []uint32
+		name       string
+		typ        uint8
+		got        map[uint32]bool
+		hi         uint32
+		lat        []time.Duration
+		early      []uint32 // frames before from
+		duplicates int
+		missing    []uint32
 	}
 	kinds := []*kind{{name: "video", typ: media.TypeVideo, got: map[uint32]bool{}}, {name: "audio", typ: media.TypeAudio, got: map[uint32]bool{}}}
 	for _, a := range run.snapshot() {
@@ -315,16 +319,11 @@ func checkMedia(ctx context.Context, e *env, r *rec) {
 }
 
 func checkBadName(ctx context.Context, e *env, r *rec) {
-	c, _, ok := e.connect(ctx, r, client.Options{})
+	st, _, ok := e.newStream(ctx, r)
 	if !ok {
 		return
 	}
-	st, err := c.CreateStream(ctx)
-	if err != nil {
-		r.failf("%s", e.noAnswer(ctx, "createStream", err))
-		return
-	}
-	err = st.Publish(ctx, e.opts.Stream, "live")
+	err := st.Publish(ctx, e.opts.Stream, "live")
 	var se *client.StatusError
 	switch {
 	case err == nil:

@@ -192,15 +192,7 @@ func TestBrokenNetConnections(t *testing.T) {
 				n := newNet(t)
 				url := startFakeTC(t, n, c.f)
 				rep := runCheck(t, n, nil, url, Options{Run: only(c.run), NAT: strings.HasPrefix(c.run, "nat")})
-				got := failed(rep)
-				if !equalSets(got, c.fail) {
-					dump(t, rep)
-					t.Fatalf("failed %v, want %v", got, c.fail)
-				}
-				if d := result(t, rep, c.fail[0]).Detail; !strings.Contains(d, c.detail) {
-					t.Errorf("%s: detail %q, want it to say %q", c.fail[0], d, c.detail)
-				}
-				noteFailed(got)
+				expectFailed(t, rep, c.fail, c.detail)
 			})
 		})
 	}
