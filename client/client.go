@@ -111,6 +111,10 @@ type Conn struct {
 	status  chan Status
 	ncIn    *rtmfp.RecvFlow // the server's NetConnection return flow
 	groups  []*Group
+	// readDone is closed when the server's messages have all been read
+	// (the session ended): an answer sent just before a close (a
+	// refused connect's _error) is then known.
+	readDone chan struct{}
 	// ConnectResult is the info object of the connect answer.
 	ConnectResult Status
 }
@@ -224,7 +228,11 @@ func NewConn(ctx context.Context, s *rtmfp.Session, u *url.URL, opts Options) (*
 	c := &Conn{ep: s.Endpoint(), s: s, log: opts.Logger, nc: nc, ctx: cctx, stop: stop, opts: opts,
 		pending: map[float64]chan callResult{}, streams: map[uint32]*Stream{},
 		status: make(chan Status, opts.StatusBuffer)}
-	go c.acceptFlows()
+	c.readDone = make(chan struct{})
+	go func() {
+		defer close(c.readDone)
+		c.acceptFlows()
+	}()
 	app := ""
 	tcURL := ""
 	if u != nil {
@@ -317,18 +325,20 @@ func (c *Conn) callObj(ctx context.Context, streamID uint32, name string, obj am
 	}
 	select {
 	case r := <-ch:
-		if !r.ok {
-			for _, v := range r.args {
-				if st, ok := statusOf(v); ok {
-					return nil, &StatusError{st}
-				}
-			}
-			return nil, &StatusError{Status{Code: netstream.CallFailed, Level: "error", Description: name + " failed"}}
-		}
-		return r.args, nil
+		return r.result(name)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.s.Done():
+		// The answer may be among the last messages of the session.
+		select {
+		case <-c.readDone:
+		case <-ctx.Done():
+		}
+		select {
+		case r := <-ch:
+			return r.result(name)
+		default:
+		}
 		return nil, c.closedErr()
 	}
 }
@@ -360,6 +370,18 @@ func (c *Conn) SetPeerInfo(ctx context.Context, addrs ...netip.AddrPort) error {
 		return err
 	}
 	return tcflow.Write(ctx, c.nc, m, 0)
+}
+
+func (r callResult) result(name string) ([]amf.Value, error) {
+	if !r.ok {
+		for _, v := range r.args {
+			if st, ok := statusOf(v); ok {
+				return nil, &StatusError{st}
+			}
+		}
+		return nil, &StatusError{Status{Code: netstream.CallFailed, Level: "error", Description: name + " failed"}}
+	}
+	return r.args, nil
 }
 
 func (c *Conn) closedErr() error {

@@ -15,6 +15,7 @@ import (
 const (
 	refuseMalformed uint64 = 1
 	refuseLimit     uint64 = 2
+	refuseDenied    uint64 = 3
 )
 
 // groupMetadata is the metadata of group control flows, both ways.
@@ -125,6 +126,15 @@ func (in *Introducer) GroupMessage(s *rtmfp.Session, c *netstream.Conn, f *rtmfp
 		in.log.Info("group join refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "reason", "malformed join", "err", jerr)
 		f.Reject(refuseMalformed)
 		return
+	}
+	if in.cfg.OnJoin != nil {
+		if err := in.cfg.OnJoin(in.connOf(s), s, j.ID()); err != nil {
+			in.stats.refusedJoins.Add(1)
+			in.log.Info("group join refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "group", j.ID().String(),
+				"reason", err.Error())
+			f.Reject(refuseDenied)
+			return
+		}
 	}
 	m = in.join(s, f, j.ID())
 	if m == nil {
@@ -271,6 +281,33 @@ func (in *Introducer) GroupMembers(id group.GroupID) []profile.PeerID {
 	out := make([]profile.PeerID, 0, len(g.members))
 	for pid := range g.members {
 		out = append(out, pid)
+	}
+	return out
+}
+
+// connOf returns the NetConnection of a session's peer, or nil.
+func (in *Introducer) connOf(s *rtmfp.Session) *netstream.Conn {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if p := in.peers[s.FarPeerID()]; p != nil && p.s == s {
+		return p.conn
+	}
+	return nil
+}
+
+// GroupInfo describes one group the introducer keeps.
+type GroupInfo struct {
+	ID      group.GroupID
+	Members int
+}
+
+// Groups returns the groups and their member counts, in no order.
+func (in *Introducer) Groups() []GroupInfo {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]GroupInfo, 0, len(in.groups))
+	for id, g := range in.groups {
+		out = append(out, GroupInfo{ID: id, Members: len(g.members)})
 	}
 	return out
 }

@@ -98,6 +98,11 @@ type Config struct {
 	// Redirect to 0.0.0.0:0 (MonaServer2's convention, understood by
 	// librtmfp as "peer gone").
 	DeadPeerRedirect bool
+	// OnJoin, when set, is asked before a client joins a group: an error
+	// refuses the join (its GC flow is rejected, which Flash reports as
+	// NetGroup.Connect.Rejected). c is the client's NetConnection (nil if
+	// it has not connected). It runs on the session's reading goroutine.
+	OnJoin func(c *netstream.Conn, s *rtmfp.Session, id group.GroupID) error
 	// Rand picks the random bootstrap members; nil: a random seed.
 	Rand *rand.Rand
 }

@@ -19,6 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 )
 
 // DefaultInstance is the instance of a URI that names only an application.
@@ -30,8 +34,17 @@ type Config struct {
 	// Apps lists the applications clients may connect to. Empty: any
 	// (the Cirrus-compatible mode accepts any developer key as the app).
 	Apps []string
-	// PlayerQueue bounds each player's queue in bytes. Default 2 MiB.
+	// PlayerQueue bounds each player's queue in bytes, codec headers and
+	// metadata included. Default 2 MiB.
 	PlayerQueue int
+	// MaxSticky bounds the metadata and codec headers kept for late
+	// joiners, in bytes (larger ones are passed on as ordinary messages).
+	// Default DefaultMaxSticky (64 KiB); at most a quarter of PlayerQueue.
+	MaxSticky int
+	// SlowConsumer disconnects a player whose queue stayed over its bound
+	// (dropping) without catching up for this long, whatever it answers to
+	// pings. Default DefaultSlowConsumer; negative: never.
+	SlowConsumer time.Duration
 	// MaxStreamsPerConn caps createStream per connection. Default 64.
 	MaxStreamsPerConn int
 	// NoMedia refuses publish and play: the server only introduces peers
@@ -54,25 +67,93 @@ type Config struct {
 // They run on the connection's goroutine and should return quickly.
 type Hooks struct {
 	// OnConnect accepts (nil) or rejects (an error, whose text becomes
-	// the rejection's description) a connection.
-	OnConnect func(c *Conn, info ConnectInfo) error
+	// the rejection's description; a *Refusal chooses the code or
+	// redirects) a connection. It may change info's App and Instance
+	// (an application taken from a query parameter, a default
+	// application); an empty App afterwards is refused.
+	OnConnect func(c *Conn, info *ConnectInfo) error
 	// OnDisconnect is told when a connection ends.
 	OnDisconnect func(c *Conn)
 	// OnConnected is told once the answer to a successful connect is on
 	// its way; it may call the client (Conn.Call, on its own goroutine:
 	// the answer comes through this connection's goroutine).
 	OnConnected func(c *Conn)
+	// CheckPublish is asked before a stream is published: an error
+	// refuses it (NetStream.Publish.Failed with the error's text, or the
+	// code of a *Refusal); changing req.Name publishes under another name.
+	CheckPublish func(c *Conn, req *StreamRequest) error
 	// OnPublish is told when a stream starts; an error refuses the publish
-	// (NetStream.Publish.BadName with the error's text).
+	// (NetStream.Publish.Failed with the error's text, or the code of a
+	// *Refusal).
 	OnPublish func(c *Conn, s *Stream) error
 	// OnUnpublish is told when a stream's publisher stops.
 	OnUnpublish func(c *Conn, s *Stream)
+	// CheckPlay is asked before a stream is played: an error refuses it
+	// (NetStream.Play.Failed, or the code of a *Refusal); changing
+	// req.Name plays another stream.
+	CheckPlay func(c *Conn, req *StreamRequest) error
+	// OnPlayStop is told when a player stops playing name (play(false),
+	// closeStream, deleteStream, another play, or the connection's end).
+	OnPlayStop func(c *Conn, name string)
 	// OnCall answers a client call the server does not implement itself.
 	// Return ErrUnknownMethod for NetConnection.Call.Failed.
 	OnCall func(c *Conn, cmd Command) (result any, err error)
 	// OnPeerInfo is told of each setPeerInfo (RFC 7425 §5.3.3) of a
 	// connected client, with the addresses it announced (at most 16).
 	OnPeerInfo func(c *Conn, addrs []string)
+}
+
+// DefaultSlowConsumer is the default Config.SlowConsumer: as long as RTMP's
+// default write timeout.
+const DefaultSlowConsumer = 30 * time.Second
+
+// Accounted is implemented by transports whose peer has a memory account:
+// the queues of the streams it plays are charged to it.
+type Accounted interface {
+	Account() *budget.Account
+}
+
+// StreamRequest is a publish or play a hook is asked about.
+type StreamRequest struct {
+	// Name is the stream name without its query; a hook may change it
+	// (a redirect).
+	Name string
+	// Query holds the parameters of the name's query ("cam?token=…").
+	Query url.Values
+	// Mode is publish's type (live, record, append, appendWithGap); ""
+	// for play.
+	Mode string
+}
+
+// Refusal is an error a hook returns to choose what the client is told.
+type Refusal struct {
+	// Code is the status code sent; "" means the hook's default
+	// (NetConnection.Connect.Rejected, NetStream.Publish.Failed,
+	// NetStream.Play.Failed).
+	Code string
+	// Description is the info object's description.
+	Description string
+	// Redirect, for a connect, is the URL the client should connect to
+	// instead: it is sent as ex.redirect with ex.code 302 in the
+	// NetConnection.Connect.Rejected info object, as Flash Media Server's
+	// application.redirectConnection did.
+	Redirect string
+}
+
+func (r *Refusal) Error() string { return r.Description }
+
+// refusal returns the code and description err asks for, def being the
+// hook's default code.
+func refusal(err error, def string) (code, description, redirect string) {
+	var r *Refusal
+	if errors.As(err, &r) {
+		code = r.Code
+		if code == "" {
+			code = def
+		}
+		return code, r.Description, r.Redirect
+	}
+	return def, err.Error(), ""
 }
 
 // ErrUnknownMethod makes a call fail with NetConnection.Call.Failed.
@@ -88,6 +169,9 @@ type ConnectInfo struct {
 	FlashVer       string
 	// Args are the extra arguments of NetConnection.connect.
 	Args []any
+	// Object is the connect command object, with the fields a client
+	// adds (login, appKey, ...).
+	Object *amf.Object
 }
 
 // Server holds the applications' streams and connections.
@@ -102,7 +186,7 @@ type Server struct {
 }
 
 type serverCounters struct {
-	connects, rejects, publishes, plays atomic.Uint64
+	connects, rejects, publishes, plays, slowPlayers atomic.Uint64
 }
 
 // NewServer returns a server.
@@ -116,7 +200,19 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxStreamsPerConn <= 0 {
 		cfg.MaxStreamsPerConn = 64
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, Registry: NewRegistry(), conns: make(map[*Conn]struct{})}
+	if cfg.MaxSticky <= 0 {
+		cfg.MaxSticky = DefaultMaxSticky
+	}
+	cfg.MaxSticky = min(cfg.MaxSticky, cfg.PlayerQueue/4)
+	switch {
+	case cfg.SlowConsumer == 0:
+		cfg.SlowConsumer = DefaultSlowConsumer
+	case cfg.SlowConsumer < 0:
+		cfg.SlowConsumer = 0
+	}
+	reg := NewRegistry()
+	reg.MaxSticky = cfg.MaxSticky
+	return &Server{cfg: cfg, log: cfg.Logger, Registry: reg, conns: make(map[*Conn]struct{})}
 }
 
 // Conns returns a snapshot of the connections.
@@ -134,6 +230,8 @@ func (srv *Server) Conns() []*Conn {
 type ServerStats struct {
 	Conns                               int
 	Connects, Rejects, Publishes, Plays uint64
+	// SlowPlayers counts players disconnected for staying behind.
+	SlowPlayers uint64
 }
 
 // Stats returns the server's counters.
@@ -142,7 +240,7 @@ func (srv *Server) Stats() ServerStats {
 	n := len(srv.conns)
 	srv.mu.Unlock()
 	return ServerStats{Conns: n, Connects: srv.stats.connects.Load(), Rejects: srv.stats.rejects.Load(),
-		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load()}
+		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load(), SlowPlayers: srv.stats.slowPlayers.Load()}
 }
 
 // appAllowed reports whether app is served.

@@ -43,6 +43,13 @@ type Config struct {
 	DrainTimeout time.Duration
 	// WriteTimeout bounds each write to an RTMP target.
 	WriteTimeout time.Duration
+	// ServerID names this server in the relay path its connections carry
+	// (see [Hops]); empty: a random ID per Manager.
+	ServerID string
+	// MaxHops is the longest relay path a stream may have travelled before
+	// this server relays it on (default 8): beyond it, its targets are not
+	// started, which bounds loops that rename the stream at each hop.
+	MaxHops int
 }
 
 // Manager republishes the streams of a netstream.Server to the targets its
@@ -57,6 +64,10 @@ type Manager struct {
 	// OnUnpublish, when set, is told when a stream stops; its targets are
 	// being unpublished.
 	OnUnpublish func(s *netstream.Stream)
+	// OnState, when set, is told of each target's state changes: state
+	// StatePublishing means the target answered NetStream.Publish.Start.
+	// It runs on the target's goroutine and must return quickly.
+	OnState func(st TargetStatus)
 
 	cfg Config
 	log *slog.Logger
@@ -94,6 +105,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = DefaultMaxHops
+	}
+	if cfg.ServerID == "" {
+		cfg.ServerID = randomID()
+	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, active: map[*netstream.Stream][]*pusher{}, all: map[*pusher]struct{}{}}
 	rules := cfg.Rules
 	m.cfg.Rules = nil
@@ -103,6 +120,33 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// CheckRules validates rules as SetRules would.
+func (m *Manager) CheckRules(rules []Rule) error {
+	for i, r := range rules {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("relay.rules[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// SetRules replaces the rules (a configuration reload); they apply to
+// streams published from now on. Nothing changes when one is invalid.
+func (m *Manager) SetRules(rules []Rule) error {
+	if err := m.CheckRules(rules); err != nil {
+		return err
+	}
+	cp := make([]Rule, len(rules))
+	for i, r := range rules {
+		r.Targets = append([]Target(nil), r.Targets...)
+		cp[i] = r
+	}
+	m.mu.Lock()
+	m.rules = cp
+	m.mu.Unlock()
+	return nil
 }
 
 // AddRule adds a rule; it applies to streams published from now on.
@@ -147,7 +191,7 @@ func (m *Manager) Hooks(next netstream.Hooks) netstream.Hooks {
 }
 
 // Targets returns the targets of a stream: those of the matching rules,
-// then those of OnPublish, each URL once.
+// then those of OnPublish, each URL and mode once.
 func (m *Manager) Targets(s *netstream.Stream) []Target {
 	m.mu.Lock()
 	rules := m.rules
@@ -155,13 +199,13 @@ func (m *Manager) Targets(s *netstream.Stream) []Target {
 	var out []Target
 	seen := map[string]bool{}
 	add := func(t Target) {
-		if !seen[t.URL] {
-			seen[t.URL] = true
+		if k := t.key(); !seen[k] {
+			seen[k] = true
 			out = append(out, t)
 		}
 	}
 	for _, r := range rules {
-		if r.Matches(s.App, s.Name) {
+		if r.Matches(s.App, s.Inst, s.Name) {
 			for _, t := range r.Targets {
 				add(t)
 			}
@@ -184,13 +228,15 @@ func (m *Manager) Publish(s *netstream.Stream) {
 	if len(targets) == 0 {
 		return
 	}
+	hops := m.nextHops(s)
 	var ps []*pusher
 	for _, t := range targets {
 		rt, err := t.resolve(s.App, s.Inst, s.Name)
 		if err != nil {
-			m.log.Warn("relay: bad target", "app", s.App, "stream", s.Name, "err", err)
+			m.log.Warn("relay: bad target", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "err", err)
 			continue
 		}
+		rt.hops = hops
 		ps = append(ps, newPusher(m, s, rt))
 	}
 	m.mu.Lock()

@@ -80,7 +80,16 @@ func (p *pusher) status() TargetStatus {
 func (p *pusher) setState(state string) {
 	p.mu.Lock()
 	p.st.State, p.st.Since, p.st.NextAttempt = state, time.Now(), time.Time{}
+	st := p.st
 	p.mu.Unlock()
+	p.notify(st)
+}
+
+// notify passes a state change to the manager's OnState hook.
+func (p *pusher) notify(st TargetStatus) {
+	if h := p.m.OnState; h != nil {
+		h(st)
+	}
 }
 
 func (p *pusher) stopped() bool {
@@ -96,7 +105,7 @@ func (p *pusher) stopped() bool {
 // the manager is closed. sub is the first subscription, made when the
 // stream was published.
 func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
-	log := p.m.log.With("app", p.s.App, "stream", p.s.Name, "target", p.t.display)
+	log := p.m.log.With("app", netstream.Clip(p.s.App), "stream", netstream.Clip(p.s.Name), "target", netstream.Clip(p.t.display))
 	defer p.end()
 	for {
 		if sub == nil {
@@ -130,6 +139,9 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 			return
 		}
 		wait, giveUp := p.failed(err)
+		if isLoop(err) {
+			giveUp = true // the same refusal every time
+		}
 		if giveUp {
 			log.Error("relay: target failed; giving up", "state", StateFailed, "attempt", attempt, "err", err)
 			p.setState(StateFailed)
@@ -143,7 +155,9 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 		log.Warn("relay: target failed; retrying", "state", StateRetrying, "attempt", attempt, "err", err, "retryIn", wait.Round(time.Millisecond))
 		p.mu.Lock()
 		p.st.State, p.st.Since, p.st.NextAttempt = StateRetrying, time.Now(), time.Now().Add(wait)
+		st := p.st
 		p.mu.Unlock()
+		p.notify(st)
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:

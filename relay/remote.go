@@ -79,6 +79,7 @@ func dialRTMP(ctx context.Context, t resolved, cfg *Config) (remote, error) {
 	c, err := rtmp.Dial(ctx, t.connURL, &rtmp.ClientOptions{
 		Config:   &rtmp.Config{WriteTimeout: cfg.WriteTimeout},
 		FlashVer: relayFlashVer,
+		Args:     []any{t.hops.arg()},
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +140,7 @@ type rtmfpRemote struct {
 }
 
 func dialRTMFP(ctx context.Context, t resolved, cfg *Config) (remote, error) {
-	c, err := client.Dial(ctx, t.connURL, client.Options{Logger: cfg.Logger.With("relay", t.display)})
+	c, err := client.Dial(ctx, t.connURL, client.Options{Logger: cfg.Logger.With("relay", t.display), Args: []any{t.hops.arg()}})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ const (
 	ModeLive   = rtmp.ModeLive
 	ModeRecord = rtmp.ModeRecord
 	ModeAppend = rtmp.ModeAppend
+	// ModeAppendWithGap appends, telling the target that the timeline may
+	// have a gap (Flash's "appendWithGap", for DVR with dynamic streaming).
+	ModeAppendWithGap = "appendWithGap"
 )
 
 // Target is where a stream is republished.
@@ -28,8 +31,18 @@ type Target struct {
 	// maps it.
 	URL string `json:"url"`
 	// Mode is the publishing mode asked of the target: "live" (default),
-	// "record" or "append".
+	// "record", "append" or "appendWithGap". One URL with two modes is two
+	// targets.
 	Mode string `json:"mode,omitempty"`
+}
+
+// key identifies a target among a stream's: its URL and its mode.
+func (t Target) key() string {
+	m := t.Mode
+	if m == "" {
+		m = ModeLive
+	}
+	return m + " " + t.URL
 }
 
 // Rule republishes the streams it matches to its targets.
@@ -37,6 +50,9 @@ type Rule struct {
 	// App is a pattern (path.Match syntax: *, ?, [...]) on the application
 	// name; empty matches any.
 	App string `json:"app"`
+	// Instance is a pattern on the application instance ("_definst_"
+	// when the URL names none); empty matches any.
+	Instance string `json:"instance,omitempty"`
 	// Stream is a pattern on the stream name; empty matches any.
 	Stream string `json:"stream"`
 	// Targets receive every matching stream.
@@ -45,7 +61,7 @@ type Rule struct {
 
 // Validate checks the patterns and the targets.
 func (r Rule) Validate() error {
-	for _, p := range []string{r.App, r.Stream} {
+	for _, p := range []string{r.App, r.Instance, r.Stream} {
 		if err := netstream.CheckPattern(p); err != nil {
 			return fmt.Errorf("relay: %w", err)
 		}
@@ -62,9 +78,9 @@ func (r Rule) Validate() error {
 }
 
 // Matches reports whether the rule applies to stream name of application
-// app.
-func (r Rule) Matches(app, name string) bool {
-	return netstream.MatchPattern(r.App, app) && netstream.MatchPattern(r.Stream, name)
+// app, instance inst.
+func (r Rule) Matches(app, inst, name string) bool {
+	return netstream.MatchPattern(r.App, app) && netstream.MatchPattern(r.Instance, inst) && netstream.MatchPattern(r.Stream, name)
 }
 
 // Validate checks the target with placeholder values.
@@ -80,6 +96,7 @@ type resolved struct {
 	name    string // remote stream name, with its query
 	mode    string
 	display string // the URL without credentials or query, for logs and status
+	hops    Hops   // carried in the connect (loop detection)
 }
 
 // resolve expands the placeholders for a stream and splits the URL.
@@ -98,9 +115,9 @@ func (t Target) resolve(app, inst, name string) (resolved, error) {
 	switch mode {
 	case "":
 		mode = ModeLive
-	case ModeLive, ModeRecord, ModeAppend:
+	case ModeLive, ModeRecord, ModeAppend, ModeAppendWithGap:
 	default:
-		return resolved{}, fmt.Errorf("relay: target %q: mode %q is not live, record or append", t.URL, t.Mode)
+		return resolved{}, fmt.Errorf("relay: target %q: mode %q is not live, record, append or appendWithGap", t.URL, t.Mode)
 	}
 	expand := func(s string) string { return netstream.ExpandName(s, app, inst, name) }
 	p := strings.Trim(u.Path, "/")

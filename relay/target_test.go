@@ -48,24 +48,26 @@ func TestResolve(t *testing.T) {
 }
 
 func TestRules(t *testing.T) {
-	r := Rule{App: "live*", Stream: "cam?", Targets: []Target{{URL: "rtmp://h/a/{name}"}}}
+	r := Rule{App: "live*", Instance: "_definst_", Stream: "cam?", Targets: []Target{{URL: "rtmp://h/a/{name}"}}}
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		app, name string
-		want      bool
-	}{{"live", "cam1", true}, {"live2", "camX", true}, {"other", "cam1", false}, {"live", "cam12", false}} {
-		if r.Matches(c.app, c.name) != c.want {
-			t.Errorf("%s/%s: %v", c.app, c.name, !c.want)
+		app, inst, name string
+		want            bool
+	}{{"live", "_definst_", "cam1", true}, {"live2", "_definst_", "camX", true}, {"other", "_definst_", "cam1", false},
+		{"live", "_definst_", "cam12", false}, {"live", "anotherinstance", "cam1", false}} {
+		if r.Matches(c.app, c.inst, c.name) != c.want {
+			t.Errorf("%s/%s/%s: %v", c.app, c.inst, c.name, !c.want)
 		}
 	}
-	if !(Rule{}).Matches("any", "thing") {
+	if !(Rule{}).Matches("any", "inst", "thing") {
 		t.Error("empty patterns must match anything")
 	}
 	for _, bad := range []Rule{
 		{Targets: nil},
 		{App: "[", Targets: []Target{{URL: "rtmp://h/a/b"}}},
+		{Instance: "[", Targets: []Target{{URL: "rtmp://h/a/b"}}},
 		{Targets: []Target{{URL: "ftp://h/a/b"}}},
 	} {
 		if bad.Validate() == nil {

@@ -69,6 +69,9 @@ type ClientOptions struct {
 	ObjectEncoding float64
 	// Dialer dials the TCP connection (nil: a zero net.Dialer).
 	Dialer *net.Dialer
+	// Args are extra arguments of the connect command, after the
+	// command object.
+	Args []any
 }
 
 // Client is an RTMP client connection with at most one NetStream, as ffmpeg
@@ -174,7 +177,7 @@ func (c *Client) connect(ctx context.Context, opts *ClientOptions) error {
 	obj.Set("videoCodecs", 252.0)
 	obj.Set("videoFunction", 1.0)
 	obj.Set("objectEncoding", opts.ObjectEncoding)
-	res, err := c.Call(ctx, "connect", obj)
+	res, err := c.Call(ctx, "connect", obj, opts.Args...)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/internal/clitest"
-	"github.com/rtmfpd/rtmfpd/internal/daemon"
+	"github.com/rtmfpd/rtmfpd/server"
 )
 
 var testMedia = filepath.Join("..", "..", "testdata", "media", "test_6s.flv")
@@ -27,11 +27,11 @@ const testSpec = "G:027f0201010103010c050e74657374011b00"
 // the base URL of the application "live".
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg := daemon.Default()
+	cfg := server.Default()
 	cfg.RTMFP = []string{"127.0.0.1:0"}
 	cfg.RTMP = []string{}
 	cfg.Status = "off"
-	d, err := daemon.Start(cfg, slog.New(slog.DiscardHandler))
+	d, err := server.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

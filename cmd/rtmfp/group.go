@@ -240,16 +240,15 @@ func groupPublishCmd(ctx context.Context, con *console, stdout io.Writer, args [
 	case <-ctx.Done():
 		return nil
 	}
-	pub, err := m.Publish(name, *cfg)
+	var opts []groupstream.PublishOption
+	if *ipmc != "" {
+		opts = append(opts, groupstream.IPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}))
+	}
+	pub, err := m.Publish(name, *cfg, opts...)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	if *ipmc != "" {
-		if err := pub.SetIPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}); err != nil {
-			return fmt.Errorf("IP multicast: %w", err)
-		}
-	}
 	con.line("publishing %s into group %s (%d neighbours)", file, m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
 	prog := newProgress(con)
 	prog.extra = neighbours(m)

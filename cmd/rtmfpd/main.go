@@ -5,6 +5,11 @@
 //
 //	rtmfpd [-config file.json] [-listen addr,...] [-rtmp-listen addr,...|off] [-status addr|off]
 //	       [-log-level level] [-log-format text|json] [-check-config] [-version]
+//	rtmfpd token -config file.json -app live [-stream pattern] [-act publish|play] [-ttl 1h]
+//
+// SIGHUP reloads the configuration file (applications, access rules,
+// HTTP callbacks, relay rules) without dropping a session; an invalid file
+// is refused with its error and the configuration in use is kept.
 //
 // With no configuration file it listens for RTMFP on UDP 1935 and for RTMP
 // on TCP 1935 (IPv4 and IPv6). See the README for the configuration file.
@@ -28,7 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/internal/daemon"
+	"github.com/rtmfpd/rtmfpd/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,12 +48,17 @@ const usageText = `usage: rtmfpd [flags]
 rtmfpd serves RTMFP (UDP) and RTMP (TCP): Flash media streams, peer
 introduction, NetGroups, multipoint publishing.
 
+       rtmfpd token -config FILE -app APP [-stream PATTERN] [-act publish|play] [-ttl 1h]
+
 examples:
   rtmfpd                                       built-in defaults: RTMFP and RTMP on port 1935, IPv4 and IPv6
   rtmfpd -listen 127.0.0.1:1935 -status off    one address, no status endpoint
   rtmfpd -rtmp-listen off                      RTMFP only
   rtmfpd -config rtmfpd.json -check-config     check a configuration file and exit
   rtmfpd -config rtmfpd.json -log-format json
+  rtmfpd token -config rtmfpd.json -app live -stream 'cam*' -act publish -ttl 24h
+
+SIGHUP reloads the configuration file without dropping a session.
 
 exit status: 0 clean stop (SIGINT, SIGTERM) or configuration ok; 1 runtime
 failure; 2 usage or configuration error.
@@ -57,6 +67,9 @@ flags:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rtmfpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -88,31 +101,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "rtmfpd", version)
 		return 0
 	}
-	cfg, err := daemon.Load(*configPath)
+	// load reads the file and applies the flags: at start, and again at
+	// each reload.
+	load := func() (server.Config, error) {
+		cfg, err := server.Load(*configPath)
+		if err != nil {
+			return cfg, err
+		}
+		if *listen != "" {
+			cfg.RTMFP = strings.Split(*listen, ",")
+		}
+		switch *rtmpListen {
+		case "":
+		case "off":
+			cfg.RTMP = []string{}
+		default:
+			cfg.RTMP = strings.Split(*rtmpListen, ",")
+		}
+		if *status != "" {
+			cfg.Status = *status
+		}
+		if *logLevel != "" {
+			cfg.LogLevel = *logLevel
+		}
+		if *logFormat != "" {
+			cfg.LogFormat = *logFormat
+		}
+		return cfg, cfg.Validate()
+	}
+	cfg, err := load()
 	if err != nil {
-		fmt.Fprintln(stderr, "rtmfpd:", err)
-		return 2
-	}
-	if *listen != "" {
-		cfg.RTMFP = strings.Split(*listen, ",")
-	}
-	switch *rtmpListen {
-	case "":
-	case "off":
-		cfg.RTMP = []string{}
-	default:
-		cfg.RTMP = strings.Split(*rtmpListen, ",")
-	}
-	if *status != "" {
-		cfg.Status = *status
-	}
-	if *logLevel != "" {
-		cfg.LogLevel = *logLevel
-	}
-	if *logFormat != "" {
-		cfg.LogFormat = *logFormat
-	}
-	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "rtmfpd:", err)
 		return 2
 	}
@@ -139,12 +157,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := daemon.Start(cfg, log)
+	d, err := server.Start(cfg, log, server.WithConfigSource(load))
 	if err != nil {
 		log.Error("start failed", "err", err)
 		return 1
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-hup:
+			log.Info("reloading the configuration", "file", *configPath)
+			d.ReloadFromSource() // logs the outcome
+		case <-ctx.Done():
+		}
+	}
 	stop() // a second signal kills the process
 	timeout := cmp.Or(time.Duration(cfg.ShutdownTimeout), 5*time.Second)
 	log.Info("shutting down", "timeout", timeout)

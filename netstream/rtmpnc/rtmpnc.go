@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
@@ -71,6 +72,14 @@ type Config struct {
 	// ControlQueue bounds the control messages queued for a peer (default
 	// DefaultControlQueue); past it the peer is disconnected.
 	ControlQueue int
+	// Memory is the server-wide memory budget the connections' accounts
+	// belong to (nil: none). Each connection's incomplete messages and
+	// player queues are charged to its account.
+	Memory *budget.Pool
+	// PeerMemory caps what one connection may make the server hold
+	// (incomplete messages and player queues); past it the connection is
+	// closed. 0: no cap beyond the RTMP limits and the player queues'.
+	PeerMemory int64
 }
 
 // Stats counts a server's connections.
@@ -88,6 +97,10 @@ type Stats struct {
 	// broken, malformed messages, commands out of order, no connect in
 	// time, not reading).
 	ProtocolErrors uint64 `json:"protocolErrors"`
+	// BytesIn and BytesOut count the bytes received and sent, ever (those
+	// of open connections included).
+	BytesIn  uint64 `json:"bytesIn"`
+	BytesOut uint64 `json:"bytesOut"`
 }
 
 // Server serves NetConnections over RTMP.
@@ -104,6 +117,7 @@ type Server struct {
 	nextID    atomic.Uint64
 
 	accepted, refused, hsFailures, protoErrors atomic.Uint64
+	bytesIn, bytesOut                          atomic.Uint64 // of the connections that ended
 }
 
 // New returns a server.
@@ -209,14 +223,19 @@ func (srv *Server) start(nc net.Conn) bool {
 	}
 	wc := &watchConn{Conn: nc}
 	t := newTransport(srv, rtmp.NewServerConn(wc, &srv.rtmpCfg), wc, fmt.Sprintf("rtmp-%d", srv.nextID.Add(1)))
+	t.acct = srv.cfg.Memory.Open(t.id+" ("+nc.RemoteAddr().String()+")", srv.cfg.PeerMemory, t.abort)
+	t.rc.SetAccount(t.acct)
 	srv.conns[t] = struct{}{}
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	go func() {
 		defer srv.wg.Done()
 		t.serve()
+		t.acct.Close()
 		srv.mu.Lock()
 		delete(srv.conns, t)
+		srv.bytesIn.Add(t.rc.BytesRead()) // under mu: Stats counts t once
+		srv.bytesOut.Add(t.rc.BytesWritten())
 		srv.mu.Unlock()
 	}()
 	return true
@@ -253,9 +272,17 @@ func (w *watchConn) writeErr() error {
 func (srv *Server) Stats() Stats {
 	srv.mu.Lock()
 	n := len(srv.conns)
+	var in, out uint64
+	for t := range srv.conns {
+		in += t.rc.BytesRead()
+		out += t.rc.BytesWritten()
+	}
+	in += srv.bytesIn.Load()
+	out += srv.bytesOut.Load()
 	srv.mu.Unlock()
 	return Stats{Active: n, Accepted: srv.accepted.Load(), Refused: srv.refused.Load(),
-		HandshakeFailures: srv.hsFailures.Load(), ProtocolErrors: srv.protoErrors.Load()}
+		HandshakeFailures: srv.hsFailures.Load(), ProtocolErrors: srv.protoErrors.Load(),
+		BytesIn: in, BytesOut: out}
 }
 
 // errShutdown is the reason given to connections closed by Shutdown.
