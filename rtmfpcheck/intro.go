@@ -192,24 +192,30 @@ func checkDirectMedia(ctx context.Context, e *env, r *rec) {
 		r.failf("%s", statusFailure(ctx, e, "direct play", err))
 		return
 	}
+	// Published in real time, as a direct publisher's camera does: a
+	// player that attaches a little after its Play.Start loses the first
+	// frames only.
 	pub := run.pub
+	gen := startGenerator(func(_ context.Context, m media.Message) error {
+		pub.WriteMedia(m)
+		return nil
+	})
+	defer gen.close()
 	const frames = 20
-	sent := time.Now()
-	go func() {
-		for i := range uint32(frames) {
-			pub.WriteMedia(frame(media.TypeVideo, i))
-			pub.WriteMedia(frame(media.TypeAudio, i))
-		}
-	}()
 	audio, video := 0, 0
+	var lat []time.Duration
 	for audio < frames || video < frames {
 		m, err := st.ReadMedia(ctx)
 		if err != nil {
 			r.failf("%d video and %d audio frames of %d each arrived: %s", video, audio, frames, e.noAnswer(ctx, "direct play", err))
 			return
 		}
-		if _, ok := frameNumber(m); !ok {
+		n, ok := frameNumber(m)
+		if !ok {
 			continue
+		}
+		if t, ok := gen.sentAt(m.Type, n); ok {
+			lat = append(lat, time.Since(t))
 		}
 		if m.IsVideo() {
 			video++
@@ -217,5 +223,7 @@ func checkDirectMedia(ctx context.Context, e *env, r *rec) {
 			audio++
 		}
 	}
-	r.passf("%d video and %d audio frames in %s", video, audio, since(sent))
+	p50, _, mx := latencies(lat)
+	r.fact("latency", "median %s, max %s", ms(p50), ms(mx))
+	r.passf("%d video and %d audio frames, median latency %s", video, audio, ms(p50))
 }
