@@ -44,16 +44,6 @@ for p in cmd/rtmfpd cmd/rtmfp interop/checktable; do
 done
 cli=$work/bin/rtmfp
 
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
 p_rtmfpd=$base p_mona=$((base + 10)) p_tc=$((base + 20)) p_cc=$((base + 30))
 cat >"$work/rtmfpd.json" <<EOF2
 {"rtmfp": ["127.0.0.1:$p_rtmfpd"], "rtmp": [], "status": "off",

@@ -83,16 +83,6 @@ read -r _ src_video src_key src_audio _ _ _ src_last _ < <("$flvcount" -tsv "$me
 seconds=$(((src_last + 999) / 1000))
 echo "media: $media: video $src_video (key $src_key), audio $src_audio, ${seconds} s"
 
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
 # Servers, on loopback only.
 p_rtmfpd=$base p_rtmfpd_rtmp=$((base + 1))
 p_mona=$((base + 10)) p_mona_rtmp=$((base + 11))

@@ -172,27 +172,10 @@ func checkMulticast(ctx context.Context, e *env, r *rec) {
 	defer pub.Close()
 	gen := startGenerator(pub.WriteMedia)
 	defer gen.close()
-	const want = 25
-	video, audio := 0, 0
-	var lat []time.Duration
-	for video < want {
-		m, err := pb.ReadMedia(ctx)
-		if err != nil {
-			r.failf("%d video and %d audio frames arrived: %s", video, audio, e.noAnswer(ctx, "multicast play", err))
-			return
-		}
-		n, ok := frameNumber(m)
-		if !ok {
-			continue
-		}
-		if t, ok := gen.sentAt(m.Type, n); ok {
-			lat = append(lat, time.Since(t))
-		}
-		if m.IsVideo() {
-			video++
-		} else if m.IsAudio() {
-			audio++
-		}
+	video, audio, lat, err := countFrames(ctx, pb.ReadMedia, gen, 25)
+	if err != nil {
+		r.failf("%d video and %d audio frames arrived: %s", video, audio, e.noAnswer(ctx, "multicast play", err))
+		return
 	}
 	st := pb.Stats()
 	p50, _, mx := latencies(lat)

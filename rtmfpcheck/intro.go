@@ -201,27 +201,10 @@ func checkDirectMedia(ctx context.Context, e *env, r *rec) {
 		return nil
 	})
 	defer gen.close()
-	const frames = 20
-	audio, video := 0, 0
-	var lat []time.Duration
-	for audio < frames || video < frames {
-		m, err := st.ReadMedia(ctx)
-		if err != nil {
-			r.failf("%d video and %d audio frames of %d each arrived: %s", video, audio, frames, e.noAnswer(ctx, "direct play", err))
-			return
-		}
-		n, ok := frameNumber(m)
-		if !ok {
-			continue
-		}
-		if t, ok := gen.sentAt(m.Type, n); ok {
-			lat = append(lat, time.Since(t))
-		}
-		if m.IsVideo() {
-			video++
-		} else if m.IsAudio() {
-			audio++
-		}
+	video, audio, lat, err := countFrames(ctx, st.ReadMedia, gen, 20)
+	if err != nil {
+		r.failf("%d video and %d audio frames arrived: %s", video, audio, e.noAnswer(ctx, "direct play", err))
+		return
 	}
 	p50, _, mx := latencies(lat)
 	r.fact("latency", "median %s, max %s", ms(p50), ms(mx))

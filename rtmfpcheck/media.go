@@ -216,3 +216,27 @@ func latencies(ds []time.Duration) (p50, p95, maxD time.Duration) {
 	slices.Sort(s)
 	return s[len(s)/2], s[(len(s)*95)/100], s[len(s)-1]
 }
+
+// countFrames reads a player's messages until it got want video frames of
+// the generator's, and returns what it counted and the frames' latencies.
+func countFrames(ctx context.Context, read func(context.Context) (media.Message, error), gen *generator, want int) (video, audio int, lat []time.Duration, err error) {
+	for video < want {
+		m, err := read(ctx)
+		if err != nil {
+			return video, audio, lat, err
+		}
+		n, ok := frameNumber(m)
+		if !ok {
+			continue
+		}
+		if t, ok := gen.sentAt(m.Type, n); ok {
+			lat = append(lat, time.Since(t))
+		}
+		if m.IsVideo() {
+			video++
+		} else if m.IsAudio() {
+			audio++
+		}
+	}
+	return video, audio, lat, nil
+}
