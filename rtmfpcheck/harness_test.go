@@ -28,6 +28,9 @@ var serverAddrs = []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustPa
 type serverConfig struct {
 	noIntroducer bool // no OnIntroduction: no Redirect, no Forwarded IHello
 	redirectOnly bool // Redirect, but no Forwarded IHello
+	// lateRedirect: the Forwarded IHello at once and the Redirect this
+	// much later, as MonaServer2 (it sends the target's part first).
+	lateRedirect time.Duration
 	noGroups     bool // GC flows refused
 	silentGroups bool // GC flows taken, but no member is ever named
 	noMedia      bool // introduction and groups only, as Cirrus
@@ -86,6 +89,19 @@ func startTestServer(t *testing.T, n *simnet.Network, cfg serverConfig) *testSer
 			if s, ok := in.Peer(req.Target); ok {
 				ep.Redirect(req, []wire.Address{{AddrPort: s.RemoteAddr(), Origin: wire.OriginObserved}})
 			}
+		}
+	case cfg.lateRedirect > 0:
+		ecfg.OnIntroduction = func(req rtmfp.Introduction) {
+			s, ok := in.Peer(req.Target)
+			if !ok {
+				return
+			}
+			if err := s.ForwardIHello(req.EPD, wire.Address{AddrPort: req.From, Origin: wire.OriginObserved}, req.Tag); err != nil {
+				t.Errorf("ForwardIHello: %v", err)
+			}
+			time.AfterFunc(cfg.lateRedirect, func() {
+				ep.Redirect(req, []wire.Address{{AddrPort: s.RemoteAddr(), Origin: wire.OriginObserved}})
+			})
 		}
 	default:
 		ecfg.OnIntroduction = in.Hook(&ep)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/natcheck"
@@ -58,6 +59,39 @@ func TestBrokenIntroductionsAndGroups(t *testing.T) {
 				}
 				rep := runCheck(t, n, nil, srv.url, Options{Run: only("^introduction|^group|netstream.publish")})
 				expectFailed(t, rep, c.fail, c.detail)
+			})
+		})
+	}
+}
+
+// TestLateRedirect: a Redirect that trails the direct session's handshake
+// (MonaServer2 sends the Forwarded IHello first; on loopback the peer's
+// RHello can beat the Redirect) still counts, within redirectGrace.
+func TestLateRedirect(t *testing.T) {
+	for _, c := range []struct {
+		late time.Duration
+		want Status
+	}{
+		{late: 100 * time.Millisecond, want: Pass},
+		{late: 3 * redirectGrace, want: Fail},
+	} {
+		t.Run(c.late.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNet(t)
+				srv := startTestServer(t, n, serverConfig{lateRedirect: c.late})
+				rep := runCheck(t, n, nil, srv.url, Options{Run: only("^introduction")})
+				if got := result(t, rep, "introduction.direct"); got.Status != Pass {
+					dump(t, rep)
+					t.Fatalf("introduction.direct %s: %s", got.Status, got.Detail)
+				}
+				got := result(t, rep, idRedirect)
+				if got.Status != c.want {
+					dump(t, rep)
+					t.Fatalf("introduction.redirect %s (%s), want %s", got.Status, got.Detail, c.want)
+				}
+				if c.want == Fail && !strings.Contains(got.Detail, "no Redirect within") {
+					t.Errorf("detail %q does not say the Redirect was missing", got.Detail)
+				}
 			})
 		})
 	}
