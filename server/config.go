@@ -74,6 +74,9 @@ type Config struct {
 	Groups []GroupConfig `json:"groups"`
 	// Relay republishes streams to other servers (multipoint publishing).
 	Relay RelayConfig `json:"relay"`
+	// NATCheck turns on the connectivity-check responder (natcheck.go);
+	// absent or null: off.
+	NATCheck *NATCheckConfig `json:"natCheck,omitempty"`
 	// Limits bounds what peers can make the server hold in memory (see
 	// limits.go).
 	Limits LimitsConfig `json:"limits"`
@@ -309,6 +312,11 @@ func (c *Config) Validate() error {
 	for i := range c.Groups {
 		if err := c.Groups[i].validate(); err != nil {
 			return fmt.Errorf("groups[%d].%w", i, err)
+		}
+	}
+	if c.NATCheck != nil {
+		if err := c.NATCheck.validate(c.Apps); err != nil {
+			return err
 		}
 	}
 	if err := c.Media.validate(); err != nil {

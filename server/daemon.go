@@ -17,6 +17,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/internal/wsconn"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
+	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/httpflv"
@@ -71,6 +72,9 @@ type Daemon struct {
 	source  func() (Config, error)
 	cfgMu   sync.Mutex // one Reload at a time; cfg's reloadable fields
 	reloads atomic.Uint64
+
+	nat     *natcheck.Responder             // natcheck.go
+	natHook func(*netstream.Conn, []string) // natcheck.go
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -118,7 +122,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
-		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
+		Hooks: d.natHooks(d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks()))))}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
 	}
@@ -168,6 +172,10 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, errors.New("groups need an RTMFP endpoint")
 	}
 	if err := d.startGroups(); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := d.startNATCheck(); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -370,6 +378,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.status != nil {
 		d.status.close()
 	}
+	d.closeNATCheck()
 	d.log.Info("shutdown complete", "duration", time.Since(start).Round(time.Millisecond),
 		"sessions", d.sessions.closed.Load(), "abandoned", d.sessions.dropped.Load(),
 		"cutShort", epCut.Load() || rtmpCut.Load() || relayCut)
@@ -392,6 +401,7 @@ func (d *Daemon) close() {
 	d.cancel()
 	d.ctl.http.Close(context.Background())
 	d.closeGroups()
+	d.closeNATCheck()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}
