@@ -30,8 +30,13 @@ type netStream struct {
 	recStop    func()   // ends the recording of what is published
 }
 
-// PublisherName names the publisher in logs.
-func (ns *netStream) PublisherName() string { return ns.c.ID + "/" + ns.pubName }
+// PublisherName names the publisher in logs and status (read by the status
+// pages while publish sets it).
+func (ns *netStream) PublisherName() string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return ns.c.ID + "/" + ns.pubName
+}
 
 // Conn returns the connection of a publisher that is a client NetStream.
 func ConnOf(p Publisher) (*Conn, bool) {
