@@ -37,6 +37,8 @@ type inStream struct {
 // concurrent use.
 type Reader struct {
 	r         *bufio.Reader
+	src       io.Reader // under r, until r grows (nil: it does not)
+	got       int       // message bytes read while r is small
 	lim       Limits
 	chunkSize uint32
 	streams   map[uint32]*inStream
@@ -49,15 +51,30 @@ type Reader struct {
 	acct      *budget.Account
 }
 
+// The Reader's buffer starts small: most connections are players, whose
+// peers send a few commands and acknowledgements, and every byte of it is
+// held per connection. A peer that sends media (a publisher) gets a larger
+// one after growAfter bytes of messages, at the first message boundary
+// where the small one is empty: with chunks near the small buffer's size,
+// each chunk would otherwise take two reads.
+const (
+	smallReadBuffer = 4 << 10
+	largeReadBuffer = 64 << 10
+	growAfter       = 256 << 10
+)
+
 // NewReader returns a Reader reading chunks from r with the default chunk
 // size of 128 bytes. It reads through r directly if r is a *bufio.Reader.
 func NewReader(r io.Reader, lim Limits) *Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
+		br = bufio.NewReaderSize(r, smallReadBuffer)
+	} else {
+		r = nil // the caller's buffer: kept as it is
 	}
 	return &Reader{
 		r:         br,
+		src:       r,
 		lim:       lim.withDefaults(),
 		chunkSize: DefaultChunkSize,
 		streams:   make(map[uint32]*inStream),
@@ -138,7 +155,21 @@ func (r *Reader) ReadMessage() (Message, error) {
 		if err := r.control(m); err != nil {
 			return Message{}, err
 		}
+		if r.src != nil {
+			r.grow(len(m.Payload))
+		}
 		return m, nil
+	}
+}
+
+// grow counts n more bytes of messages and replaces the small read buffer
+// by the large one once the peer has sent growAfter bytes and nothing is
+// left in it.
+func (r *Reader) grow(n int) {
+	r.got += n
+	if r.got >= growAfter && r.r.Buffered() == 0 {
+		r.r = bufio.NewReaderSize(r.src, largeReadBuffer)
+		r.src = nil
 	}
 }
 
