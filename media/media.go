@@ -31,6 +31,11 @@ type Message struct {
 	Type      uint8
 	Timestamp uint32 // milliseconds
 	Payload   []byte
+	// Encoded, when not nil, holds serialized forms of Payload shared by
+	// the consumers of a fan-out (see Encodings). It describes the payload
+	// it was made for only: a consumer checks Encodings.For before use, so
+	// code that swaps Payload need not clear it.
+	Encoded *Encodings
 }
 
 // IsAudio, IsVideo and IsData classify the message.

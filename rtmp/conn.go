@@ -3,7 +3,6 @@ package rtmp
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -68,11 +67,20 @@ type Conn struct {
 	lastAck   uint64
 	peerAck   atomic.Uint32
 
-	// Write side.
+	// Write side (see write.go): messages are framed into batch, whose
+	// pieces are written with one vectored write.
 	wmu        sync.Mutex
-	w          *chunk.Writer
+	fr         *chunk.Framer
+	batch      chunk.Batch
+	raw        *rawWriter // nil: write through dc
 	werr       error
+	wacct      *budget.Account
+	outChunk   atomic.Int32  // fr's chunk size, for Prepare
 	sentWindow atomic.Uint32 // last Window Acknowledgement Size sent
+	hsOK       atomic.Bool   // the handshake succeeded
+
+	errMu    sync.Mutex
+	firstErr error // the first write error, as the network gave it
 
 	ctlMu      sync.Mutex
 	ctl        []media.Message
@@ -97,7 +105,9 @@ func newConn(nc net.Conn, cfg *Config, client bool) *Conn {
 	c.dc = &deadlineConn{nc: nc, readTimeout: c.cfg.ReadTimeout, writeTimeout: c.cfg.WriteTimeout, onRead: c.maybeAck}
 	c.start = time.Now()
 	c.r = chunk.NewReader(c.dc, c.cfg.limits())
-	c.w = chunk.NewWriter(c.dc)
+	c.fr = chunk.NewFramer()
+	c.outChunk.Store(int32(c.fr.ChunkSize()))
+	c.raw = newRawWriter(nc)
 	return c
 }
 
@@ -127,6 +137,7 @@ func (c *Conn) Handshake(ctx context.Context) error {
 		c.dc.mu.Lock()
 		c.dc.pingInterval, c.dc.onIdle = c.cfg.PingInterval, c.ping
 		c.dc.mu.Unlock()
+		c.hsOK.Store(true)
 	}
 	if err != nil {
 		if cerr := contextErr(ctx); cerr != nil {
@@ -137,6 +148,13 @@ func (c *Conn) Handshake(ctx context.Context) error {
 	}
 	return c.hsErr
 }
+
+// SetReadHook makes ReadMessage call f, on the reading goroutine, before
+// each read from the network: at that point every message received so far
+// has been returned, so a server passing on what a peer publishes can hold
+// its writes until then and send the messages that arrived together with
+// one write per player, without delaying any. Call it before ReadMessage.
+func (c *Conn) SetReadHook(f func()) { c.dc.beforeRead = f }
 
 // Digest reports whether the handshake used the digest form.
 func (c *Conn) Digest() bool {
@@ -155,7 +173,7 @@ func (c *Conn) Digest() bool {
 // control or aggregate message gives an error wrapping ErrMalformed that
 // leaves the connection usable; any other error ends it.
 func (c *Conn) ReadMessage() (Message, error) {
-	if err := c.Handshake(context.Background()); err != nil {
+	if err := c.ready(); err != nil {
 		return Message{}, err
 	}
 	for {
@@ -295,92 +313,6 @@ func (c *Conn) drainControlLocked() {
 	}
 }
 
-// csidFor chooses the outgoing chunk stream of a message.
-func csidFor(streamID uint32, typ uint8) uint32 {
-	switch typ {
-	case media.TypeSetChunkSize, media.TypeAbort, media.TypeAck, media.TypeUserControl,
-		media.TypeWindowAckSize, media.TypeSetPeerBW:
-		return csidControl
-	case media.TypeAudio:
-		return csidAudio
-	case media.TypeVideo:
-		return csidVideo
-	case media.TypeAggregate:
-		return csidAggregate
-	}
-	if streamID == 0 {
-		return csidCommand
-	}
-	return csidStreamCommand
-}
-
-// writeLocked writes one message; c.wmu is held. A write error is sticky
-// and closes the connection, whose chunk stream is then out of sync.
-func (c *Conn) writeLocked(streamID uint32, m media.Message) error {
-	if c.werr != nil {
-		return c.werr
-	}
-	err := c.w.WriteMessage(csidFor(streamID, m.Type), chunk.Message{
-		Type: m.Type, Timestamp: m.Timestamp, StreamID: streamID, Payload: m.Payload,
-	})
-	if err != nil {
-		if errors.Is(err, chunk.ErrMessageTooLarge) {
-			return err // nothing was written
-		}
-		return c.failWrite(err)
-	}
-	switch m.Type {
-	case media.TypeSetChunkSize:
-		if v, err := controlValue(m, "Set Chunk Size"); err == nil {
-			c.w.SetChunkSize(int(v))
-		}
-	case media.TypeWindowAckSize:
-		if v, err := controlValue(m, "Window Acknowledgement Size"); err == nil {
-			c.sentWindow.Store(v)
-		}
-	}
-	return nil
-}
-
-func (c *Conn) flushLocked() error {
-	if c.werr != nil {
-		return c.werr
-	}
-	if err := c.w.Flush(); err != nil {
-		return c.failWrite(err)
-	}
-	return nil
-}
-
-func (c *Conn) failWrite(err error) error {
-	c.werr = fmt.Errorf("rtmp: writing to %s: %w", c.nc.RemoteAddr(), err)
-	c.Close()
-	return c.werr
-}
-
-// WriteMessage writes one message on message stream streamID and flushes
-// it. Set Chunk Size messages written here also change the chunk size of
-// the following messages.
-func (c *Conn) WriteMessage(streamID uint32, m media.Message) error {
-	return c.WriteMessages(streamID, m)
-}
-
-// WriteMessages writes messages on message stream streamID and flushes
-// once, holding the writer lock for all of them.
-func (c *Conn) WriteMessages(streamID uint32, msgs ...media.Message) error {
-	if err := c.Handshake(context.Background()); err != nil {
-		return err
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	for _, m := range msgs {
-		if err := c.writeLocked(streamID, m); err != nil {
-			return err
-		}
-	}
-	return c.flushLocked()
-}
-
 // WriteCommand writes cmd as an AMF0 command on message stream streamID.
 func (c *Conn) WriteCommand(streamID uint32, cmd *Command) error {
 	m, err := cmd.Message()
@@ -450,11 +382,17 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // LocalAddr returns the local address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
-// SetAccount charges the memory held by the peer's incomplete messages to
-// a, a share of a server-wide memory budget: ReadMessage fails with an
-// error wrapping ErrReassemblyLimit once a is over its limit. Call it
-// before the first read, or from the reading goroutine.
-func (c *Conn) SetAccount(a *budget.Account) { c.r.SetAccount(a) }
+// SetAccount charges the memory the peer makes the connection hold to a, a
+// share of a server-wide memory budget: its incomplete messages
+// (ReadMessage fails with an error wrapping ErrReassemblyLimit once a is
+// over its limit) and the messages written while they wait for it to read.
+// Call it before the first read and write.
+func (c *Conn) SetAccount(a *budget.Account) {
+	c.r.SetAccount(a)
+	c.wmu.Lock()
+	c.wacct = a
+	c.wmu.Unlock()
+}
 
 // Close closes the connection. A reader or writer blocked on it returns.
 func (c *Conn) Close() error {

@@ -21,6 +21,7 @@ type deadlineConn struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	onRead       func() // called after bytes arrive
+	beforeRead   func() // called before each read of the connection
 	pingInterval time.Duration
 	onIdle       func() // called when a read has waited pingInterval
 
@@ -35,6 +36,9 @@ type deadlineConn struct {
 // interval, a read idle for that long calls onIdle (which sends a ping) and
 // goes on waiting, until the read timeout.
 func (d *deadlineConn) Read(p []byte) (int, error) {
+	if d.beforeRead != nil {
+		d.beforeRead()
+	}
 	var limit time.Time
 	if d.readTimeout > 0 {
 		limit = time.Now().Add(d.readTimeout)
@@ -86,6 +90,14 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 	n, err := d.nc.Write(p)
 	d.written.Add(uint64(n))
 	return n, err
+}
+
+// armWrite sets the write deadline for a write about to wait for the peer.
+// Writes that do not wait (rawWriter without wait) ignore it.
+func (d *deadlineConn) armWrite() {
+	d.mu.Lock()
+	d.nc.SetWriteDeadline(d.deadline(d.writeTimeout))
+	d.mu.Unlock()
 }
 
 // deadline returns the earlier of now+timeout and the hard deadline; zero
