@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,11 @@ type Conn struct {
 	calls     calls // the server's calls to the client
 	// connectedAt is when connect succeeded.
 	connectedAt time.Time
+
+	holdMu  sync.Mutex
+	hold    bool      // the transport calls Flush (see HoldPublished)
+	toFlush []*Stream // streams written since the last Flush
+
 	// ID identifies the connection in logs and status (the peer ID for
 	// RTMFP).
 	ID string
@@ -134,6 +140,42 @@ func (c *Conn) PeerAddresses() []string {
 	return append([]string(nil), c.peerAddrs...)
 }
 
+// HoldPublished tells the connection that its transport calls Flush before
+// it waits for more messages from the client: the media the client
+// publishes may then wait for Flush on its way to players, so that what
+// arrived together reaches each player in one write (see Stream.WriteHeld).
+func (c *Conn) HoldPublished() {
+	c.holdMu.Lock()
+	c.hold = true
+	c.holdMu.Unlock()
+}
+
+// Flush delivers the media held since the last Flush (see HoldPublished).
+func (c *Conn) Flush() {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	for i, s := range c.toFlush {
+		s.Flush()
+		c.toFlush[i] = nil
+	}
+	c.toFlush = c.toFlush[:0]
+}
+
+// publishMedia passes a message the client publishes to its stream.
+func (c *Conn) publishMedia(ns *netStream, s *Stream, m media.Message) {
+	c.holdMu.Lock()
+	hold := c.hold
+	if hold && (len(c.toFlush) == 0 || c.toFlush[len(c.toFlush)-1] != s) && !slices.Contains(c.toFlush, s) {
+		c.toFlush = append(c.toFlush, s)
+	}
+	c.holdMu.Unlock()
+	if hold {
+		s.WriteHeld(ns, m)
+	} else {
+		s.Write(ns, m)
+	}
+}
+
 // Transport returns the connection's transport.
 func (c *Conn) Transport() Transport { return c.t }
 
@@ -175,7 +217,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 				}
 			}
 		}
-		ns.publishing.Write(ns, m)
+		c.publishMedia(ns, ns.publishing, m)
 	}
 	return nil
 }

@@ -249,7 +249,11 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	if a, ok := c.t.(Accounted); ok {
 		opts.Account = a.Account()
 	}
-	sub := c.subscribe(s, sink, opts)
+	var subSink Sink = sink
+	if d, ok := sink.sink.(DirectSink); ok {
+		subSink = directPlayerSink{sink, d}
+	}
+	sub := c.subscribe(s, subSink, opts)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten
@@ -402,6 +406,19 @@ func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
 	}
 	return p.sink.WriteMedia(ctx, m)
 }
+
+// directPlayerSink is the playerSink of a transport sink that takes media
+// without blocking.
+type directPlayerSink struct {
+	*playerSink
+	d DirectSink
+}
+
+func (p directPlayerSink) TryWriteMedia(msgs []media.Message) (bool, error) {
+	return p.d.TryWriteMedia(msgs)
+}
+
+func (p directPlayerSink) Prepare(m *media.Message) int { return p.d.Prepare(m) }
 
 // WriteMediaBatch passes a batch to a transport sink that takes batches,
 // and writes the messages one by one to one that does not.

@@ -455,9 +455,10 @@ func TestDropOldestGOPKeepsBound(t *testing.T) {
 	defer close(block)
 	sub := newSubscription(nil, &chanSink{ch: make(chan media.Message, 1), block: block}, SubscribeOptions{Limit: 3500})
 	defer sub.cancel()
-	sub.push(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}, stickyVideo)
+	sub.push(&media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}, stickyVideo, false)
 	for i := range 12 {
-		sub.push(video(uint32(i*40), i%4 == 0, 1000), notSticky)
+		v := video(uint32(i*40), i%4 == 0, 1000)
+		sub.push(&v, notSticky, false)
 	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()

@@ -37,8 +37,10 @@ type Stream struct {
 	audioHdr  *media.Message
 	listeners []StreamListener
 	stats     StreamStats
-	gop       gopCache  // the last group of pictures (see gopcache.go)
-	since     time.Time // when the current publisher started
+	gop       gopCache        // the last group of pictures (see gopcache.go)
+	since     time.Time       // when the current publisher started
+	held      []*Subscription // to flush: their DirectSinks hold messages
+	spare     []*Subscription // the other buffer of held
 }
 
 // PublishedSince returns when the current publisher started (zero when the
@@ -95,7 +97,19 @@ func (s *Stream) Subscribers() int {
 // the current publisher may write; others are ignored. Metadata and codec
 // headers up to the registry's MaxSticky bytes are kept for late joiners
 // (the latest of each); larger ones are passed on as ordinary messages.
-func (s *Stream) Write(p Publisher, m media.Message) {
+// Write only queues m: each subscription's goroutine delivers it.
+func (s *Stream) Write(p Publisher, m media.Message) { s.write(p, m, false) }
+
+// WriteHeld is Write for a publisher that calls Flush before it waits for
+// more input (an RTMP connection's reader, see Conn.HoldPublished). Players
+// whose transport takes messages without blocking (DirectSink) get m at the
+// next Flush, on the caller's goroutine, with the other messages held for
+// them: what the publisher sent together goes to each player in one write,
+// without a hand-off to the subscription's goroutine. The rest is queued as
+// by Write.
+func (s *Stream) WriteHeld(p Publisher, m media.Message) { s.write(p, m, true) }
+
+func (s *Stream) write(p Publisher, m media.Message, direct bool) {
 	kind := notSticky
 	switch {
 	case m.IsSequenceHeader():
@@ -110,8 +124,8 @@ func (s *Stream) Write(p Publisher, m media.Message) {
 		kind = notSticky
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.publisher != p {
-		s.mu.Unlock()
 		return
 	}
 	if kind != notSticky {
@@ -132,7 +146,29 @@ func (s *Stream) Write(p Publisher, m media.Message) {
 	s.stats.Bytes += uint64(len(m.Payload))
 	s.gop.add(m, kind != notSticky, s.reg.GOPCache)
 	for sub := range s.subs {
-		sub.push(m, kind)
+		if sub.push(&m, kind, direct) {
+			s.held = append(s.held, sub)
+		}
+	}
+}
+
+// Flush delivers what the players' DirectSinks hold (see WriteHeld).
+func (s *Stream) Flush() {
+	s.mu.Lock()
+	held := s.held
+	if len(held) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.held, s.spare = s.spare, nil
+	s.mu.Unlock()
+	for i, sub := range held {
+		sub.flush()
+		held[i] = nil
+	}
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = held[:0]
 	}
 	s.mu.Unlock()
 }
@@ -157,13 +193,13 @@ func (s *Stream) SubscribeWith(sink Sink, o SubscribeOptions) *Subscription {
 	s.mu.Lock()
 	for _, m := range []*media.Message{s.metadata, s.videoHdr, s.audioHdr} {
 		if m != nil {
-			kind := stickyOf(*m)
-			sub.push(*m, kind)
+			c := *m
+			sub.push(&c, stickyOf(c), false)
 		}
 	}
 	if o.AtKeyframe {
 		for _, m := range s.gop.msgs {
-			sub.push(m, notSticky)
+			sub.push(&m, notSticky, false)
 		}
 	}
 	s.subs[sub] = struct{}{}

@@ -27,6 +27,27 @@ type BatchSink interface {
 	WriteMediaBatch(ctx context.Context, msgs []media.Message) error
 }
 
+// DirectSink is a BatchSink that can also take messages without ever
+// blocking. The publisher's goroutine then writes them itself when the
+// transport is idle — no hand-off to the subscription's goroutine — and the
+// messages a publisher sent together go out in one write (see
+// Stream.Flush). Only what the transport cannot take at once goes through
+// the subscription's queue and goroutine, whose bounds and drops are those
+// of any sink.
+type DirectSink interface {
+	BatchSink
+	// TryWriteMedia writes msgs if the transport can take them without
+	// waiting, and returns false, having taken nothing, when it cannot. An
+	// error ends the subscription.
+	TryWriteMedia(msgs []media.Message) (bool, error)
+	// Prepare is called, on the publisher's goroutine and before m is
+	// queued for anyone else, for each message queued for the sink: the
+	// sink may attach to m a serialized form of it that every sink of the
+	// fan-out writing the same form shares (m.Encoded). It returns the
+	// bytes that form holds, charged to the queue with m.
+	Prepare(m *media.Message) int
+}
+
 // Bounds of one batch given to a BatchSink.
 const (
 	maxBatch      = 32
@@ -83,6 +104,7 @@ type SubscribeOptions struct {
 type Subscription struct {
 	stream *Stream
 	sink   Sink
+	direct DirectSink // the sink, if it is one
 	opts   SubscribeOptions
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -99,6 +121,9 @@ type Subscription struct {
 	stats       SubscriptionStats
 	closeErr    error
 	behindSince time.Time // first drop since the queue last caught up
+	writing     bool      // a batch is being delivered
+	held        bool      // the stream's next Flush delivers the queue
+	scratch     []media.Message
 }
 
 // stickyKind sorts what a queue keeps through drops.
@@ -116,16 +141,12 @@ type entry struct {
 	m    media.Message
 	kind stickyKind
 	fn   func() // a marker queued by After: run, not delivered
+	size int    // what it is charged: payload, prepared form, overhead
 }
 
 func (e *entry) sticky() bool { return e.kind != notSticky }
 
-func (e *entry) cost() int {
-	if e.kind == stickyMark {
-		return 0
-	}
-	return len(e.m.Payload) + entryOverhead
-}
+func (e *entry) cost() int { return e.size }
 
 // stickyOf tells what kind of sticky message m is, for a message the
 // stream keeps for late joiners.
@@ -145,6 +166,7 @@ func newSubscription(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := &Subscription{stream: s, sink: sink, opts: o, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
+	sub.direct, _ = sink.(DirectSink)
 	go sub.run()
 	return sub
 }
@@ -216,39 +238,101 @@ func (sub *Subscription) take(n int) {
 }
 
 // push queues m (publisher side: never blocks); kind says whether the
-// queue must keep it through drops.
-func (sub *Subscription) push(m media.Message, kind stickyKind) {
+// queue must keep it through drops. With direct, a message for an idle
+// DirectSink is held for the stream's Flush instead of waking the
+// subscription's goroutine: push reports true when the subscription must be
+// added to the stream's list of those to flush. The sink may attach a
+// shared form to *m (DirectSink.Prepare).
+func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (flush bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	sticky := kind != notSticky
 	if sub.ctx.Err() != nil || (sub.paused && !sticky) {
-		return
+		return false
 	}
 	switch {
 	case m.Type == media.TypeAudio && sub.noAudio && !sticky,
 		m.Type == media.TypeVideo && sub.noVideo && !sticky:
-		return
+		return false
 	case m.Type == media.TypeVideo && !sticky && sub.waitKey:
 		if !m.IsKeyframe() {
 			sub.stats.Dropped++
-			return
+			return false
 		}
 		sub.waitKey = false
 	}
 	if sticky {
 		sub.supersede(kind)
 	}
-	e := entry{m: m, kind: kind}
+	e := entry{kind: kind, size: len(m.Payload) + entryOverhead}
+	if sub.direct != nil {
+		e.size += sub.direct.Prepare(m)
+	}
+	e.m = *m
 	sub.q = append(sub.q, e)
-	sub.take(e.cost())
+	sub.take(e.size)
 	if sub.bytes > sub.opts.Limit {
 		for sub.bytes > sub.opts.Limit && sub.dropOldestGOP() {
 		}
 		sub.behind()
 	}
+	if direct && sub.direct != nil && !sub.writing && (sub.held || len(sub.q) == 1) {
+		flush = !sub.held
+		sub.held = true
+		return flush
+	}
+	sub.signal()
+	return false
+}
+
+// signal wakes the subscription's goroutine.
+func (sub *Subscription) signal() {
 	select {
 	case sub.ready <- struct{}{}:
 	default:
+	}
+}
+
+// flush writes the queue through the DirectSink, on the publisher's
+// goroutine, as far as the transport takes it without waiting; the
+// subscription's goroutine delivers the rest. The write happens under
+// sub.mu: it never blocks, and the queue cannot change under it.
+func (sub *Subscription) flush() {
+	sub.mu.Lock()
+	sub.held = false
+	var err error
+	for !sub.writing && sub.ctx.Err() == nil && len(sub.q) > 0 {
+		size, cost, n := 0, 0, 0
+		for n < len(sub.q) && n < maxBatch && sub.q[n].fn == nil && size < maxBatchBytes {
+			sub.scratch = append(sub.scratch, sub.q[n].m)
+			size += len(sub.q[n].m.Payload)
+			cost += sub.q[n].size
+			n++
+		}
+		if n == 0 {
+			break // an After marker: the goroutine runs it
+		}
+		var ok bool
+		ok, err = sub.direct.TryWriteMedia(sub.scratch)
+		clear(sub.scratch)
+		sub.scratch = sub.scratch[:0]
+		if err != nil || !ok {
+			break
+		}
+		clear(sub.q[:n])
+		sub.q = sub.q[n:]
+		sub.take(-cost)
+		sub.stats.Delivered += uint64(n)
+		if sub.bytes <= sub.opts.Limit/4 {
+			sub.behindSince = time.Time{} // caught up
+		}
+	}
+	if err == nil && len(sub.q) > 0 {
+		sub.signal()
+	}
+	sub.mu.Unlock()
+	if err != nil {
+		sub.delivered(err, 0)
 	}
 }
 
@@ -324,10 +408,7 @@ func (sub *Subscription) After(fn func()) {
 		return
 	}
 	sub.q = append(sub.q, entry{kind: stickyMark, fn: fn})
-	select {
-	case sub.ready <- struct{}{}:
-	default:
-	}
+	sub.signal()
 }
 
 // dropOldestGOP removes queued messages from the head up to the second key
@@ -389,6 +470,7 @@ func (sub *Subscription) run() {
 	var batch []media.Message
 	for {
 		sub.mu.Lock()
+		sub.writing = false
 		if sub.bytes <= sub.opts.Limit/4 {
 			sub.behindSince = time.Time{} // caught up
 		}
@@ -401,6 +483,9 @@ func (sub *Subscription) run() {
 				return
 			}
 		}
+		// Until it loops, the goroutine delivers (or runs a marker):
+		// Stream.Flush leaves the queue to it, so that order holds.
+		sub.writing = true
 		if bs != nil && sub.q[0].fn == nil && len(sub.q) > 1 {
 			// Every message up to the next After marker, within bounds.
 			size, cost := 0, 0

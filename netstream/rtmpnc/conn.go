@@ -24,7 +24,6 @@ import (
 type transport struct {
 	srv  *Server
 	rc   *rtmp.Conn
-	wc   *watchConn
 	id   string
 	log  *slog.Logger
 	conn *netstream.Conn
@@ -44,8 +43,8 @@ type transport struct {
 	reason  error
 }
 
-func newTransport(srv *Server, rc *rtmp.Conn, wc *watchConn, id string) *transport {
-	return &transport{srv: srv, rc: rc, wc: wc, id: id, born: time.Now(), connected: make(chan struct{}),
+func newTransport(srv *Server, rc *rtmp.Conn, id string) *transport {
+	return &transport{srv: srv, rc: rc, id: id, born: time.Now(), connected: make(chan struct{}),
 		log: srv.log.With("session", id, "proto", "rtmp", "remote", rc.RemoteAddr().String())}
 }
 
@@ -89,10 +88,15 @@ func (t *transport) serve() {
 		return
 	}
 	t.conn = srv.cfg.NS.NewConn(t, t.id)
+	// What a publisher sent together goes to each player in one write:
+	// the players' writes wait until the reader has used up what it read.
+	t.conn.HoldPublished()
+	t.rc.SetReadHook(t.conn.Flush)
 	err := t.readLoop(noConnect)
+	t.conn.Flush()
 	t.conn.Close()
 	t.mu.Lock()
-	switch werr := t.wc.writeErr(); {
+	switch werr := t.rc.WriteFailure(); {
 	case t.reason != nil:
 		err = t.reason // why we closed it ourselves
 	case werr != nil && errors.Is(err, net.ErrClosed):
@@ -321,7 +325,16 @@ func (s mediaSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) er
 	return s.t.writeMedia(ctx, s.id, msgs...)
 }
 
+// TryWriteMedia writes msgs if the connection takes them without waiting.
+func (s mediaSink) TryWriteMedia(msgs []media.Message) (bool, error) {
+	return s.t.tryWriteMedia(s.id, msgs)
+}
+
+// Prepare attaches to m the body of its chunks, shared with the other
+// players of the fan-out (see rtmp.Conn.Prepare).
+func (s mediaSink) Prepare(m *media.Message) int { return s.t.rc.Prepare(s.id, m) }
+
 var _ netstream.Transport = (*transport)(nil)
-var _ netstream.BatchSink = mediaSink{}
+var _ netstream.DirectSink = mediaSink{}
 var _ netstream.ConnectedNotifier = (*transport)(nil)
 var _ netstream.Accounted = (*transport)(nil)

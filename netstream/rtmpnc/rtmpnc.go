@@ -221,8 +221,7 @@ func (srv *Server) start(nc net.Conn) bool {
 		nc.Close()
 		return false
 	}
-	wc := &watchConn{Conn: nc}
-	t := newTransport(srv, rtmp.NewServerConn(wc, &srv.rtmpCfg), wc, fmt.Sprintf("rtmp-%d", srv.nextID.Add(1)))
+	t := newTransport(srv, rtmp.NewServerConn(nc, &srv.rtmpCfg), fmt.Sprintf("rtmp-%d", srv.nextID.Add(1)))
 	t.acct = srv.cfg.Memory.Open(t.id+" ("+nc.RemoteAddr().String()+")", srv.cfg.PeerMemory, t.abort)
 	t.rc.SetAccount(t.acct)
 	srv.conns[t] = struct{}{}
@@ -239,33 +238,6 @@ func (srv *Server) start(nc net.Conn) bool {
 		srv.mu.Unlock()
 	}()
 	return true
-}
-
-// watchConn remembers the first write error: the rtmp Conn closes itself
-// when a write fails, and the reader that sees the closed connection must
-// be able to tell why.
-type watchConn struct {
-	net.Conn
-	mu   sync.Mutex
-	werr error
-}
-
-func (w *watchConn) Write(p []byte) (int, error) {
-	n, err := w.Conn.Write(p)
-	if err != nil {
-		w.mu.Lock()
-		if w.werr == nil {
-			w.werr = err
-		}
-		w.mu.Unlock()
-	}
-	return n, err
-}
-
-func (w *watchConn) writeErr() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.werr
 }
 
 // Stats returns the server's counters.

@@ -84,6 +84,31 @@ func (t *transport) writeMedia(ctx context.Context, sid uint32, msgs ...media.Me
 	}
 }
 
+// tryWriteMedia writes media messages of stream sid if it can without
+// waiting: nothing queued or being written, and the rtmp Conn takes them at
+// once (see rtmp.Conn.TryWriteMessages). It runs on the publisher's
+// goroutine, for each player; false means the messages go through the
+// subscription's goroutine.
+func (t *transport) tryWriteMedia(sid uint32, msgs []media.Message) (bool, error) {
+	t.mu.Lock()
+	if t.closed || t.closing {
+		t.mu.Unlock()
+		return false, errClosed
+	}
+	if t.busy || len(t.q) > 0 {
+		t.mu.Unlock()
+		return false, nil
+	}
+	t.busy = true
+	t.mu.Unlock()
+	ok, err := t.rc.TryWriteMessages(sid, msgs)
+	t.idle()
+	if err != nil {
+		t.failed(err)
+	}
+	return ok, err
+}
+
 // idle is called by a writer when it is done: it hands the queue to a new
 // flusher, or closes the connection when Close is waiting for the queue.
 func (t *transport) idle() {
