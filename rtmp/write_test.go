@@ -15,7 +15,7 @@ import (
 
 // tcpPair returns a server Conn and a client Conn connected over loopback
 // TCP (the server writes with writev) after the handshake.
-func tcpPair(t *testing.T, cfg *Config) (server, client *Conn) {
+func tcpPair(t testing.TB, cfg *Config) (server, client *Conn) {
 	t.Helper()
 	ln, err := Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
