@@ -314,6 +314,9 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		c.mu.Lock()
 		c.peerAddrs = addrs
 		c.mu.Unlock()
+		if h := c.srv.cfg.Hooks.OnPeerInfo; h != nil {
+			h(c)
+		}
 	case "getStreamLength":
 		name, _ := cmd.ArgString(0)
 		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))

@@ -87,6 +87,9 @@ type Hooks struct {
 	// OnCall answers a client call the server does not implement itself.
 	// Return ErrUnknownMethod for NetConnection.Call.Failed.
 	OnCall func(c *Conn, cmd Command) (result any, err error)
+	// OnPeerInfo is told that an RTMFP client announced the addresses
+	// where peers may reach it (setPeerInfo; see Conn.PeerAddresses).
+	OnPeerInfo func(c *Conn)
 }
 
 // StreamRequest is a publish or play a hook is asked about.
