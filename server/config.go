@@ -76,6 +76,8 @@ type Config struct {
 	Relay RelayConfig `json:"relay"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
+	// Cluster makes the server one node of a cluster (see cluster.go).
+	Cluster ClusterConfig `json:"cluster"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -300,6 +302,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Media.validate(); err != nil {
 		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
+		return fmt.Errorf("cluster.%w", err)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

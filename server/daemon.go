@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtmfpd/rtmfpd/cluster"
+	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netgroup"
@@ -49,6 +53,9 @@ type Daemon struct {
 	recorder     *recorder.Recorder
 	vod          *vod.Service
 	sessions     *sessionLog
+	cluster      *cluster.Node      // nil: a single node
+	nats         *natsembed.Server  // the embedded NATS server, if any
+	natsConn     *nats.Conn
 	started      time.Time
 	wg           sync.WaitGroup
 
@@ -102,12 +109,19 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
+	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
 	}
 	d.ns = netstream.NewServer(nsc)
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
+	// The cluster is joined before any packet is read, so that every
+	// introduction and IHello may use it.
+	if err := d.startCluster(); err != nil {
+		d.close()
+		return nil, err
+	}
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
 		network := "udp4"
@@ -118,6 +132,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
 			Profile:         prof,
 			OnIntroduction:  d.intro.Hook(epp),
+			Redirect:        d.redirect,
 			InOrder:         netConnectionsInOrder,
 			Logger:          log,
 			MaxSessions:     cfg.Session.MaxSessions,
@@ -137,6 +152,9 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		*epp = ep
 		d.endpoints = append(d.endpoints, ep)
 		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
+	}
+	if d.cluster != nil {
+		d.cluster.Advertise(d.prof.PeerID(), d.advertised())
 	}
 	// The groups are joined before any session or publication is accepted.
 	if len(cfg.Groups) > 0 && len(d.endpoints) == 0 {
@@ -232,6 +250,9 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if !d.sessions.follow(s) {
 			continue
 		}
+		if d.cluster != nil {
+			d.cluster.SessionOpened(s.RemoteAddr())
+		}
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
@@ -285,6 +306,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	// Leave the groups first: neighbours hear it while sessions are up.
 	d.closeGroups()
+	d.drainCluster(ctx)
 	cctx, cancel := connectionsContext(ctx)
 	defer cancel()
 	var rtmpCut, epCut atomic.Bool
@@ -332,6 +354,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	d.closeMedia()
+	d.stopCluster()
 	if err := d.ctl.http.Close(ctx); err != nil {
 		d.log.Warn("shutdown: HTTP callback reports left unsent", "err", err)
 	}
@@ -361,6 +384,7 @@ func (d *Daemon) close() {
 	d.cancel()
 	d.ctl.http.Close(context.Background())
 	d.closeGroups()
+	d.stopCluster()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}

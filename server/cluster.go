@@ -1,0 +1,261 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtmfpd/rtmfpd/cluster"
+	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
+	"github.com/rtmfpd/rtmfpd/cluster/registry"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
+)
+
+// ClusterConfig makes the server one node of a cluster (package cluster):
+// nodes share one introducer, one group directory and one stream
+// namespace through a registry on NATS, pull streams from each other over
+// QUIC trunks and send new sessions to each other when over their load.
+// Everything else in the configuration stays per node.
+type ClusterConfig struct {
+	// Node names this node, unique in the cluster (letters, digits, - and
+	// _). Empty: no cluster.
+	Node string `json:"node"`
+	// NATS lists the URLs of the NATS servers to use
+	// ("nats://host:4222"; user and password may be in the URL). Empty
+	// with EmbeddedNATS: the embedded server.
+	NATS []string `json:"nats"`
+	// NATSToken and NATSCredentials (a .creds file) authenticate to NATS.
+	NATSToken       string `json:"natsToken"`
+	NATSCredentials string `json:"natsCredentials"`
+	// EmbeddedNATS runs a NATS server in this process; the nodes'
+	// embedded servers join each other with routes.
+	EmbeddedNATS *EmbeddedNATSConfig `json:"embeddedNATS"`
+	// Prefix starts the registry's subjects (default "rtmfpd"):
+	// clusters sharing a NATS system need different prefixes.
+	Prefix string `json:"prefix"`
+	// Heartbeat is the nodes' heartbeat period (default 1 s); a node not
+	// heard from for Expiry (default 3 heartbeats) is dropped with its
+	// peers, members and streams.
+	Heartbeat Duration `json:"heartbeat"`
+	Expiry    Duration `json:"expiry"`
+	// Advertise lists the RTMFP addresses other nodes send clients to
+	// (load balancing) and give for this server's peer ID. Default: the
+	// rtmfp addresses that name a host (not 0.0.0.0 or [::]).
+	Advertise []string `json:"advertise"`
+	// Trunk is the QUIC listener that streams are pulled from.
+	Trunk TrunkConfig `json:"trunk"`
+	// MaxSessions and MaxCPU (percent of one core): over either, new
+	// sessions are redirected to a less-loaded node. 0: no limit.
+	MaxSessions int     `json:"maxSessions"`
+	MaxCPU      float64 `json:"maxCPU"`
+	// DrainTimeout is how long a stopping node redirects new sessions to
+	// the others before it closes its own (default 0: it leaves the
+	// registry and closes at once).
+	DrainTimeout Duration `json:"drainTimeout"`
+}
+
+// EmbeddedNATSConfig is the NATS server a node runs in its process.
+type EmbeddedNATSConfig struct {
+	// Listen is the client address (default 127.0.0.1:4222).
+	Listen string `json:"listen"`
+	// ClusterListen is the route address other nodes' servers join (""
+	// for a server of its own); Routes their route addresses.
+	ClusterListen string   `json:"clusterListen"`
+	Routes        []string `json:"routes"`
+	// Token is required from clients and routes when set.
+	Token string `json:"token"`
+}
+
+// TrunkConfig is a node's QUIC trunk (package cluster/trunk).
+type TrunkConfig struct {
+	// Listen is the UDP address of the trunk (default: none, streams
+	// are not shared).
+	Listen string `json:"listen"`
+	// Advertise is the address other nodes dial (default Listen, when
+	// it names a host).
+	Advertise string `json:"advertise"`
+	// Cert and Key are this node's certificate and key (PEM), CA the
+	// authority that signs every node's certificate. Empty: each node
+	// generates its certificate and the others accept it by the
+	// fingerprint it announces in the registry.
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+	CA   string `json:"ca"`
+	// QueueBytes bounds what waits for one relayed stream on the sending
+	// node (default 4 MiB); a slow stream drops whole GOPs, never slows
+	// another.
+	QueueBytes int `json:"queueBytes"`
+}
+
+func (c *ClusterConfig) enabled() bool { return c.Node != "" }
+
+func (c *ClusterConfig) validate() error {
+	if !c.enabled() {
+		return nil
+	}
+	if !registry.ValidNodeName(c.Node) {
+		return fmt.Errorf("node: %q: letters, digits, - and _ only, at most 64", c.Node)
+	}
+	if len(c.NATS) == 0 && c.EmbeddedNATS == nil {
+		return errors.New("nats: a NATS URL or embeddedNATS is needed")
+	}
+	if e := c.EmbeddedNATS; e != nil {
+		for name, a := range map[string]string{"listen": e.Listen, "clusterListen": e.ClusterListen} {
+			if a == "" {
+				continue
+			}
+			if _, err := netip.ParseAddrPort(a); err != nil {
+				return fmt.Errorf("embeddedNATS.%s: address %q: %w", name, a, err)
+			}
+		}
+		if len(e.Routes) > 0 && e.ClusterListen == "" {
+			return errors.New("embeddedNATS.routes: needs clusterListen")
+		}
+	}
+	for _, a := range c.Advertise {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return fmt.Errorf("advertise: address %q: %w", a, err)
+		}
+	}
+	if t := c.Trunk; t.Listen != "" {
+		if _, err := netip.ParseAddrPort(t.Listen); err != nil {
+			return fmt.Errorf("trunk.listen: address %q: %w", t.Listen, err)
+		}
+		if (t.Cert == "") != (t.Key == "") || (t.Cert == "") != (t.CA == "") {
+			return errors.New("trunk: cert, key and ca go together (or none: generated certificates)")
+		}
+	}
+	if c.MaxCPU < 0 {
+		return fmt.Errorf("maxCPU: %v is negative", c.MaxCPU)
+	}
+	return nil
+}
+
+// advertised returns the RTMFP addresses the node gives other nodes.
+func (d *Daemon) advertised() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range d.cfg.Cluster.Advertise {
+		out = append(out, netip.MustParseAddrPort(a))
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, ep := range d.endpoints {
+		ap, err := netip.ParseAddrPort(ep.LocalAddr().String())
+		if err == nil && !ap.Addr().IsUnspecified() {
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+// startCluster joins the cluster (once the endpoints listen, before any
+// session is accepted).
+func (d *Daemon) startCluster() error {
+	cc := d.cfg.Cluster
+	if !cc.enabled() {
+		return nil
+	}
+	opts := append(registry.Options(), nats.Name("rtmfpd "+cc.Node))
+	if cc.NATSToken != "" {
+		opts = append(opts, nats.Token(cc.NATSToken))
+	}
+	if cc.NATSCredentials != "" {
+		opts = append(opts, nats.UserCredentials(cc.NATSCredentials))
+	}
+	url := strings.Join(cc.NATS, ",")
+	if e := cc.EmbeddedNATS; e != nil {
+		listen := e.Listen
+		if listen == "" {
+			listen = "127.0.0.1:4222"
+		}
+		ns, err := natsembed.Start(natsembed.Config{Listen: listen, ClusterListen: e.ClusterListen, Routes: e.Routes,
+			Name: cc.Node, Token: e.Token})
+		if err != nil {
+			return fmt.Errorf("cluster: embedded NATS: %w", err)
+		}
+		d.nats = ns
+		d.log.Info("cluster: embedded NATS listening", "address", ns.Addr().String(), "cluster", ns.ClusterAddr())
+		if url == "" {
+			opts = append(opts, nats.InProcessServer(ns.Server))
+			if e.Token != "" {
+				opts = append(opts, nats.Token(e.Token))
+			}
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("cluster: NATS %s: %w", url, err)
+	}
+	d.natsConn = nc
+	node, err := cluster.Start(cluster.Config{Name: cc.Node, Conn: nc, Prefix: cc.Prefix,
+		Heartbeat: time.Duration(cc.Heartbeat), Expiry: time.Duration(cc.Expiry),
+		Introducer: d.intro, Logger: d.log,
+		Balance: cluster.Balance{MaxSessions: cc.MaxSessions, MaxCPU: cc.MaxCPU, Sessions: d.rtmfpSessions}})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	d.cluster = node
+	d.log.Info("cluster: joined", "node", cc.Node, "nats", nc.ConnectedUrlRedacted())
+	return nil
+}
+
+// rtmfpSessions counts the RTMFP sessions the server follows.
+func (d *Daemon) rtmfpSessions() int {
+	l := d.sessions
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.live)
+}
+
+// redirect is the endpoints' load-balancing hook.
+func (d *Daemon) redirect(from netip.AddrPort) []wire.Address {
+	if c := d.cluster; c != nil {
+		return c.Redirect(from)
+	}
+	return nil
+}
+
+// Cluster returns the node's cluster membership (nil without a cluster).
+func (d *Daemon) Cluster() *cluster.Node { return d.cluster }
+
+// stopCluster leaves the cluster and stops the embedded NATS server.
+func (d *Daemon) stopCluster() {
+	if d.cluster != nil {
+		d.cluster.Close()
+	}
+	if d.natsConn != nil {
+		d.natsConn.Close()
+	}
+	if d.nats != nil {
+		d.nats.Close()
+	}
+}
+
+// drainCluster, at shutdown, sends new sessions to the other nodes for
+// cluster.drainTimeout (bounded by half of ctx's time), then leaves the
+// registry: the others drop this node's part at once. The endpoints keep
+// redirecting new sessions until they close.
+func (d *Daemon) drainCluster(ctx context.Context) {
+	if d.cluster == nil {
+		return
+	}
+	d.cluster.Drain()
+	if w := time.Duration(d.cfg.Cluster.DrainTimeout); w > 0 {
+		if dl, ok := ctx.Deadline(); ok {
+			w = min(w, time.Until(dl)/2)
+		}
+		t := time.NewTimer(w)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	d.cluster.Leave()
+}
