@@ -156,9 +156,9 @@ type Introducer struct {
 	// nLocalGroups counts the groups with members on this node (MaxGroups
 	// caps them; groups of remote members only are capped apart).
 	nLocalGroups int
-	cluster Cluster // nil: a single node
-	unknown map[string]time.Time            // tags of IHellos for unknown peers, for DeadPeerRedirect
-	rnd     *rand.Rand
+	cluster      Cluster              // nil: a single node
+	unknown      map[string]time.Time // tags of IHellos for unknown peers, for DeadPeerRedirect
+	rnd          *rand.Rand
 
 	stats counters
 }

@@ -53,8 +53,8 @@ type Daemon struct {
 	recorder     *recorder.Recorder
 	vod          *vod.Service
 	sessions     *sessionLog
-	cluster      *cluster.Node      // nil: a single node
-	nats         *natsembed.Server  // the embedded NATS server, if any
+	cluster      *cluster.Node     // nil: a single node
+	nats         *natsembed.Server // the embedded NATS server, if any
 	natsConn     *nats.Conn
 	started      time.Time
 	wg           sync.WaitGroup

@@ -187,8 +187,8 @@ type Registry struct {
 
 type counters struct {
 	deltasOut, deltasIn, heartbeatsIn, snapshotsServed, snapshotsFetched atomic.Uint64
-	messagesOut, messagesIn, refused, gaps, malformed                     atomic.Uint64
-	connected                                                             atomic.Bool
+	messagesOut, messagesIn, refused, gaps, malformed                    atomic.Uint64
+	connected                                                            atomic.Bool
 }
 
 // node is another node's part.
