@@ -13,6 +13,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/cluster"
 	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/cluster/registry"
+	"github.com/rtmfpd/rtmfpd/cluster/trunk"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
@@ -195,7 +196,7 @@ func (d *Daemon) startCluster() error {
 	d.natsConn = nc
 	node, err := cluster.Start(cluster.Config{Name: cc.Node, Conn: nc, Prefix: cc.Prefix,
 		Heartbeat: time.Duration(cc.Heartbeat), Expiry: time.Duration(cc.Expiry),
-		Introducer: d.intro, Logger: d.log,
+		Introducer: d.intro, Logger: d.log, Streams: d.streams,
 		Balance: cluster.Balance{MaxSessions: cc.MaxSessions, MaxCPU: cc.MaxCPU, Sessions: d.rtmfpSessions}})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -203,6 +204,27 @@ func (d *Daemon) startCluster() error {
 	d.cluster = node
 	d.log.Info("cluster: joined", "node", cc.Node, "nats", nc.ConnectedUrlRedacted())
 	return nil
+}
+
+// clusterStreams prepares the sharing of streams (nil without a trunk).
+func (d *Daemon) clusterStreams() (*cluster.Streams, error) {
+	cc := d.cfg.Cluster
+	if !cc.enabled() || cc.Trunk.Listen == "" {
+		return nil, nil
+	}
+	t := cc.Trunk
+	var id *trunk.Identity
+	var err error
+	if t.Cert != "" {
+		id, err = trunk.LoadIdentity(t.Cert, t.Key, t.CA)
+	} else {
+		id, err = trunk.GenerateIdentity(cc.Node)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster.trunk: %w", err)
+	}
+	return cluster.NewStreams(cluster.StreamsConfig{Listen: t.Listen, Advertise: t.Advertise, Identity: id,
+		QueueBytes: t.QueueBytes, Logger: d.log})
 }
 
 // rtmfpSessions counts the RTMFP sessions the server follows.

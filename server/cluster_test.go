@@ -11,6 +11,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
 // testCluster is n rtmfpd nodes on loopback; the first runs the embedded
@@ -143,4 +144,142 @@ func TestClusterIntroduction(t *testing.T) {
 	if i1.RemoteIntroductions == 0 || i1.Redirects == 0 || i2.ForwardedIHellos == 0 {
 		t.Fatalf("node 1 %+v, node 2 %+v: want node 1 redirecting, node 2 forwarding", i1, i2)
 	}
+}
+
+// trunkOn gives every node a QUIC trunk on loopback.
+func trunkOn(int) (string, string) { return `, "trunk": {"listen": "127.0.0.1:0"}`, "" }
+
+// TestClusterStreams: an RTMP publisher on node 1; an RTMFP player on node
+// 2 and an RTMP and an RTMFP player on node 3 get every frame, pulled over
+// the trunks (one pull per node, whatever its players); the pulls end with
+// the stream and when the last player leaves.
+func TestClusterStreams(t *testing.T) {
+	tc := startCluster(t, 3, trunkOn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+
+	// The publisher starts first; players come, the nodes pull.
+	pub, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[0].RTMPAddrs()[0]+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, "cam", rtmp.ModeLive); err != nil {
+		t.Fatal(err)
+	}
+	avc := media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}}
+	aac := media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}}
+	for _, m := range []media.Message{avc, aac} {
+		if err := pub.WriteMedia(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 10*time.Second, "the stream in every registry", func() bool {
+		for _, d := range tc.nodes[1:] {
+			if _, ok := d.Cluster().Registry().StreamOrigin("live/_definst_/cam"); !ok {
+				return false
+			}
+		}
+		return true
+	})
+
+	type player struct {
+		name string
+		read func() (media.Message, error)
+	}
+	var players []player
+	var conns []*client.Conn
+	for _, at := range []int{1, 2} {
+		c, err := client.Dial(ctx, tc.url(at, "live"), client.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		st, err := c.CreateStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Play(ctx, "cam"); err != nil {
+			t.Fatal(err)
+		}
+		players = append(players, player{fmt.Sprintf("RTMFP on node %d", at+1), func() (media.Message, error) { return st.ReadMedia(ctx) }})
+	}
+	rp, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[2].RTMPAddrs()[0]+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	if err := rp.Play(ctx, "cam"); err != nil {
+		t.Fatal(err)
+	}
+	players = append(players, player{"RTMP on node 3", func() (media.Message, error) {
+		for {
+			m, err := rp.ReadMessage()
+			if err != nil || m.IsAudio() || m.IsVideo() {
+				return m.Message, err
+			}
+		}
+	}})
+	// Node 1 serves one pull per node: two subscriptions to its stream.
+	waitUntil(t, 10*time.Second, "the pulls", func() bool {
+		s, ok := tc.nodes[0].NetStream().Registry.Lookup("live", "_definst_", "cam")
+		return ok && s.Subscribers() == 2
+	})
+
+	const frames = 200
+	for i := range frames {
+		ts := uint32(40 * (i + 1))
+		flag := byte(0x27)
+		if i%25 == 0 {
+			flag = 0x17
+		}
+		if err := pub.WriteMedia(media.Message{Type: media.TypeVideo, Timestamp: ts, Payload: []byte{flag, 1, 0, 0, 0, byte(i), byte(i >> 8)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.WriteMedia(media.Message{Type: media.TypeAudio, Timestamp: ts, Payload: []byte{0xaf, 1, byte(i), byte(i >> 8)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range players {
+		video, audio := 0, 0
+		for video < frames || audio < frames {
+			m, err := p.read()
+			if err != nil {
+				t.Fatalf("%s: %d video and %d audio frames of %d: %v", p.name, video, audio, frames, err)
+			}
+			switch {
+			case m.IsVideo() && len(m.Payload) == 7 && m.Payload[1] == 1:
+				if n := int(m.Payload[5]) | int(m.Payload[6])<<8; n != video {
+					t.Fatalf("%s: video frame %d where %d was expected", p.name, n, video)
+				}
+				video++
+			case m.IsAudio() && len(m.Payload) == 4 && m.Payload[1] == 1:
+				if n := int(m.Payload[2]) | int(m.Payload[3])<<8; n != audio {
+					t.Fatalf("%s: audio frame %d where %d was expected", p.name, n, audio)
+				}
+				audio++
+			}
+		}
+	}
+	for i, d := range tc.nodes[1:] {
+		if p := d.streams.Pulls(); len(p) != 1 || p[0].Origin != "n1" {
+			t.Fatalf("node %d pulls %+v: want one, from n1", i+2, p)
+		}
+	}
+	if st := tc.nodes[0].streams.Trunk().Stats(); len(st.Conns) != 2 || st.Served != 2 {
+		t.Fatalf("node 1 trunk %+v: want a connection with each node, two pulls served", st)
+	}
+	// Node 2's only player leaves: its pull ends; node 3's goes on.
+	conns[0].Close()
+	waitUntil(t, 10*time.Second, "node 2's pull to end", func() bool { return len(tc.nodes[1].streams.Pulls()) == 0 })
+	if p := tc.nodes[2].streams.Pulls(); len(p) != 1 {
+		t.Fatalf("node 3 pulls %+v", p)
+	}
+	// The stream ends: the copies end with it.
+	pub.Close()
+	waitUntil(t, 10*time.Second, "the pulls to end", func() bool {
+		return len(tc.nodes[1].streams.Pulls()) == 0 && len(tc.nodes[2].streams.Pulls()) == 0
+	})
 }

@@ -54,6 +54,7 @@ type Daemon struct {
 	vod          *vod.Service
 	sessions     *sessionLog
 	cluster      *cluster.Node     // nil: a single node
+	streams      *cluster.Streams  // nil: streams not shared
 	nats         *natsembed.Server // the embedded NATS server, if any
 	natsConn     *nats.Conn
 	started      time.Time
@@ -110,10 +111,20 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
 	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo
+	if d.streams, err = d.clusterStreams(); err != nil {
+		d.closeMedia()
+		return nil, err
+	}
+	if d.streams != nil {
+		nsc.Hooks = d.streams.Hooks(nsc.Hooks)
+	}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
 	}
 	d.ns = netstream.NewServer(nsc)
+	if d.streams != nil {
+		d.streams.SetNetStream(d.ns)
+	}
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
 	// The cluster is joined before any packet is read, so that every

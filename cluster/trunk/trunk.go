@@ -267,8 +267,11 @@ func (t *Trunk) serveStream(c *peerConn, s *quic.Stream) {
 		return
 	}
 	t.stats.served.Add(1)
-	if err := t.cfg.Serve(c.node, key, w); err == nil {
+	switch err := t.cfg.Serve(c.node, key, w); {
+	case err == nil:
 		w.control(ctlEnd)
+	case errors.Is(err, ErrNotFound):
+		w.control(ctlNotFound)
 	}
 }
 
