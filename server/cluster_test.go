@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmp"
@@ -281,5 +283,137 @@ func TestClusterStreams(t *testing.T) {
 	pub.Close()
 	waitUntil(t, 10*time.Second, "the pulls to end", func() bool {
 		return len(tc.nodes[1].streams.Pulls()) == 0 && len(tc.nodes[2].streams.Pulls()) == 0
+	})
+}
+
+// TestClusterGroup: six members of one NetGroup, two per node, form one
+// ring: every node's introducer holds all six on its ring, members become
+// neighbours across nodes, and a group stream published by a member on
+// node 1 plays on nodes 2 and 3. A member that leaves is taken off every
+// node's ring.
+func TestClusterGroup(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	var members []*groupstream.Member
+	var peerIDs []profile.PeerID
+	for i := range 6 {
+		c, err := client.Dial(ctx, tc.url(i%3, "live"), client.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		m, err := groupstream.JoinClient(ctx, c, testGroupSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		members = append(members, m)
+		peerIDs = append(peerIDs, c.Session().Endpoint().PeerID())
+	}
+	waitUntil(t, 20*time.Second, "every ring to hold the six members", func() bool {
+		for _, d := range tc.nodes {
+			st := d.Introducer().Stats()
+			if st.Members != 2 || st.RemoteMembers != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	// One mesh: neighbours across nodes, every member reachable.
+	waitUntil(t, 30*time.Second, "a connected mesh across the nodes", func() bool {
+		ids := map[profile.PeerID]int{}
+		for i, id := range peerIDs {
+			ids[id] = i
+		}
+		// Union-find over the neighbour links; count the links between
+		// members of different nodes.
+		parent := make([]int, len(members))
+		for i := range parent {
+			parent[i] = i
+		}
+		var find func(int) int
+		find = func(i int) int {
+			if parent[i] != i {
+				parent[i] = find(parent[i])
+			}
+			return parent[i]
+		}
+		cross := 0
+		for i, m := range members {
+			for _, nb := range m.NetGroup.Neighbors() {
+				j, ok := ids[nb.ID()]
+				if !ok {
+					continue
+				}
+				if j%3 != i%3 {
+					cross++
+				}
+				parent[find(i)] = find(j)
+			}
+		}
+		for i := range members {
+			if find(i) != find(0) {
+				return false
+			}
+		}
+		return cross > 0
+	})
+
+	pub, err := members[0].Publish("cam", multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var players []*groupstream.Playback
+	for _, i := range []int{1, 2} {
+		pb, err := members[i].Play("cam", multicast.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		players = append(players, pb)
+	}
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() {
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := uint32(0); ; i++ {
+			select {
+			case <-pubCtx.Done():
+				return
+			case <-tick.C:
+			}
+			flag := byte(0x27)
+			if i%25 == 0 {
+				flag = 0x17
+			}
+			pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: []byte{flag, 1, 0, 0, 0, byte(i)}})
+		}
+	}()
+	for k, pb := range players {
+		for n := 0; n < 30; {
+			m, err := pb.ReadMedia(ctx)
+			if err != nil {
+				t.Fatalf("player on node %d after %d frames: %v", k+2, n, err)
+			}
+			if m.IsVideo() {
+				n++
+			}
+		}
+	}
+	stopPub()
+
+	// A member leaves: every ring loses it.
+	members[5].Close()
+	waitUntil(t, 10*time.Second, "the leave on every node", func() bool {
+		for _, d := range tc.nodes {
+			st := d.Introducer().Stats()
+			if st.Members+st.RemoteMembers != 5 {
+				return false
+			}
+		}
+		return true
 	})
 }
