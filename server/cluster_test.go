@@ -10,8 +10,8 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/groupstream"
-	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
