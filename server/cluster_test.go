@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -416,4 +417,62 @@ func TestClusterGroup(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestClusterBalance: 300 new sessions all sent to node 1, each node
+// taking at most 100 (cluster.maxSessions): node 1 redirects what is over
+// to the least-loaded node, and the sessions spread within ±10 % of an
+// even share.
+func TestClusterBalance(t *testing.T) {
+	const total, perNode = 300, 100
+	tc := startCluster(t, 3, func(int) (string, string) {
+		return fmt.Sprintf(`, "maxSessions": %d`, perNode), `, "session": {"startupRate": 10000, "startupBurst": 10000}`
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	var mu sync.Mutex
+	var conns []*client.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	sem := make(chan struct{}, 20)
+	var wg sync.WaitGroup
+	errs := make(chan error, total)
+	for range total {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := client.Dial(ctx, tc.url(0, "live"), client.Options{Logger: log})
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a session failed: %v", err)
+	}
+	counts := make([]int, 3)
+	waitUntil(t, 10*time.Second, "every session followed", func() bool {
+		n := 0
+		for i, d := range tc.nodes {
+			counts[i] = d.rtmfpSessions()
+			n += counts[i]
+		}
+		return n == total
+	})
+	t.Logf("sessions per node %v, node 1 redirected %d", counts, tc.nodes[0].Cluster().Redirects())
+	for i, n := range counts {
+		if n < perNode*9/10 || n > perNode*11/10 {
+			t.Fatalf("node %d has %d sessions of %d: want %d ± 10 %%", i+1, n, total, perNode)
+		}
+	}
 }

@@ -32,6 +32,8 @@ type Status struct {
 	Relay      []relay.TargetStatus  `json:"relay"`
 	Groups     []GroupStatus         `json:"groups"`
 	Recordings []RecordingStatus     `json:"recordings"`
+	// Cluster is this node's view of its cluster (absent without one).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -91,6 +93,7 @@ func (d *Daemon) Snapshot() Status {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}
 	st.Streams = d.streamStatus()
+	st.Cluster = d.clusterStatus()
 	return st
 }
 
