@@ -202,7 +202,11 @@ func (d *Daemon) startCluster() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	d.cluster = node
-	d.log.Info("cluster: joined", "node", cc.Node, "nats", nc.ConnectedUrlRedacted())
+	where := "in-process"
+	if url != "" {
+		where = nc.ConnectedUrlRedacted()
+	}
+	d.log.Info("cluster: joined", "node", cc.Node, "nats", where)
 	return nil
 }
 
