@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
@@ -36,8 +37,14 @@ func clusterLog(name string) *slog.Logger {
 // section (JSON members, with a leading comma) and top (to the whole
 // configuration).
 func startCluster(t *testing.T, n int, extra func(i int) (cluster, top string)) *testCluster {
+	return startClusterOn(t, "", n, extra)
+}
+
+// startClusterOn starts n nodes on the NATS server at natsURL ("": the
+// first node's embedded one).
+func startClusterOn(t *testing.T, natsURL string, n int, extra func(i int) (cluster, top string)) *testCluster {
 	t.Helper()
-	tc := &testCluster{}
+	tc := &testCluster{natsURL: natsURL}
 	for i := range n {
 		name := fmt.Sprintf("n%d", i+1)
 		var cl, top string
@@ -45,7 +52,7 @@ func startCluster(t *testing.T, n int, extra func(i int) (cluster, top string)) 
 			cl, top = extra(i)
 		}
 		nats := `"embeddedNATS": {"listen": "127.0.0.1:0"}`
-		if i > 0 {
+		if i > 0 || tc.natsURL != "" {
 			nats = `"nats": ["` + tc.natsURL + `"]`
 		}
 		cfg, err := loadJSON(t, `{
@@ -64,7 +71,7 @@ func startCluster(t *testing.T, n int, extra func(i int) (cluster, top string)) 
 			defer cancel()
 			d.Shutdown(ctx)
 		})
-		if i == 0 {
+		if tc.natsURL == "" {
 			tc.natsURL = d.nats.ClientURL()
 		}
 		tc.nodes = append(tc.nodes, d)
@@ -474,5 +481,102 @@ func TestClusterBalance(t *testing.T) {
 		if n < perNode*9/10 || n > perNode*11/10 {
 			t.Fatalf("node %d has %d sessions of %d: want %d ± 10 %%", i+1, n, total, perNode)
 		}
+	}
+}
+
+// TestClusterNATSOutage: NATS stops; each node drops the others and works
+// alone (an introduction to a client of another node finds nobody, one to
+// a client of the same node works); NATS comes back on its address and the
+// cluster heals: the introduction across nodes works again.
+func TestClusterNATSOutage(t *testing.T) {
+	ns, err := natsembed.Start(natsembed.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ns.Addr().String()
+	tc := startClusterOn(t, ns.ClientURL(), 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	dial := func(at int) *client.Conn {
+		c, err := client.Dial(ctx, tc.url(at, "live"), client.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b, local := dial(0), dial(1), dial(0)
+	bid := b.Session().Endpoint().PeerID()
+	tc.registered(t, bid, 1)
+
+	ns.Close()
+	waitUntil(t, 10*time.Second, "single-node views", func() bool {
+		return len(tc.nodes[0].Cluster().Registry().Nodes()) == 0 && len(tc.nodes[1].Cluster().Registry().Nodes()) == 0
+	})
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	if _, err := a.ConnectPeer(short, bid); err == nil {
+		t.Fatal("introduced to a client of another node during the outage")
+	}
+	cancelShort()
+	if _, err := a.ConnectPeer(ctx, local.Session().Endpoint().PeerID()); err != nil {
+		t.Fatalf("introduction on the same node during the outage: %v", err)
+	}
+
+	ns2, err := natsembed.Start(natsembed.Config{Listen: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns2.Close()
+	tc.registered(t, bid, 1)
+	if _, err := a.ConnectPeer(ctx, bid); err != nil {
+		t.Fatalf("introduction across nodes after the outage: %v", err)
+	}
+}
+
+// TestClusterDrain: a node told to stop with cluster.drainTimeout sends
+// every new session to the other node while it drains, and has left the
+// other node's registry before it stops.
+func TestClusterDrain(t *testing.T) {
+	tc := startCluster(t, 2, func(i int) (string, string) {
+		if i == 1 {
+			return `, "drainTimeout": "2s"`, ""
+		}
+		return "", ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	stopped := make(chan error, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		stopped <- tc.nodes[1].Shutdown(sctx)
+	}()
+	waitUntil(t, 10*time.Second, "node 2 draining", func() bool {
+		i, ok := tc.nodes[0].Cluster().Registry().NodeInfo("n2")
+		return ok && i.Draining
+	})
+	c, err := client.Dial(ctx, tc.url(1, "live"), client.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := c.Session().RemoteAddr().String(), tc.nodes[0].Endpoints()[0].LocalAddr().String(); got != want {
+		t.Fatalf("a session to the draining node landed on %s, want node 1 at %s", got, want)
+	}
+	waitUntil(t, 10*time.Second, "node 2 out of node 1's registry", func() bool {
+		return len(tc.nodes[0].Cluster().Registry().Nodes()) == 0
+	})
+	if st := tc.nodes[0].Cluster().Registry().Stats(); st.NodesLeft != 1 || st.NodesExpired != 0 {
+		t.Fatalf("node 1's registry %+v: want node 2 gone by its goodbye, not expired", st)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("node 2 did not stop")
 	}
 }

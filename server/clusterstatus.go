@@ -74,6 +74,8 @@ func (d *Daemon) clusterSamples(gauge func(name, help string, v float64, labels 
 	counter(msgs, msgsHelp, r.MessagesIn, "kind", "node", "dir", "in")
 	counter("cluster_registry_refused_total", "Registry entries refused: over a node's caps.", r.Refused)
 	counter("cluster_registry_gaps_total", "Gaps in another node's deltas (a snapshot followed).", r.Gaps)
+	counter("cluster_node_departures_total", "Other nodes dropped, by how.", r.NodesLeft, "how", "left")
+	counter("cluster_node_departures_total", "Other nodes dropped, by how.", r.NodesExpired, "how", "expired")
 	counter("cluster_redirects_total", "New sessions redirected to other nodes (load balancing, draining).", st.Redirects)
 	if t := st.Trunk; t != nil {
 		gauge("cluster_trunk_connections", "QUIC trunk connections with other nodes.", float64(len(t.Conns)))

@@ -354,6 +354,7 @@ func (r *Registry) receive(m *nats.Msg, now time.Time, ev []func()) []func() {
 	case "bye":
 		if n != nil {
 			r.log.Info("cluster: node left", "node", name)
+			r.stats.nodesLeft.Add(1)
 			ev = r.dropLocked(n, ev)
 		}
 	case "hb":
@@ -429,6 +430,7 @@ func (r *Registry) expire(now time.Time, ev []func()) []func() {
 	for _, n := range r.nodes {
 		if now.Sub(n.lastSeen) > r.cfg.Expiry {
 			r.log.Warn("cluster: node expired", "node", n.info.Name, "silentFor", now.Sub(n.lastSeen).Round(time.Millisecond))
+			r.stats.nodesExpired.Add(1)
 			ev = r.dropLocked(n, ev)
 			continue
 		}
@@ -712,6 +714,9 @@ type Stats struct {
 	Gaps             uint64 `json:"gaps"`
 	Refused          uint64 `json:"refused"`   // entries over a node's caps
 	Malformed        uint64 `json:"malformed"` // messages that did not parse
+	// Nodes that said goodbye, and nodes dropped for their silence.
+	NodesLeft    uint64 `json:"nodesLeft"`
+	NodesExpired uint64 `json:"nodesExpired"`
 }
 
 // Stats returns the registry's sizes and counters.
@@ -731,6 +736,7 @@ func (r *Registry) Stats() Stats {
 	st.SnapshotsServed, st.SnapshotsFetched = c.snapshotsServed.Load(), c.snapshotsFetched.Load()
 	st.MessagesOut, st.MessagesIn = c.messagesOut.Load(), c.messagesIn.Load()
 	st.Gaps, st.Refused, st.Malformed = c.gaps.Load(), c.refused.Load(), c.malformed.Load()
+	st.NodesLeft, st.NodesExpired = c.nodesLeft.Load(), c.nodesExpired.Load()
 	return st
 }
 
