@@ -188,6 +188,7 @@ type Registry struct {
 type counters struct {
 	deltasOut, deltasIn, heartbeatsIn, snapshotsServed, snapshotsFetched atomic.Uint64
 	messagesOut, messagesIn, refused, gaps, malformed                    atomic.Uint64
+	nodesLeft, nodesExpired                                              atomic.Uint64
 	connected                                                            atomic.Bool
 }
 
