@@ -249,3 +249,35 @@ func TestRegistryOutage(t *testing.T) {
 		return len(b.Peer(pid(1))) == 1 && len(b.Peer(pid(3))) == 1 && len(a.Peer(pid(2))) == 1
 	})
 }
+
+// TestRegistryBadInput: malformed heartbeats, deltas and messages are
+// counted and dropped; the registry goes on.
+func TestRegistryBadInput(t *testing.T) {
+	ns := startNATS(t, "127.0.0.1:0")
+	b, _ := newRegistry(t, ns.ClientURL(), "b", nil, 50*time.Millisecond)
+	a, _ := newRegistry(t, ns.ClientURL(), "a", nil, 50*time.Millisecond)
+	raw, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	waitUntil(t, 5*time.Second, "a known to b", func() bool { _, ok := b.NodeInfo("a"); return ok })
+	for _, m := range []struct{ subj, data string }{
+		{"rtmfpd.r.hb.x", "{not json"},
+		{"rtmfpd.r.hb.y", `{"name": "someone else"}`},
+		{"rtmfpd.r.hb.bad.name", `{"name": "bad.name"}`},
+		{"rtmfpd.r.d.a", "\x01short"},
+		{"rtmfpd.m.b", "\x01"},
+		{"rtmfpd.m.b", "\x01\x05nobody"},
+	} {
+		raw.Publish(m.subj, []byte(m.data))
+	}
+	raw.Flush()
+	a.PeerUp(pid(7), []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:7")})
+	waitUntil(t, 5*time.Second, "the bad input counted, the good applied", func() bool {
+		return b.Stats().Malformed >= 3 && len(b.Peer(pid(7))) == 1
+	})
+	if st := b.Stats(); st.Nodes != 1 || st.MessagesIn != 0 {
+		t.Fatalf("stats %+v: want only a known, no message from an unknown node delivered", st)
+	}
+}
