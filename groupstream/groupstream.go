@@ -133,6 +133,8 @@ const (
 	evRemoveStream  // a local stream ends
 	evStats         // a statistics request
 	evIngest        // a fragment from outside the mesh (IP multicast)
+	evConfig        // a player's multicast parameters set (or asked for, query)
+	evStreams       // statistics of every stream
 )
 
 type event struct {
@@ -146,16 +148,35 @@ type event struct {
 	reply  chan any
 	source multicast.Source
 	key    multicast.StreamKey
+	cfg    multicast.Config
+	query  bool
 }
 
 // post queues an event for the loop; it blocks while the queue is full (a
 // neighbour's reader then stops reading, which applies RTMFP flow control).
 func (g *Group) post(ev event) bool {
+	if g.ctx.Err() != nil {
+		return false
+	}
 	select {
 	case g.events <- ev:
 		return true
 	case <-g.ctx.Done():
 		return false
+	}
+}
+
+// call posts an event with a reply channel and returns the loop's answer,
+// or nil when the Group is closed (before or while the event waited).
+func (g *Group) call(ev event) any {
+	if !g.post(ev) {
+		return nil
+	}
+	select {
+	case r := <-ev.reply:
+		return r
+	case <-g.done:
+		return nil
 	}
 }
 

@@ -3,6 +3,7 @@ package groupstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -51,6 +52,15 @@ var lastServerMember, lastPlayerMember *netgroup.Member
 
 // player joins the group from a new host and plays name.
 func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
+	pb, err := member(t, n, url).Play(name, multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// member joins the group from a new host through the server at url.
+func member(t testing.TB, n *simnet.Network, url string) *Group {
 	h, err := n.NewHost()
 	if err != nil {
 		t.Fatal(err)
@@ -71,11 +81,7 @@ func player(t testing.TB, n *simnet.Network, url, name string) *Playback {
 	}
 	t.Cleanup(func() { m.Close() })
 	lastPlayerMember = m
-	pb, err := g.Play(name, multicast.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pb
+	return g
 }
 
 // publishPaced writes msgs when their timestamps fall due (real time, or
@@ -152,7 +158,7 @@ func TestServerPublishesIntoGroup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sg.Publish("cam", multicast.Config{}); err != ErrNameInUse {
+		if _, err := sg.Publish("cam", multicast.Config{}); !errors.Is(err, ErrNameInUse) {
 			t.Fatalf("second publish of the same name: %v", err)
 		}
 		msgs := synthetic(500_000, 20*time.Second)

@@ -89,7 +89,8 @@ func decodeIPMC(pkt []byte) (name string, key multicast.StreamKey, frag []byte, 
 }
 
 // ErrIPMulticastChange is returned when the IP multicast address of a
-// stream that is already publishing is changed (FMS refuses it too).
+// stream that is publishing is changed: Flash raises an Error then (the
+// address is set before publish(); see IPMulticastPublishAddress).
 var ErrIPMulticastChange = errors.New("groupstream: the IP multicast address cannot change while publishing")
 
 // IPMulticastOptions configure the socket of an IP multicast publication.
@@ -104,43 +105,47 @@ type ipmcSender struct {
 	errors atomic.Uint64
 }
 
-// SetIPMulticastPublishAddress sends the publication's fragments to native
-// IP multicast as well, as NetStream.setIPMulticastPublishAddress does:
-// address is "224.0.0.254", "224.0.0.254:30000", "ff03::ffff" or
-// "[ff03::ffff]:30000" and port may be given separately; an empty address
-// clears the setting. An invalid address or port is an error, and so is a
-// change once media has been published.
+// IPMulticastPublishAddress is the option of Publish that sends the
+// publication's fragments to native IP multicast as well, as
+// NetStream.setIPMulticastPublishAddress before publish() does: address is
+// "224.0.0.254", "224.0.0.254:30000", "ff03::ffff" or "[ff03::ffff]:30000"
+// and port may be given separately; an empty address sends none. An
+// invalid address or port makes Publish fail.
+func IPMulticastPublishAddress(address, port string, opts IPMulticastOptions) PublishOption {
+	return func(p *Publication) error {
+		g, err := ipmulticast.ParsePublishAddress(address, port)
+		if err != nil || !g.IsValid() {
+			return err
+		}
+		if g.Source.IsValid() && !opts.Source.IsValid() {
+			opts.Source = g.Source
+		}
+		snd, err := ipmulticast.NewSender(g.Addr, opts)
+		if err != nil {
+			return fmt.Errorf("groupstream: IP multicast sender: %w", err)
+		}
+		if old := p.ipmc.Swap(&ipmcSender{s: snd, name: p.s.name}); old != nil {
+			old.s.Close()
+		}
+		return nil
+	}
+}
+
+// SetIPMulticastPublishAddress is NetStream.setIPMulticastPublishAddress on
+// a stream that is publishing: setting the address it already has (or none
+// when it has none) does nothing, any change is ErrIPMulticastChange (give
+// the address to Publish with IPMulticastPublishAddress). An invalid
+// address or port is an error too.
 func (p *Publication) SetIPMulticastPublishAddress(address, port string, opts IPMulticastOptions) error {
 	g, err := ipmulticast.ParsePublishAddress(address, port)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	cur := p.ipmc.Load()
-	if p.started.Load() {
-		same := cur == nil && !g.IsValid() || cur != nil && cur.s.Group() == g.Addr
-		if !same {
-			return ErrIPMulticastChange
-		}
+	if cur == nil && !g.IsValid() || cur != nil && g.IsValid() && cur.s.Group() == g.Addr {
 		return nil
 	}
-	if cur != nil {
-		cur.s.Close()
-		p.ipmc.Store(nil)
-	}
-	if !g.IsValid() {
-		return nil
-	}
-	if g.Source.IsValid() && !opts.Source.IsValid() {
-		opts.Source = g.Source
-	}
-	snd, err := ipmulticast.NewSender(g.Addr, opts)
-	if err != nil {
-		return fmt.Errorf("groupstream: IP multicast sender: %w", err)
-	}
-	p.ipmc.Store(&ipmcSender{s: snd, name: p.s.name})
-	return nil
+	return ErrIPMulticastChange
 }
 
 // sendIPMC is the engine's OnPublished tap (loop goroutine).

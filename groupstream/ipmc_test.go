@@ -132,16 +132,21 @@ func fusion(t *testing.T, groupAddr string) {
 	if len(sm.Neighbors()) < 3 {
 		t.Fatalf("server member has %d neighbours", len(sm.Neighbors()))
 	}
-	pub, err := sg.Publish("cam", multicast.Config{})
+	// Bad addresses are refused; the real one is accepted.
+	if _, err := sg.Publish("cam", multicast.Config{}, IPMulticastPublishAddress("10.0.0.1", "30000", IPMulticastOptions{})); err == nil {
+		t.Fatal("a unicast address accepted")
+	}
+	pub, err := sg.Publish("cam", multicast.Config{}, IPMulticastPublishAddress(groupAddr, "", IPMulticastOptions{Loopback: true, Interface: "lo"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Bad addresses are refused; the real one is accepted.
-	if err := pub.SetIPMulticastPublishAddress("10.0.0.1", "30000", IPMulticastOptions{}); err == nil {
-		t.Fatal("a unicast address accepted")
+	// Once publishing, the address can be set to what it is, not changed
+	// (seed 002: setIPMulticastPublishAddress raises an Error then).
+	if err := pub.SetIPMulticastPublishAddress(groupAddr, "", IPMulticastOptions{}); err != nil {
+		t.Fatalf("setting the same address: %v", err)
 	}
-	if err := pub.SetIPMulticastPublishAddress(groupAddr, "", IPMulticastOptions{Loopback: true, Interface: "lo"}); err != nil {
-		t.Fatal(err)
+	if err := pub.SetIPMulticastPublishAddress("239.0.0.9:30000", "", IPMulticastOptions{}); err != ErrIPMulticastChange {
+		t.Fatalf("changing the address while publishing: %v", err)
 	}
 	// Drop 5% of the IP multicast datagrams (every 20th fragment).
 	pub.ipmc.Load().drop = func(id uint64) bool { return id%20 == 7 }

@@ -36,8 +36,8 @@ func JoinClient(ctx context.Context, conn *client.Conn, spec string) (*Member, e
 
 // Close leaves the group.
 func (m *Member) Close() error {
+	m.Group.Close() // first: its streams' ends go out while the neighbours are there
 	err := m.NetGroup.Close()
-	m.Group.Close()
 	m.cancel()
 	return err
 }

@@ -21,9 +21,9 @@ type StreamPublication struct {
 // stream. When src's publisher stops, the group stream ends (players see the
 // end; a later publication gets a new stream key, which players report as
 // NetStream.MulticastStream.Reset). queue bounds the messages waiting
-// between src and the group (bytes; 0: 4 MiB).
-func (g *Group) PublishStream(src *netstream.Stream, name string, cfg multicast.Config, queue int) (*StreamPublication, error) {
-	pub, err := g.Publish(name, cfg)
+// between src and the group (bytes; 0: 4 MiB); opts are Publish's.
+func (g *Group) PublishStream(src *netstream.Stream, name string, cfg multicast.Config, queue int, opts ...PublishOption) (*StreamPublication, error) {
+	pub, err := g.Publish(name, cfg, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,27 +1,16 @@
 package groupstream
 
 import (
-	"context"
 	"crypto/rand"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
-	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
-)
-
-// Status codes a group stream raises (rtmfp-facts §9.2; Flash raises them
-// locally).
-const (
-	StatusPublishStart     = "NetStream.Publish.Start"
-	StatusUnpublishSuccess = "NetStream.Unpublish.Success"
-	StatusPlayStart        = "NetStream.Play.Start"
-	StatusUnpublishNotify  = "NetStream.Play.UnpublishNotify"
-	StatusReset            = "NetStream.MulticastStream.Reset"
 )
 
 // playerQueue bounds a player's undelivered messages; beyond it the oldest
@@ -44,8 +33,13 @@ type stream struct {
 	dropped atomic.Uint64
 	resets  atomic.Uint64
 	pub     *Publication // the publisher's handle, for its IP multicast tap
-	keyed   bool         // a video key frame was delivered (loop goroutine)
-	onEnd   func()       // releases what the handle holds (receivers, senders)
+	// overrides: a player's cfg holds local overrides of the multicast
+	// parameters; otherwise it uses those its publisher announces (loop
+	// goroutine after Play).
+	overrides bool
+	info      multicast.StreamInfo // the first stream info routed (loop goroutine)
+	keyed     bool                 // a video key frame was delivered (loop goroutine)
+	onEnd     func()               // releases what the handle holds (receivers, senders)
 	// lingerUntil is set when a publisher's stream was closed: it keeps
 	// answering its neighbours' pulls until then (loop goroutine).
 	lingerUntil time.Time
@@ -136,6 +130,14 @@ func (g *Group) newNode(s *stream, key multicast.StreamKey) *multicast.Node {
 	})
 }
 
+// announced returns the parameters the stream's info announced.
+func (s *stream) announced() (multicast.Config, bool) {
+	if s.info.Name == "" {
+		return multicast.Config{}, false
+	}
+	return s.info.Config(), true
+}
+
 func (s *stream) notify(code string) {
 	select {
 	case s.status <- code:
@@ -186,7 +188,10 @@ func (g *Group) handle(ev event, now time.Time) {
 		}
 	case evPublish:
 		if g.streams[ev.s.name] == ev.s {
-			ev.s.node.Publish(ev.m, now)
+			if err := ev.s.node.Publish(ev.m, now); err != nil {
+				g.log.Warn("group stream message not published", "stream", ev.s.name,
+					"type", ev.m.Type, "time", ev.m.Timestamp, "bytes", len(ev.m.Payload), "err", err)
+			}
 		}
 	case evIngest:
 		if g.streams[ev.s.name] == ev.s && ev.s.node.SetKey(ev.key) {
@@ -209,12 +214,34 @@ func (g *Group) handle(ev event, now time.Time) {
 		for _, p := range g.neighbors {
 			ev.s.node.AddNeighbor(p.id, now)
 		}
-		ev.reply <- nil
+		ev.reply <- true
 	case evRemoveStream:
 		if g.streams[ev.s.name] == ev.s && ev.s.lingerUntil.IsZero() {
 			g.removeStream(ev.s, now, true)
 		}
-		ev.reply <- nil
+		ev.reply <- true
+	case evConfig:
+		if g.streams[ev.s.name] != ev.s {
+			ev.reply <- multicast.Config{}
+			return
+		}
+		if !ev.query {
+			ev.s.overrides = ev.cfg != multicast.Config{}
+			if ev.s.overrides {
+				ev.s.cfg = ev.cfg
+				ev.s.node.SetConfig(ev.cfg, now)
+			} else if c, ok := ev.s.announced(); ok {
+				ev.s.node.SetConfig(c, now)
+			}
+		}
+		ev.reply <- ev.s.node.Config()
+	case evStreams:
+		out := make([]StreamStatus, 0, len(g.streams))
+		for name, s := range g.streams {
+			out = append(out, StreamStatus{Name: name, Publisher: s.publisher, Closed: !s.lingerUntil.IsZero(), Stats: s.node.Stats(now)})
+		}
+		slices.SortFunc(out, func(a, b StreamStatus) int { return strings.Compare(a.Name, b.Name) })
+		ev.reply <- out
 	case evStats:
 		if g.streams[ev.s.name] == ev.s {
 			ev.reply <- ev.s.node.Stats(now)
@@ -239,12 +266,17 @@ func (g *Group) reportFlow(ev event, now time.Time) {
 	if s == nil {
 		return // a stream this member does not play: not relayed
 	}
-	if key, known := s.node.Key(); known && key != info.Key {
-		if s.publisher {
-			return // another publisher uses our name: ignore its stream
-		}
-		// The publisher restarted with a new key: start over.
-		g.resetPlayer(s, now)
+	key, known := s.node.Key()
+	switch {
+	case known && key != info.Key && s.publisher:
+		return // another publisher uses our name: ignore its stream
+	case known && key != info.Key:
+		// The publisher restarted with a new key: start over, with the
+		// new stream's parameters.
+		g.resetPlayer(s, info, now)
+	case !known && !s.publisher && !s.overrides:
+		s.info = info
+		s.node.SetConfig(info.Config(), now)
 	}
 	pf := p.flows[s]
 	if pf == nil {
@@ -257,12 +289,16 @@ func (g *Group) reportFlow(ev event, now time.Time) {
 }
 
 // resetPlayer replaces a player's node after its publisher restarted
-// (NetStream.MulticastStream.Reset).
-func (g *Group) resetPlayer(s *stream, now time.Time) {
+// (NetStream.MulticastStream.Reset). The player's local overrides are lost
+// (Flash: "Reapply the local overrides or the new stream's default
+// parameters will be used"): the new node runs with the parameters the new
+// stream's info announces.
+func (g *Group) resetPlayer(s *stream, info multicast.StreamInfo, now time.Time) {
 	s.node.Close(now)
 	for _, p := range g.neighbors {
 		g.dropFlows(p, s)
 	}
+	s.overrides, s.info, s.cfg = false, info, info.Config()
 	s.node = g.newNode(s, multicast.StreamKey{})
 	for _, p := range g.neighbors {
 		s.node.AddNeighbor(p.id, now)
@@ -311,6 +347,7 @@ func (g *Group) removeStream(s *stream, now time.Time, linger bool) {
 		s.lingerUntil = now.Add(cfg.Window + cfg.RelayMargin)
 		return
 	}
+	s.node.TellEnd(now) // the member leaves: the end of stream cannot wait
 	delete(g.streams, s.name)
 }
 
@@ -326,169 +363,36 @@ func (g *Group) expireLingering(now time.Time) {
 // addStream registers a stream with the loop.
 func (g *Group) addStream(s *stream) error {
 	reply := make(chan any, 1)
-	if !g.post(event{kind: evAddStream, s: s, reply: reply}) {
+	r := g.call(event{kind: evAddStream, s: s, reply: reply})
+	if r == nil {
 		return ErrClosed
 	}
-	if err, _ := (<-reply).(error); err != nil {
+	if err, _ := r.(error); err != nil {
 		return err
 	}
 	return nil
 }
 
+// StreamStatus describes one stream of the group.
+type StreamStatus struct {
+	Name      string          `json:"name"`
+	Publisher bool            `json:"publisher"`
+	Closed    bool            `json:"closed,omitempty"` // a closed publication still serving pulls
+	Stats     multicast.Stats `json:"stats"`
+}
+
+// Streams returns the statistics of the streams this member publishes or
+// plays, by name.
+func (g *Group) Streams() []StreamStatus {
+	out, _ := g.call(event{kind: evStreams, reply: make(chan any, 1)}).([]StreamStatus)
+	return out
+}
+
 func (g *Group) stats(s *stream) multicast.Stats {
-	reply := make(chan any, 1)
-	if !g.post(event{kind: evStats, s: s, reply: reply}) {
-		return multicast.Stats{}
-	}
-	st, _ := (<-reply).(multicast.Stats)
+	st, _ := g.call(event{kind: evStats, s: s, reply: make(chan any, 1)}).(multicast.Stats)
 	return st
 }
 
 func (g *Group) remove(s *stream) {
-	reply := make(chan any, 1)
-	if g.post(event{kind: evRemoveStream, s: s, reply: reply}) {
-		<-reply
-	}
+	g.call(event{kind: evRemoveStream, s: s, reply: make(chan any, 1)})
 }
-
-// Publication is a stream this member publishes into the group. The codec
-// headers and metadata it was given are sent again before every video key
-// frame: members join a multicast stream at its live edge, and need them to
-// decode from the next key frame.
-type Publication struct {
-	s                      *stream
-	mu                     sync.Mutex
-	meta, video, audioHdrs *media.Message
-	ipmc                   atomic.Pointer[ipmcSender]
-	started                atomic.Bool // media was published
-}
-
-// Publish starts publishing name into the group with the multicast
-// parameters cfg (zero: Flash's defaults). It fails with ErrNameInUse when
-// this member already has a stream of that name.
-func (g *Group) Publish(name string, cfg multicast.Config) (*Publication, error) {
-	s := &stream{g: g, name: name, cfg: cfg, publisher: true, status: make(chan string, 16), ended: make(chan struct{})}
-	p := &Publication{s: s}
-	s.pub, s.onEnd = p, p.closeIPMC
-	if err := g.addStream(s); err != nil {
-		return nil, err
-	}
-	s.notify(StatusPublishStart)
-	return p, nil
-}
-
-// WriteMedia publishes one message (netstream.Sink). It blocks while the
-// group's event queue is full.
-func (p *Publication) WriteMedia(ctx context.Context, m media.Message) error {
-	p.started.Store(true)
-	for _, hdr := range p.headersFor(m) {
-		if err := p.write(ctx, hdr); err != nil {
-			return err
-		}
-	}
-	return p.write(ctx, m)
-}
-
-// headersFor records m if it is a header, and returns the headers to send
-// before m if m is a video key frame.
-func (p *Publication) headersFor(m media.Message) []media.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := m
-	switch {
-	case m.IsSequenceHeader() && m.IsVideo():
-		p.video = &c
-	case m.IsSequenceHeader() && m.IsAudio():
-		p.audioHdrs = &c
-	case m.IsData():
-		if vs, err := netstream.DecodeData(m); err == nil && len(vs) > 0 && vs[0] == "onMetaData" {
-			p.meta = &c
-		}
-	case m.IsVideo() && m.IsKeyframe():
-		var out []media.Message
-		for _, h := range []*media.Message{p.meta, p.video, p.audioHdrs} {
-			if h != nil {
-				r := *h
-				r.Timestamp = m.Timestamp
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-func (p *Publication) write(ctx context.Context, m media.Message) error {
-	select {
-	case p.s.g.events <- event{kind: evPublish, s: p.s, m: m}:
-		return nil
-	case <-p.s.ended:
-		return ErrClosed
-	case <-p.s.g.ctx.Done():
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Status returns the publication's status events.
-func (p *Publication) Status() <-chan string { return p.s.status }
-
-// Stats returns the engine's statistics (NetStreamMulticastInfo-style).
-func (p *Publication) Stats() multicast.Stats { return p.s.g.stats(p.s) }
-
-// Close ends the stream: neighbours are told the last fragment. The stream
-// still answers their pulls until its fragments leave the window (Window +
-// RelayMargin), unless the name is published again first.
-func (p *Publication) Close() {
-	p.s.g.remove(p.s)
-	p.s.notify(StatusUnpublishSuccess)
-}
-
-// Playback is a group stream this member plays (and relays).
-type Playback struct {
-	s                 *stream
-	mu                sync.Mutex
-	receivers         []*ipmulticast.Receiver
-	ingested, foreign atomic.Uint64
-}
-
-// Play starts playing name from the group.
-func (g *Group) Play(name string, cfg multicast.Config) (*Playback, error) {
-	s := &stream{g: g, name: name, cfg: cfg, out: make(chan media.Message, playerQueue),
-		status: make(chan string, 16), ended: make(chan struct{})}
-	pb := &Playback{s: s}
-	s.onEnd = pb.closeReceivers
-	if err := g.addStream(s); err != nil {
-		return nil, err
-	}
-	s.notify(StatusPlayStart)
-	return pb, nil
-}
-
-// ReadMedia returns the next reassembled message, in the publisher's order.
-// Video starts at a key frame: the inter frames before the first one this
-// player receives (of each stream key) are not delivered.
-func (p *Playback) ReadMedia(ctx context.Context) (media.Message, error) {
-	select {
-	case m := <-p.s.out:
-		return m, nil
-	case <-p.s.ended:
-		return media.Message{}, ErrClosed
-	case <-ctx.Done():
-		return media.Message{}, ctx.Err()
-	}
-}
-
-// Status returns status events: Play.Start, MulticastStream.Reset,
-// Play.UnpublishNotify.
-func (p *Playback) Status() <-chan string { return p.s.status }
-
-// Stats returns the engine's statistics.
-func (p *Playback) Stats() multicast.Stats { return p.s.g.stats(p.s) }
-
-// Dropped counts messages dropped because ReadMedia was not called.
-func (p *Playback) Dropped() uint64 { return p.s.dropped.Load() }
-
-// Close stops playing.
-func (p *Playback) Close() { p.s.g.remove(p.s) }

@@ -14,7 +14,7 @@ func TestFragmenterSizes(t *testing.T) {
 		markers string
 	}{
 		{1, "20"}, {959, "20"}, {960, "3000"}, {959 * 2, "3000"}, {959*2 + 1, "301000"},
-		{959 * 256, "30" + repeat("10", 254) + "00"},
+		{959 * 255, "30" + repeat("10", 253) + "00"},
 	} {
 		first := f.Last() + 1
 		m := media.Message{Type: media.TypeVideo, Timestamp: 42, Payload: bytes.Repeat([]byte{7}, c.size)}
@@ -42,7 +42,7 @@ func TestFragmenterSizes(t *testing.T) {
 		}
 	}
 	last := f.Last()
-	if _, err := f.Fragment(nil, media.Message{Payload: make([]byte, 959*256+1)}); err != ErrMessageTooLarge || f.Last() != last {
+	if _, err := f.Fragment(nil, media.Message{Payload: make([]byte, MaxMessagePayload+1)}); err != ErrMessageTooLarge || f.Last() != last {
 		t.Errorf("too large: %v, last %d → %d", err, last, f.Last())
 	}
 	if out, err := f.Fragment(nil, media.Message{}); err != nil || len(out) != 0 {
@@ -52,6 +52,46 @@ func TestFragmenterSizes(t *testing.T) {
 	frags, _ := small.Fragment(nil, media.Message{Type: 8, Payload: []byte("abcde")})
 	if len(frags) != 3 || string(frags[2].Payload) != "e" || frags[0].ID != 1 {
 		t.Errorf("MaxPayload 2: %+v", frags)
+	}
+}
+
+// TestFragmenterLargeMessages: a message that needs more than 255 pieces
+// of 959 bytes is cut into 255 larger pieces (librtmfp's reader takes at
+// most 255), up to MaxMessagePayload; each piece round-trips through the
+// codec and the reassembler gives the message back.
+func TestFragmenterLargeMessages(t *testing.T) {
+	for _, size := range []int{959*255 + 1, 310_000, 1 << 20, MaxMessagePayload} {
+		f := NewFragmenter(100, 0)
+		payload := make([]byte, size)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		frags, err := f.Fragment(nil, media.Message{Type: media.TypeVideo, Timestamp: 9, Payload: payload})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if len(frags) != MaxWirePieces || frags[0].Count != MaxWirePieces-1 || frags[0].ID != 101 || f.Last() != 100+MaxWirePieces {
+			t.Fatalf("%d bytes: %d pieces, first %+v", size, len(frags), frags[0].Count)
+		}
+		piece := f.PieceSize(size)
+		re := NewReassembler(ReassemblerConfig{MaxBytes: 2 * size})
+		for i, fr := range frags {
+			if i < len(frags)-1 && len(fr.Payload) != piece || len(fr.Payload) > MaxPiecePayload {
+				t.Fatalf("%d bytes: piece %d of %d bytes, want %d", size, i, len(fr.Payload), piece)
+			}
+			dec, err := ParseFragment(fr.Append(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			re.Add(dec)
+		}
+		id, m, ok := re.Pop()
+		if !ok || id != 101 || m.Timestamp != 9 || !bytes.Equal(m.Payload, payload) {
+			t.Fatalf("%d bytes: reassembled %v id %d, %d bytes", size, ok, id, len(m.Payload))
+		}
+	}
+	if got := (&Fragmenter{}).PieceSize(959 * 255); got != 959 {
+		t.Errorf("959×255 bytes: pieces of %d", got)
 	}
 }
 

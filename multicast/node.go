@@ -117,6 +117,10 @@ type neighbor struct {
 	dataMax uint64 // highest fragment they sent us (accepted)
 	dataAt  time.Time
 	mapSent uint64 // Last of the last map we sent them
+	firstID uint64 // the first fragment that came after them (what their first map names)
+	pushed  uint64 // the last fragment pushed to them (publisher)
+
+	joinPushUntil time.Time // publisher: the end of their join push (see joinPush)
 
 	pushOut   uint8 // bits they asked us to push
 	pushIn    uint8 // bits we asked them to push
@@ -207,9 +211,14 @@ type Node struct {
 	nextMap, nextPull, nextPush time.Time
 	pushStarted                 bool
 
-	scratch []byte
-	mapMsg  []byte
-	mapLast uint64
+	scratch     []byte
+	mapMsg      []byte
+	mapLast     uint64
+	newcomers   bool      // a subscribed neighbour may have no map yet
+	endMapAt    time.Time // closed publisher: when its maps start naming the end
+	endMapped   bool      // they do
+	endNoticeAt time.Time // closed publisher: when it tells the neighbours the stream ended
+	endNoticed  bool      // it did
 
 	st     Stats
 	meters meters
@@ -249,6 +258,22 @@ func NewNode(cfg NodeConfig) *Node {
 // Config returns the clamped parameters in use.
 func (n *Node) Config() Config { return n.cfg }
 
+// SetConfig changes the parameters (clamped; the zero Config means
+// DefaultConfig()), as setting Flash's NetStream properties on a running
+// stream does: they apply from the next timer on. A publisher's neighbours
+// learn the new window and periods only from stream infos sent afterwards.
+func (n *Node) SetConfig(c Config, now time.Time) {
+	if c == (Config{}) {
+		c = DefaultConfig()
+	}
+	n.cfg = c.Clamp()
+	if n.timersOn {
+		if next := now.Add(n.cfg.mapPeriod()); next.Before(n.nextMap) {
+			n.nextMap = next
+		}
+	}
+}
+
 // Name returns the stream name.
 func (n *Node) Name() string { return n.name }
 
@@ -276,7 +301,10 @@ func (n *Node) AddNeighbor(id NeighborID, now time.Time) error {
 		n.st.NeighborsRefused++
 		return ErrTooManyNeighbors
 	}
-	nb := &neighbor{id: id}
+	nb := &neighbor{id: id, firstID: n.buf.hi + 1}
+	if n.publisher {
+		nb.firstID = n.frag.Last() + 1
+	}
 	n.neighbors[id] = nb
 	i, _ := slices.BinarySearch(n.order, id)
 	n.order = slices.Insert(n.order, i, id)
@@ -389,8 +417,9 @@ func (n *Node) Tick(now time.Time) {
 	if !n.timersOn {
 		return
 	}
-	if !now.Before(n.nextMap) {
-		n.nextMap = nextTick(n.nextMap, n.cfg.UpdatePeriod, now)
+	n.noticeEnd(now)
+	if !now.Before(n.nextMap) || n.closed && !n.endMapped && !now.Before(n.endMapAt) {
+		n.nextMap = nextTick(n.nextMap, n.cfg.mapPeriod(), now)
 		n.mapRound(now)
 	}
 	if n.publisher {
@@ -413,6 +442,12 @@ func (n *Node) NextDeadline() (t time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	t = n.nextMap
+	if n.closed && !n.endNoticed && n.endNoticeAt.Before(t) {
+		t = n.endNoticeAt
+	}
+	if n.closed && !n.endMapped && n.endMapAt.Before(t) {
+		t = n.endMapAt
+	}
 	if !n.publisher {
 		if n.nextPull.Before(t) {
 			t = n.nextPull
@@ -429,7 +464,7 @@ func (n *Node) startTimers(now time.Time) {
 		return
 	}
 	n.timersOn = true
-	n.nextMap = now.Add(n.cfg.UpdatePeriod)
+	n.nextMap = now.Add(n.cfg.mapPeriod())
 	n.nextPull = now.Add(PullPeriod)
 }
 

@@ -137,16 +137,20 @@ func (b *fragBuffer) nextHeld(from, to uint64) uint64 {
 	return 0
 }
 
-// appendMap appends the fragments map of the buffer to dst: Last is the
-// newest fragment, the bitmap covers every older one still held (up to
-// MaxFragmentsMapBytes).
-func (b *fragBuffer) appendMap(dst []byte) ([]byte, uint64) {
+// appendMap appends a fragments map of the buffer to dst and returns its
+// Last: last itself, clamped to the held range from below. The bitmap
+// covers every held fragment older than Last (up to
+// MaxFragmentsMapBytes). A Last above the newest fragment is the end of
+// stream a closed publisher names (as librtmfp's does); one below it is a
+// first map that shows a new neighbour only what came after it joined.
+func (b *fragBuffer) appendMap(dst []byte, last uint64) ([]byte, uint64) {
 	if b.count == 0 {
 		return dst, 0
 	}
-	m := FragmentsMap{Last: b.hi}
+	last = max(last, b.lo)
+	m := FragmentsMap{Last: last}
 	dst = m.Append(dst)
-	n := min(b.hi-b.lo, MaxFragmentsMapBytes*8)
+	n := min(last-b.lo, MaxFragmentsMapBytes*8)
 	for k := uint64(0); k*8 < n; k++ {
 		var byt byte
 		for bit := range uint64(8) {
@@ -154,11 +158,11 @@ func (b *fragBuffer) appendMap(dst []byte) ([]byte, uint64) {
 			if d > n {
 				break
 			}
-			if id := b.hi - d; b.slot(id).id == id {
+			if id := last - d; id <= b.hi && b.slot(id).id == id {
 				byt |= 1 << bit
 			}
 		}
 		dst = append(dst, byt)
 	}
-	return dst, b.hi
+	return dst, last
 }

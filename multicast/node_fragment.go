@@ -8,7 +8,8 @@ import (
 
 // Publish cuts a message into fragments, buffers them and pushes each to
 // the neighbours that asked for its bit (at most PushNeighborLimit). Empty
-// messages are dropped.
+// messages are dropped; a message above MaxMessagePayload is refused
+// (ErrMessageTooLarge, counted in Stats.MessagesRefused).
 func (n *Node) Publish(m media.Message, now time.Time) error {
 	if !n.publisher {
 		return ErrNotPublisher
@@ -19,6 +20,7 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 	var err error
 	n.fragsTmp, err = n.frag.Fragment(n.fragsTmp[:0], m)
 	if err != nil {
+		n.st.MessagesRefused++
 		return err
 	}
 	for _, f := range n.fragsTmp {
@@ -28,6 +30,7 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 		n.buf.put(s)
 		n.trusted = f.ID
 		n.hz.advance(now, f.ID)
+		n.mapNewcomers(now)
 		n.pushFragment(n.buf.get(f.ID), nil, now)
 		if n.published != nil {
 			n.published(raw)
@@ -38,9 +41,38 @@ func (n *Node) Publish(m media.Message, now time.Time) error {
 	return nil
 }
 
-// Close ends a publisher's stream: every neighbour gets the end of stream
-// (the ID after the last fragment). The buffer keeps serving pulls until
-// its fragments age out.
+// endMapDelay separates a closed publisher's last map from its end map:
+// more than librtmfp's pull period, so that one of its pull rounds falls
+// between them (see Close).
+const endMapDelay = 2 * PullPeriod
+
+// endNoticeDelay is how long a closed publisher waits before it tells its
+// neighbours the stream ended: two fetch periods and a second (the
+// members' last pulls, and one retry of each), at most half of Window +
+// RelayMargin (the time its buffer serves them, so that the notice and its
+// repetitions go out before it leaves).
+func (c Config) endNoticeDelay() time.Duration {
+	return min(2*c.FetchPeriod+time.Second, (c.Window+c.RelayMargin)/2)
+}
+
+// Close ends a publisher's stream. At once every neighbour gets the map of
+// the last fragments; endMapDelay later a map naming the end of stream as
+// its newest fragment, as librtmfp's publisher does after it closes:
+// librtmfp pulls up to the newest map that is a fetch period old and stops
+// pulling when no newer map came for a fetch period, so without a map
+// after the last one it never pulls the fragments that map was the first
+// to show (the last ~fetch period of the stream), and with the two too
+// close together its 100 ms pull round may miss the moment between them.
+// (Naming further IDs beyond the end, to keep librtmfp pulling longer, was
+// tried and dropped: engine members pull a map's newest ID, and those
+// unanswered pulls made them avoid the publisher for the last fragments.)
+// The end of stream itself (the ID after the last fragment) goes out
+// endNoticeDelay later: a librtmfp member that has it writes its own maps
+// with that ID as their newest but its own newest fragment's bitmap
+// (GroupMedia::updateFragmentMap), so its neighbours pull from it
+// fragments it does not have and never get them ("Peer is asking for an
+// unknown Fragment"); by then they have what they need. The buffer keeps
+// serving pulls until its fragments age out.
 func (n *Node) Close(now time.Time) error {
 	if !n.publisher {
 		return ErrNotPublisher
@@ -50,12 +82,38 @@ func (n *Node) Close(now time.Time) error {
 	}
 	n.closed = true
 	n.endID = n.frag.Last() + 1
+	n.endMapAt = now.Add(endMapDelay)
+	n.endNoticeAt = now.Add(n.cfg.endNoticeDelay())
+	n.sendMapToAll(now)
+	if n.timersOn && n.endMapAt.Before(n.nextMap) {
+		n.nextMap = n.endMapAt
+	}
+	return nil
+}
+
+// TellEnd tells the neighbours at once that a closed publisher's stream
+// ended (Close delays it): the publisher is leaving the group and will
+// not be there when the notice is due.
+func (n *Node) TellEnd(now time.Time) {
+	if !n.closed || n.endNoticed {
+		return
+	}
+	n.endNoticeAt = now
+	n.noticeEnd(now)
+}
+
+// noticeEnd tells the neighbours a closed publisher's stream ended, once
+// endNoticeDelay has passed (map timer).
+func (n *Node) noticeEnd(now time.Time) {
+	if !n.closed || n.endNoticed || now.Before(n.endNoticeAt) {
+		return
+	}
+	n.endNoticed = true
 	for _, id := range n.order {
 		if nb := n.neighbors[id]; nb.infoSent && nb.endTries == 0 {
 			n.sendEnd(nb, now)
 		}
 	}
-	return nil
 }
 
 // ingest processes a fragment from a neighbour (nb) or a trusted source.
@@ -145,13 +203,14 @@ func (n *Node) ingest(nb *neighbor, src Source, raw []byte, now time.Time) error
 		n.hz.advance(now, f.ID)
 	}
 	n.pushFragment(n.buf.get(f.ID), nb, now)
-	n.reassemble(f)
+	n.reassemble(f, now)
 	return nil
 }
 
 // pushFragment sends a new fragment to the neighbours that asked for its
 // bit, oldest request first, at most PushNeighborLimit of them, never back
-// to the neighbour it came from.
+// to the neighbour it came from. A publisher also pushes it to the
+// neighbours in their join push (see joinPush).
 func (n *Node) pushFragment(s *slot, from *neighbor, now time.Time) {
 	if s == nil {
 		return
@@ -166,13 +225,61 @@ func (n *Node) pushFragment(s *slot, from *neighbor, now time.Time) {
 			continue
 		}
 		sent++
+		nb.pushed = s.id
 		n.st.FragmentsPushedToPeers++
 		n.st.BytesPushedToPeers += uint64(len(s.frag.Payload))
 		n.sendMedia(nb, s, now)
 	}
+	if n.publisher {
+		n.joinPush(s, now)
+	}
 }
 
-// startAt fixes the first fragment a player delivers.
+// joinPush sends a publisher's new fragment to the subscribed neighbours
+// that are in the first joinPushSpan of their subscription (counted from
+// the first fragment published after it) and did not get it above: every
+// fragment, whatever their push mask. librtmfp starts playing at the first
+// fragment in its buffer once its first pull (a fetch period after its
+// first map, for the newest map's fragment) is answered, pulls nothing
+// below that pull, and stalls at the first hole until the window evicts it
+// (GroupBuffer processFragment, GroupMedia sendPullRequests): the
+// fragments between its join and its first pull must come by push, and in
+// its first seconds it asks one neighbour for one bit of the IDs. The
+// publisher has them all; this costs each new member one joinPushSpan of
+// the stream, once.
+func (n *Node) joinPush(s *slot, now time.Time) {
+	for _, id := range n.order {
+		nb := n.neighbors[id]
+		if !nb.subscribed || nb.pushed == s.id {
+			continue
+		}
+		if nb.joinPushUntil.IsZero() {
+			nb.joinPushUntil = now.Add(n.cfg.joinPushSpan())
+		}
+		if now.Before(nb.joinPushUntil) {
+			nb.pushed = s.id
+			n.st.FragmentsPushedToPeers++
+			n.st.BytesPushedToPeers += uint64(len(s.frag.Payload))
+			n.sendMedia(nb, s, now)
+		}
+	}
+}
+
+// joinPushSpan is the length of a new neighbour's join push. Its first map
+// (from us, at once, naming the first fragment after it came) makes
+// librtmfp's first pull, a fetch period later, ask for the newest fragment
+// of the maps it got in the next ~100 ms (its pull round): the push must
+// cover what was published until then, with a margin for maps from other
+// neighbours that came at the same time. At most the window.
+func (c Config) joinPushSpan() time.Duration {
+	return min(joinPushTime, c.Window)
+}
+
+// joinPushTime is joinPushSpan's length: ten pull rounds.
+const joinPushTime = 10 * PullPeriod
+
+// startAt fixes the first fragment a player delivers, and hands the
+// reassembler what the buffer already holds from there on.
 func (n *Node) startAt(id uint64) {
 	n.re = NewReassembler(ReassemblerConfig{
 		First:        id,
@@ -181,6 +288,24 @@ func (n *Node) startAt(id uint64) {
 		OnLoss:       n.onLoss,
 	})
 	n.cursor = id - 1
+	for k := max(id, n.buf.lo); n.buf.count > 0 && k <= n.buf.hi; k++ {
+		if s := n.buf.get(k); s != nil {
+			n.re.Add(s.frag)
+		}
+	}
+}
+
+// joinPoint is where a player starts: the first fragment it learnt of (the
+// newest its first map showed, or the first it was sent), so that it
+// delivers everything published since it joined, like librtmfp, which
+// starts at its first map's newest fragment; at most limit, and never
+// below expired (fragments the window already gave up on).
+func (n *Node) joinPoint(limit, expired uint64) uint64 {
+	start := limit
+	if f := n.hz.first; f != 0 && f < start {
+		start = f
+	}
+	return max(start, expired+1, 1)
 }
 
 func (n *Node) onLoss(first, last uint64) {
@@ -191,11 +316,13 @@ func (n *Node) onLoss(first, last uint64) {
 	}
 }
 
-// reassemble hands a new fragment to the reassembler and delivers what is
-// complete.
-func (n *Node) reassemble(f Fragment) {
+// reassemble hands a new fragment (already buffered) to the reassembler
+// and delivers what is complete. The first one fixes the start.
+func (n *Node) reassemble(f Fragment, now time.Time) {
 	if n.re == nil {
-		n.startAt(f.ID)
+		n.startAt(n.joinPoint(f.ID, n.hz.at(now.Add(-n.cfg.Window))))
+		n.drain()
+		return
 	}
 	if n.re.Add(f) {
 		n.drain()

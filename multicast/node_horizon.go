@@ -21,6 +21,7 @@ type horizonEntry struct {
 type horizon struct {
 	entries []horizonEntry // increasing in at and in id
 	floor   uint64         // IDs ≤ floor were learnt before the first entry
+	first   uint64         // the first ID ever known (the node's join point)
 }
 
 const (
@@ -40,6 +41,9 @@ func (h *horizon) last() uint64 {
 func (h *horizon) advance(at time.Time, id uint64) {
 	if id <= h.last() {
 		return
+	}
+	if h.first == 0 {
+		h.first = id
 	}
 	if n := len(h.entries); n > 0 && at.Sub(h.entries[n-1].at) < horizonGrain {
 		h.entries[n-1].id = id

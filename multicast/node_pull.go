@@ -9,13 +9,19 @@ import (
 // GroupMedia::sendPullRequests): give up on fragments known for longer
 // than Window, re-send pulls unanswered for FetchPeriod to another
 // neighbour, and pull every missing fragment known for FetchPeriod from a
-// neighbour whose map shows it. The first pull of a player that has
-// received nothing asks for the two newest fragments known.
+// neighbour whose map shows it. A player that has received nothing starts
+// at its join point (see joinPoint): at the latest the two newest
+// fragments known a fetch period ago.
 func (n *Node) pullRound(now time.Time) {
 	n.evict(now)
 	n.checkLate(now)
 	n.updateHorizon(now)
 	expired := n.hz.at(now.Add(-n.cfg.Window))
+	if n.endID != 0 {
+		// A closed publisher's maps name the end of stream as their
+		// newest fragment: it does not exist, nothing is lost there.
+		expired = min(expired, n.endID-1)
+	}
 	n.expire(expired)
 	target := n.hz.at(now.Add(-n.cfg.FetchPeriod))
 	if n.endID != 0 && target >= n.endID {
@@ -25,7 +31,8 @@ func (n *Node) pullRound(now time.Time) {
 		return
 	}
 	if n.re == nil {
-		n.startAt(max(target-1, expired+1, 1))
+		n.startAt(n.joinPoint(max(target-1, 1), expired))
+		n.drain()
 	}
 	budget := n.lim.MaxPullsPerRound
 
@@ -36,7 +43,7 @@ func (n *Node) pullRound(now time.Time) {
 		switch {
 		case p == nil:
 			continue
-		case id <= expired || n.buf.has(id) || n.re.Has(id) && id < n.re.Next():
+		case id <= expired || n.buf.has(id) || n.re.Has(id) && id < n.re.Next() || n.endID != 0 && id >= n.endID:
 			n.dropPull(id, p)
 			continue
 		}

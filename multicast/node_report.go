@@ -15,6 +15,9 @@ func (n *Node) sendInfo(nb *neighbor, now time.Time) {
 	nb.infoSent, nb.infoAt, nb.infoTries = true, now, 1
 	n.sendReport(nb, n.StreamInfo(), now)
 	n.sendMapTo(nb, now)
+	if n.publisher && n.endNoticed && nb.endTries == 0 {
+		n.sendEnd(nb, now) // a neighbour that came after the end
+	}
 }
 
 // Report messages that matter once are repeated, because a transport may
@@ -72,6 +75,9 @@ func (n *Node) handleInfo(nb *neighbor, s StreamInfo, now time.Time) {
 		n.sendMapTo(nb, now)
 	} else {
 		n.sendInfo(nb, now)
+	}
+	if nb.mapSent == 0 {
+		n.newcomers = true
 	}
 }
 
@@ -167,45 +173,104 @@ func (n *Node) handlePull(nb *neighbor, p Pull, now time.Time) {
 	n.sendMedia(nb, s, now)
 }
 
-// buildMap prepares the fragments map of the buffer for this round.
+// mapTop is the Last of this node's maps: its newest fragment, or, once a
+// closed publisher has announced it (see Close), the end of stream.
+func (n *Node) mapTop() uint64 {
+	if n.endMapped {
+		return max(n.endID, n.buf.hi)
+	}
+	return n.buf.hi
+}
+
+// buildMap prepares the fragments map of the buffer.
 func (n *Node) buildMap() uint64 {
-	n.mapMsg, n.mapLast = n.buf.appendMap(n.mapMsg[:0])
+	n.mapMsg, n.mapLast = n.buf.appendMap(n.mapMsg[:0], n.mapTop())
 	return n.mapLast
 }
 
 // sendMapTo sends the current fragments map to one neighbour, unless it
-// already has a map with the same newest fragment.
+// already has a map with the same newest fragment. A neighbour's first map
+// names the first fragment that came after the neighbour did (see
+// neighbor.firstID), not the newest: librtmfp never pulls below the newest
+// fragment of the first map it got (GroupMedia sendPullRequests), so
+// members that were there when a stream started, but subscribed a round
+// trip after its first messages, would otherwise lose them (the first key
+// frame, typically).
 func (n *Node) sendMapTo(nb *neighbor, now time.Time) {
 	if !nb.subscribed || n.buf.count == 0 {
 		return
 	}
-	if n.mapLast != n.buf.hi || n.mapMsg == nil {
-		n.buildMap()
+	var msg []byte
+	var last uint64
+	if nb.mapSent == 0 && nb.firstID < n.buf.hi && nb.firstID >= n.buf.lo && !n.endMapped {
+		n.scratch, last = n.buf.appendMap(n.scratch[:0], nb.firstID)
+		msg = n.scratch
+	} else {
+		if n.mapLast != n.mapTop() || n.mapMsg == nil {
+			n.buildMap()
+		}
+		msg, last = n.mapMsg, n.mapLast
+		if nb.mapSent == last {
+			return
+		}
 	}
-	if nb.mapSent == n.mapLast {
+	nb.mapSent = last
+	n.meters.sendControl.add(now, len(msg))
+	n.st.SentControlBytes += uint64(len(msg))
+	n.st.MapsSent++
+	n.tr.Send(nb.id, FlowReport, msg)
+}
+
+// sendMapToAll sends the current map to every subscribed neighbour that
+// does not have it.
+func (n *Node) sendMapToAll(now time.Time) {
+	for _, id := range n.order {
+		n.sendMapTo(n.neighbors[id], now)
+	}
+}
+
+// mapNewcomers sends a first map, at once, to the subscribed neighbours
+// that have none yet (they subscribed while the buffer was empty: a
+// publisher's players that were there before its first message). Their
+// first map then names the first fragment, not whatever the buffer holds
+// when the round robin reaches them: librtmfp starts pulling at the newest
+// fragment its first maps showed, and never pulls below it (GroupMedia
+// sendPullRequests), so a late first map loses it the beginning.
+func (n *Node) mapNewcomers(now time.Time) {
+	if !n.newcomers {
 		return
 	}
-	nb.mapSent = n.mapLast
-	n.meters.sendControl.add(now, len(n.mapMsg))
-	n.st.SentControlBytes += uint64(len(n.mapMsg))
-	n.st.MapsSent++
-	n.tr.Send(nb.id, FlowReport, n.mapMsg)
+	n.newcomers = false
+	for _, id := range n.order {
+		if nb := n.neighbors[id]; nb.subscribed && nb.mapSent == 0 {
+			n.sendMapTo(nb, now)
+		}
+	}
 }
 
 // mapRound sends the fragments map to every subscribed neighbour
 // (SendToAll) or to the next one in turn, from a random start
-// (librtmfp GroupMedia::manage). It also ages the buffer.
+// (librtmfp GroupMedia::manage). It also ages the buffer. A closed
+// publisher sends its end map to everyone once (see Close).
 func (n *Node) mapRound(now time.Time) {
 	n.evict(now)
 	n.repeatReports(now)
+	if n.closed && !n.endMapped && !now.Before(n.endMapAt) {
+		// Done even with nothing to map: a deadline left in the past
+		// would spin the caller's timer.
+		n.endMapped = true
+		if n.buf.count > 0 && len(n.order) > 0 {
+			n.buildMap()
+			n.sendMapToAll(now)
+		}
+		return
+	}
 	if n.buf.count == 0 || len(n.order) == 0 {
 		return
 	}
 	n.buildMap()
 	if n.cfg.SendToAll {
-		for _, id := range n.order {
-			n.sendMapTo(n.neighbors[id], now)
-		}
+		n.sendMapToAll(now)
 		return
 	}
 	if n.mapRR == 0 {

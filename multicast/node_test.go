@@ -3,6 +3,7 @@ package multicast
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -17,21 +18,80 @@ func TestConfigClamp(t *testing.T) {
 	cases := []struct {
 		in, want Config
 	}{
+		// Negative → 0, no error (seed 002: Flash's property coercion).
 		{Config{Window: -time.Second, UpdatePeriod: -1, FetchPeriod: -1, RelayMargin: -1, PushNeighborLimit: -1},
-			Config{Window: MinWindow, UpdatePeriod: MinUpdatePeriod}},
-		{Config{Window: time.Hour, UpdatePeriod: time.Hour, FetchPeriod: time.Hour, RelayMargin: time.Hour, PushNeighborLimit: 1000, SendToAll: true},
-			Config{Window: MaxWindow, UpdatePeriod: MaxUpdatePeriod, FetchPeriod: MaxFetchPeriod, RelayMargin: MaxRelayMargin, PushNeighborLimit: MaxPushNeighborLimit, SendToAll: true}},
-		{Config{Window: 6 * time.Millisecond, UpdatePeriod: 20 * time.Millisecond, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10},
-			Config{Window: MinWindow, UpdatePeriod: 20 * time.Millisecond, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10}},
+			Config{}},
+		// Above the range → the maximum.
+		{Config{Window: 1 << 62, UpdatePeriod: 1 << 62, FetchPeriod: 1 << 62, RelayMargin: 1 << 62, PushNeighborLimit: 1 << 40, SendToAll: true},
+			Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit, SendToAll: true}},
+		// In range: kept as is, the extremes included.
+		{Config{Window: 6 * time.Millisecond, UpdatePeriod: 0, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10},
+			Config{Window: 6 * time.Millisecond, UpdatePeriod: 0, FetchPeriod: 20 * time.Millisecond, PushNeighborLimit: 10}},
+		{Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit},
+			Config{Window: MaxPeriod, UpdatePeriod: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit}},
 	}
 	for _, c := range cases {
 		if got := c.in.Clamp(); got != c.want {
 			t.Errorf("Clamp(%+v) = %+v, want %+v", c.in, got, c.want)
 		}
 	}
-	n, _ := newPublisher(t, Config{Window: -5})
-	if n.Config().Window != MinWindow {
+	if MaxPeriod != 4294967295*time.Millisecond || MaxPeriod.Seconds() != 4294967.295 {
+		t.Errorf("MaxPeriod %v", MaxPeriod)
+	}
+	for _, c := range []struct {
+		s    float64
+		want time.Duration
+	}{{-1, 0}, {0, 0}, {0.1, 100 * time.Millisecond}, {4294967.295, MaxPeriod}, {1e300, MaxPeriod}, {math.NaN(), 0}} {
+		if got := ClampSeconds(c.s); got != c.want {
+			t.Errorf("ClampSeconds(%v) = %v, want %v", c.s, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    float64
+		want int
+	}{{-3, 0}, {4.9, 4}, {4294967295, MaxPushNeighborLimit}, {1e20, MaxPushNeighborLimit}, {math.NaN(), 0}} {
+		if got := ClampCount(c.v); got != c.want {
+			t.Errorf("ClampCount(%v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	n, _ := newPublisher(t, Config{Window: -5, UpdatePeriod: time.Second})
+	if n.Config().Window != 0 {
 		t.Errorf("NewNode did not clamp: %+v", n.Config())
+	}
+}
+
+// TestExtremeConfig: the extremes of the ranges run without busy loops or
+// overflows: a 0 update period sends maps every MinTimerPeriod and
+// announces 0; the maxima are announced as 4294967295 ms and run.
+func TestExtremeConfig(t *testing.T) {
+	zero := Config{UpdatePeriod: 0, Window: 0, FetchPeriod: 0, RelayMargin: 0, PushNeighborLimit: 0, SendToAll: true}
+	pub, pr := newPublisher(t, zero)
+	if err := pub.AddNeighbor(7, epoch); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := pub.NextDeadline()
+	if !ok || d.Sub(epoch) != MinTimerPeriod {
+		t.Errorf("first map deadline %v after the start, want %v", d.Sub(epoch), MinTimerPeriod)
+	}
+	info, err := ParseStreamInfo(pr.take()[0].msg)
+	if err != nil || info.Config().UpdatePeriod != 0 || info.Config().Window != 0 {
+		t.Errorf("stream info %+v %v", info.Config(), err)
+	}
+	huge := Config{UpdatePeriod: MaxPeriod, Window: MaxPeriod, FetchPeriod: MaxPeriod, RelayMargin: MaxPeriod, PushNeighborLimit: MaxPushNeighborLimit}
+	pub, pr = newPublisher(t, huge)
+	_ = pub.AddNeighbor(7, epoch)
+	info, err = ParseStreamInfo(pr.take()[0].msg)
+	if c := info.Config(); err != nil || c.Window != MaxPeriod || c.UpdatePeriod != MaxPeriod || c.FetchPeriod != MaxPeriod {
+		t.Errorf("stream info %+v %v", c, err)
+	}
+	for i := range 3 {
+		if err := pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 1, byte(i)}}, epoch.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		pub.Tick(epoch.Add(time.Duration(i) * time.Second))
+	}
+	if st := pub.Stats(epoch.Add(3 * time.Second)); st.BufferedFragments != 3 {
+		t.Errorf("buffered %d", st.BufferedFragments)
 	}
 }
 
@@ -91,17 +151,26 @@ func TestPushLimitMaskAndSource(t *testing.T) {
 		_ = pub.HandleMessage(id, Push{Mask: mask}.Append(nil), epoch)
 	}
 	r.take()
-	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch) // fragment 1
-	got := onFlow(r.take(), FlowMedia)
-	var to []NeighborID
-	for _, m := range got {
-		to = append(to, m.to)
+	pushedTo := func() []NeighborID {
+		var to []NeighborID
+		for _, m := range onFlow(r.take(), FlowMedia) {
+			to = append(to, m.to)
+		}
+		return to
 	}
-	if len(to) != 3 || to[0] != 1 || to[1] != 3 || to[2] != 4 {
-		t.Fatalf("fragment 1 pushed to %v, want [1 3 4] (limit 3, oldest requests first, 2 lacks bit 1)", to)
+	// Fragment 1 starts every subscriber's join push: all get it.
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch)
+	if to := pushedTo(); len(to) != 5 {
+		t.Fatalf("fragment 1 pushed to %v, want all five (join push)", to)
 	}
-	st := pub.Stats(epoch)
-	if st.FragmentsPushedToPeers != 3 || st.BytesPushedToPeers != 3*3 {
+	// After the join push, only the requests count.
+	after := at(cfg.joinPushSpan())
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, after) // fragment 2
+	if to := pushedTo(); len(to) != 3 || to[0] != 1 || to[1] != 3 || to[2] != 4 {
+		t.Fatalf("fragment 2 pushed to %v, want [1 3 4] (limit 3, oldest requests first, 2 lacks bit 2)", to)
+	}
+	st := pub.Stats(after)
+	if st.FragmentsPushedToPeers != 8 || st.BytesPushedToPeers != 8*3 {
 		t.Errorf("push stats %+v", st)
 	}
 
@@ -166,20 +235,86 @@ func TestMapRounds(t *testing.T) {
 		for i := 1; i <= 6; i++ {
 			now := at(time.Duration(i) * 100 * time.Millisecond)
 			_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, byte(i)}}, now)
+			if i == 1 && len(ofType(r.take(), TypeFragmentsMap)) != 3 {
+				t.Errorf("sendToAll=%v: the first fragment was not mapped to every neighbour at once", all)
+			}
 			pub.Tick(now)
 			for _, m := range ofType(r.take(), TypeFragmentsMap) {
 				counts[m.to]++
 			}
 		}
-		want := 2
+		// After the first map each neighbour got at once, one neighbour
+		// per round (the round at the first fragment had nothing new),
+		// or all of them.
+		lo, hi := 1, 2
 		if all {
-			want = 6
+			lo, hi = 5, 5
 		}
 		for id := NeighborID(1); id <= 3; id++ {
-			if counts[id] != want {
-				t.Errorf("sendToAll=%v: neighbour %d got %d maps, want %d (%v)", all, id, counts[id], want, counts)
+			if counts[id] < lo || counts[id] > hi {
+				t.Errorf("sendToAll=%v: neighbour %d got %d maps in rounds, want %d to %d (%v)", all, id, counts[id], lo, hi, counts)
 			}
 		}
+		if total := counts[1] + counts[2] + counts[3]; !all && total != 5 {
+			t.Errorf("%d maps in 5 rounds", total)
+		}
+	}
+}
+
+// TestEndMaps: a closed publisher maps its last fragments to every
+// neighbour at once, then, endMapDelay later, a map naming the end of
+// stream (librtmfp's publisher does the same), and names it from then on;
+// the end of stream itself comes endNoticeDelay after the close.
+func TestEndMaps(t *testing.T) {
+	pub, r := newPublisher(t, DefaultConfig())
+	for id := NeighborID(1); id <= 3; id++ {
+		subscribe(t, pub, id, epoch)
+	}
+	for i := range 5 {
+		_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, byte(i)}}, epoch)
+	}
+	pub.Tick(at(100 * time.Millisecond))
+	r.take()
+	_ = pub.Close(at(150 * time.Millisecond))
+	out := r.take()
+	if len(ofType(out, TypeStreamInfo)) != 0 { // the end comes endNoticeDelay later
+		t.Errorf("end of stream at close: %d messages", len(ofType(out, TypeStreamInfo)))
+	}
+	maps := ofType(out, TypeFragmentsMap)
+	for _, m := range maps {
+		if fm, _ := DecodeReport(m.msg); fm.(FragmentsMap).Last != 5 {
+			t.Errorf("last map %+v", fm)
+		}
+	}
+	if len(maps) != 2 { // the neighbour of the round at 100 ms had it
+		t.Errorf("%d last maps at close", len(maps))
+	}
+	if d, _ := pub.NextDeadline(); d.After(at(150*time.Millisecond + endMapDelay)) {
+		t.Errorf("next deadline %v", d.Sub(epoch))
+	}
+	pub.Tick(at(200 * time.Millisecond))
+	if len(ofType(r.take(), TypeFragmentsMap)) != 0 {
+		t.Error("end map before endMapDelay")
+	}
+	pub.Tick(at(150*time.Millisecond + endMapDelay))
+	maps = ofType(r.take(), TypeFragmentsMap)
+	if len(maps) != 3 {
+		t.Fatalf("%d end maps", len(maps))
+	}
+	fm, _ := DecodeReport(maps[0].msg)
+	m := fm.(FragmentsMap)
+	if m.Last != 6 || !m.Has(5) || !m.Has(1) || m.Has(0) {
+		t.Errorf("end map %+v", m)
+	}
+	pub.Tick(at(150*time.Millisecond + DefaultConfig().endNoticeDelay()))
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 3 {
+		t.Errorf("%d ends", len(ends))
+	}
+	// A neighbour that comes later gets the end map and the end.
+	subscribe(t, pub, 4, at(6*time.Second))
+	out = r.take()
+	if len(ofType(out, TypeFragmentsMap)) != 1 || len(ofType(out, TypeStreamInfo)) != 2 { // stream info and end
+		t.Errorf("late neighbour got %d maps, %d infos", len(ofType(out, TypeFragmentsMap)), len(ofType(out, TypeStreamInfo)))
 	}
 }
 
@@ -429,9 +564,17 @@ func TestEndOfStream(t *testing.T) {
 	_ = pub.Publish(media.Message{Type: 8, Payload: []byte{1}}, epoch)
 	r.take()
 	_ = pub.Close(epoch)
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 0 {
+		t.Fatalf("end of stream sent at once: %+v", ends)
+	}
+	delay := DefaultConfig().endNoticeDelay()
+	if dl, _ := pub.NextDeadline(); dl.After(at(delay)) {
+		t.Errorf("next deadline %v after the notice is due", dl.Sub(epoch))
+	}
+	pub.Tick(at(delay))
 	ends := ofType(r.take(), TypeStreamInfo)
-	if len(ends) != 1 || !IsStreamEnd(ends[0].msg) {
-		t.Fatalf("close sent %+v", ends)
+	if len(ends) != 1 || !IsStreamEnd(ends[0].msg) || delay != 5*time.Second {
+		t.Fatalf("end of stream %v after close: %+v", delay, ends)
 	}
 	if err := pub.Publish(media.Message{Type: 8, Payload: []byte{1}}, epoch); !errors.Is(err, ErrClosed) {
 		t.Errorf("publish after close: %v", err)
@@ -495,5 +638,32 @@ func TestRemoveNeighbor(t *testing.T) {
 	again := pullIDs(r.take())
 	if again[10] == 0 || again[10] == gone || pl.Neighbors() != 1 {
 		t.Errorf("pull of 10 not moved off the removed neighbour: %v", again)
+	}
+}
+
+// TestClosedEmptyPublisherDeadlines: a publisher closed after its buffer
+// emptied keeps moving its deadlines forward (a deadline left in the past
+// would spin its caller's timer) and still tells the end.
+func TestClosedEmptyPublisherDeadlines(t *testing.T) {
+	pub, r := newPublisher(t, DefaultConfig())
+	subscribe(t, pub, 1, epoch)
+	_ = pub.Publish(media.Message{Type: media.TypeAudio, Payload: []byte{0xAF, 1, 2}}, epoch)
+	now := at(20 * time.Second)
+	pub.Tick(now) // the buffer ages out
+	_ = pub.Close(now)
+	r.take()
+	for range 200 {
+		d, ok := pub.NextDeadline()
+		if !ok || !d.After(now) {
+			t.Fatalf("deadline %v at %v", d.Sub(epoch), now.Sub(epoch))
+		}
+		now = d
+		pub.Tick(now)
+		if now.Sub(at(20*time.Second)) > DefaultConfig().endNoticeDelay() {
+			break
+		}
+	}
+	if ends := ofType(r.take(), TypeStreamInfo); len(ends) != 1 {
+		t.Errorf("%d ends told", len(ends))
 	}
 }

@@ -120,6 +120,10 @@ func (s StreamInfo) Config() Config {
 	return c
 }
 
+// MaxStreamName caps a stream name in a stream info message, as
+// netstream.MaxNameBytes caps the names clients send the server.
+const MaxStreamName = 1024
+
 // streamEndMaxLen: librtmfp tells the two forms of 0x21 apart by size; the
 // end form is shorter than 0x24 bytes, the info form at least 38.
 const streamEndMaxLen = 0x24
@@ -151,7 +155,7 @@ func ParseStreamInfo(b []byte) (StreamInfo, error) {
 		p = p[n:]
 		switch i {
 		case 0:
-			if o.Type != OptStreamName || len(o.Value) == 0 {
+			if o.Type != OptStreamName || len(o.Value) == 0 || len(o.Value) > MaxStreamName {
 				return StreamInfo{}, ErrFormat
 			}
 			s.Name = string(o.Value)

@@ -110,6 +110,11 @@ type Config struct {
 	Rendezvous Rendezvous
 	// Handler receives events; nil refuses multicast flows.
 	Handler Handler
+	// Messages receives posts and routed messages and makes Post,
+	// SendToNearest and SendToAllNeighbors work (see messaging.go for
+	// their flow, rtmfpd's own); nil: the member neither sends nor
+	// handles them.
+	Messages MessageHandler
 	// Logger receives the member's logs. Default: the endpoint's.
 	Logger *slog.Logger
 
@@ -123,6 +128,15 @@ type Config struct {
 	// MaxNeighbors caps the neighbours (connected and being connected);
 	// further group handshakes are refused. Default 64.
 	MaxNeighbors int
+	// KeepNeighbors makes the member a hub: it keeps (and connects to) up
+	// to this many neighbours even beyond its best list, asks none of them
+	// to leave and refuses their requests to leave while it has no more.
+	// The server publishing into a group uses it: a member that is its
+	// neighbour gets the publisher's first map and first fragments at
+	// once, which librtmfp members need to play a stream from its start
+	// (see multicast's Node). 0: the best list alone (librtmfp's
+	// behaviour). At most MaxNeighbors.
+	KeepNeighbors int
 	// MaxHeard caps the heard list (peers known from reports and
 	// introductions). Default 4096; the entry heard of longest ago goes.
 	MaxHeard int

@@ -214,6 +214,16 @@ func (d *dispatcher) route(s *rtmfp.Session, f *rtmfp.RecvFlow) {
 			return
 		}
 		o.n.m.incomingFlow(o.n, assoc, f)
+	case bytes.Equal(meta, MetadataRDMessages):
+		// rtmfpd's group messages answer our GR 1C flow.
+		d.mu.Lock()
+		o, ok := d.owners[f.Association()]
+		d.mu.Unlock()
+		if !ok || o.report {
+			f.Reject(RejectUnsupported)
+			return
+		}
+		o.n.m.messageFlow(o.n, f)
 	case bytes.Equal(meta, group.MetadataGRMessage), bytes.Equal(meta, group.MetadataGRPostKey),
 		bytes.Equal(meta, group.MetadataGRPostValue):
 		// Routing and posting flows: librtmfp accepts and only parses them;

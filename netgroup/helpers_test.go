@@ -138,6 +138,12 @@ func testConfig(seed uint64) Config {
 // joinClient dials the server from a new host and joins the group.
 func joinClient(t testing.TB, n *simnet.Network, url, spec string, seed uint64) *node {
 	t.Helper()
+	return joinClientWith(t, n, url, spec, seed, nil)
+}
+
+// joinClientWith is joinClient with the member's Config adjusted by set.
+func joinClientWith(t testing.TB, n *simnet.Network, url, spec string, seed uint64, set func(*Config)) *node {
+	t.Helper()
 	h, err := n.NewHost()
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +158,9 @@ func joinClient(t testing.TB, n *simnet.Network, url, spec string, seed uint64) 
 	rec := newRecorder()
 	cfg := testConfig(seed)
 	cfg.Endpoint, cfg.Spec, cfg.Rendezvous, cfg.Handler = ep, spec, ClientRendezvous{Conn: c}, rec
+	if set != nil {
+		set(&cfg)
+	}
 	m, err := Join(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,7 @@ type Member struct {
 	myAddrs   []wire.Address // addresses neighbours told us they see
 	best      map[profile.PeerID]bool
 	stats     Stats
+	msgs      messaging // posts and routed messages (its own lock)
 }
 
 // Stats is a snapshot of a member's state and counters.
@@ -88,6 +89,7 @@ func Join(ctx context.Context, cfg Config) (*Member, error) {
 		heard: map[profile.PeerID]*heardPeer{}, dead: map[profile.PeerID]time.Time{},
 		best: map[profile.PeerID]bool{},
 	}
+	m.msgs.init()
 	m.log = m.log.With("group", m.gid.String()[:16])
 	m.ev = newEventQueue(cfg.Handler, 4*cfg.MaxNeighbors+256)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -411,6 +413,7 @@ func (m *Member) connectedLocked(n *Neighbor) {
 	}
 	n.held = nil
 	m.log.Debug("neighbour connected", "peerID", n.id.String(), "initiator", n.s.Initiator())
+	m.openMessagesLocked(n)
 	m.wg.Add(1)
 	go m.readLoop(n)
 }
@@ -475,6 +478,7 @@ func (m *Member) removeNeighborLocked(n *Neighbor, err error) {
 			h.retryAt = now.Add(m.cfg.AskCloseInterval)
 		}
 	}
+	m.dropMessages(n)
 	if n.connected {
 		m.stats.NeighborsRemoved++
 		m.ev.push(event{kind: evDisconnected, n: n, err: err})

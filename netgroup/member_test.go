@@ -325,3 +325,47 @@ func TestServerMember(t *testing.T) {
 		}
 	})
 }
+
+// TestHubMember: a member with KeepNeighbors (the server publishing into
+// a group) becomes a neighbour of every member, beyond its best list, and
+// keeps them; the others keep their own topology.
+func TestHubMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 8, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		in, sep, url := testServer(t, sh)
+		cfg := testConfig(98)
+		cfg.Endpoint, cfg.Spec, cfg.Rendezvous, cfg.Handler = sep, testSpec, ServerRendezvous{Introducer: in, Endpoint: sep}, newRecorder()
+		cfg.KeepNeighbors = 40
+		sm, err := Join(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sm.Close() })
+		const size = 30
+		var nodes []*node
+		for i := range size {
+			nodes = append(nodes, joinClient(t, n, url, testSpec, uint64(200+i)))
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		nb := neighbourIDs(sm)
+		st := sm.Stats()
+		if len(nb) != size || st.AskCloseSent != 0 {
+			t.Errorf("hub has %d of %d members as neighbours, asked %d to leave; best list %d (stats %+v)", len(nb), size, st.AskCloseSent, st.BestList, st)
+		}
+		if st.BestList >= size {
+			t.Errorf("best list of %d: the test does not go beyond it", st.BestList)
+		}
+		for i, x := range nodes {
+			if !neighbourIDs(x.m)[sep.PeerID()] {
+				sm.mu.Lock()
+				h := sm.heard[x.id()]
+				sm.mu.Unlock()
+				t.Errorf("member %d does not list the hub; hub's heard entry %+v; member stats %+v", i, h, x.m.Stats())
+			}
+		}
+	})
+}

@@ -82,7 +82,8 @@ func (m *Member) handleMessage(n *Neighbor, b []byte) bool {
 
 // acceptAskCloseLocked is librtmfp's rule for a 0C (NetGroup
 // _onGroupAskClose): agree only once a best list exists, when this member
-// has more neighbours than its best list and the asker is not in it.
+// has more neighbours than its best list (a hub: than KeepNeighbors) and the
+// asker is not in it.
 func (m *Member) acceptAskCloseLocked(n *Neighbor) bool {
 	connected := 0
 	for _, x := range m.neighbors {
@@ -90,7 +91,7 @@ func (m *Member) acceptAskCloseLocked(n *Neighbor) bool {
 			connected++
 		}
 	}
-	return len(m.best) > 0 && connected > len(m.best) && !m.best[n.id]
+	return len(m.best) > 0 && connected > max(len(m.best), m.cfg.KeepNeighbors) && !m.best[n.id]
 }
 
 // sendReportLocked writes a group report for n on our GR 1C flow.

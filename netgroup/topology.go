@@ -159,6 +159,9 @@ func (m *Member) candidatesLocked() []group.Candidate {
 // best list is asked here, so that neighbours that connected to us count
 // too.
 //
+// A hub (Config.KeepNeighbors) keeps up to that many neighbours whatever
+// the best list, and connects to other heard members up to that count.
+//
 // The best list's size is group.TargetNeighborCount of the estimated group
 // size, floor(log2(N)) + 13: librtmfp's current value. librtmfp first used
 // 2·log2(N) + 13 and reduced it in 2017 ("The number of peers in the Best
@@ -183,7 +186,8 @@ func (m *Member) updateBestList() {
 			connected = append(connected, n)
 		}
 	}
-	if excess := len(connected) - len(best); excess > 0 {
+	size := max(len(best), min(m.cfg.KeepNeighbors, m.cfg.MaxNeighbors))
+	if excess := len(connected) - size; excess > 0 {
 		m.rnd.Shuffle(len(connected), func(i, j int) { connected[i], connected[j] = connected[j], connected[i] })
 		for _, n := range connected {
 			if excess == 0 {
@@ -194,12 +198,21 @@ func (m *Member) updateBestList() {
 			}
 		}
 	}
-	missing := len(best) - len(m.neighbors) - len(m.pending)
+	missing := size - len(m.neighbors) - len(m.pending)
 	for _, c := range best {
 		if missing <= 0 {
 			break
 		}
 		if m.connectLocked(c.ID) {
+			missing--
+		}
+	}
+	// A hub also connects to the other heard members, up to its size.
+	for id := range m.heard {
+		if missing <= 0 {
+			break
+		}
+		if !m.best[id] && m.connectLocked(id) {
 			missing--
 		}
 	}

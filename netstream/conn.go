@@ -146,6 +146,12 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		if err != nil {
 			return err
 		}
+		if len(cmd.Name) > MaxCommandBytes {
+			why := tooLong("command name", len(cmd.Name), MaxCommandBytes)
+			c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
+			c.callFailed(streamID, cmd.TxnID, why)
+			return nil
+		}
 		return c.handleCommand(streamID, cmd)
 	case media.TypeUserControl:
 		if len(m.Payload) >= 2 && uint16(m.Payload[0])<<8|uint16(m.Payload[1]) == EventSetBufferLength {
@@ -158,8 +164,13 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		}
 		if m.IsData() {
 			if vs, err := DecodeData(m); err == nil && len(vs) > 0 {
-				if h, _ := vs[0].(string); h == "@clearDataFrame" {
+				h, _ := vs[0].(string)
+				if h == "@clearDataFrame" {
 					ns.publishing.ClearMetadata()
+					return nil
+				}
+				if len(h) > MaxCommandBytes {
+					c.log.Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
 					return nil
 				}
 			}
@@ -224,10 +235,10 @@ func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, a
 // status sends onStatus with an info object on a stream.
 func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Property) {
 	if levelOf(code) == LevelError { // a refusal: one line, whatever refused
-		attrs := []any{"app", c.Info().App, "code", code, "reason", description}
+		attrs := []any{"app", Clip(c.Info().App), "code", code, "reason", description}
 		for _, p := range extra {
-			if p.Key == "details" {
-				attrs = append(attrs, "stream", p.Value)
+			if s, ok := p.Value.(string); ok && p.Key == "details" {
+				attrs = append(attrs, "stream", Clip(s))
 			}
 		}
 		c.log.Info("refused", attrs...)
@@ -277,13 +288,17 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 			ns.close(true)
 		}
 	case "releaseStream":
-		c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+		if _, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+		}
 	case "FCPublish":
-		name, _ := cmd.ArgString(0)
-		c.reply(streamID, "onFCPublish", 0, nil, Info(PublishStart, name))
+		if name, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "onFCPublish", 0, nil, Info(PublishStart, name))
+		}
 	case "FCUnpublish":
-		name, _ := cmd.ArgString(0)
-		c.reply(streamID, "onFCUnpublish", 0, nil, Info(UnpublishSuccess, name))
+		if name, ok := c.streamName(streamID, cmd); ok {
+			c.reply(streamID, "onFCUnpublish", 0, nil, Info(UnpublishSuccess, name))
+		}
 	case "publish":
 		c.publish(streamID, cmd)
 	case "play":
@@ -307,7 +322,7 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 	case "setPeerInfo":
 		var addrs []string
 		for _, a := range cmd.Args {
-			if s, ok := a.(string); ok && len(addrs) < 16 {
+			if s, ok := a.(string); ok && len(addrs) < 16 && len(s) <= MaxPeerAddrBytes {
 				addrs = append(addrs, s)
 			}
 		}
@@ -340,7 +355,20 @@ func (c *Conn) call(streamID uint32, cmd Command) {
 			return
 		}
 	}
-	c.callFailed(streamID, cmd.TxnID, fmt.Sprintf("method %q not found", cmd.Name))
+	c.callFailed(streamID, cmd.TxnID, fmt.Sprintf("method %q not found", Clip(cmd.Name)))
+}
+
+// streamName returns the stream name argument of FCPublish, FCUnpublish and
+// releaseStream, answering _error when it is over MaxNameBytes (false).
+func (c *Conn) streamName(streamID uint32, cmd Command) (string, bool) {
+	name, _ := cmd.ArgString(0)
+	if len(name) > MaxNameBytes {
+		why := tooLong("stream name", len(name), MaxNameBytes)
+		c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
+		c.callFailed(streamID, cmd.TxnID, why)
+		return "", false
+	}
+	return name, true
 }
 
 // connect answers NetConnection.connect (rtmfp-facts §5.4).
@@ -353,6 +381,14 @@ func (c *Conn) connect(cmd Command) error {
 		return nil
 	}
 	obj, _ := amf.AsObject(cmd.Object)
+	if why := checkConnect(obj, cmd.Args); why != "" {
+		c.srv.stats.rejects.Add(1)
+		c.log.Info("connect refused", "reason", why)
+		c.reply(0, "_error", cmd.TxnID, nil, Info(ConnectRejected, why))
+		c.reply(0, "close", 0, nil)
+		c.t.Close(errors.New(why))
+		return nil
+	}
 	info := ConnectInfo{ObjectEncoding: 0}
 	info.TcURL, _ = objString(obj, "tcUrl")
 	info.FlashVer, _ = objString(obj, "flashVer")
@@ -371,7 +407,7 @@ func (c *Conn) connect(cmd Command) error {
 	info.Object = obj
 	reject := func(code, why, redirect string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "app", info.App, "instance", info.Instance, "code", code, "reason", why)
+		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
 		res := Info(code, why)
 		if redirect != "" {
 			// FMS's application.redirectConnection: the client reads
@@ -384,7 +420,7 @@ func (c *Conn) connect(cmd Command) error {
 		return nil
 	}
 	if len(c.srv.cfg.Apps) > 0 && !c.srv.appAllowed(info.App) {
-		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", info.App), "")
+		return reject(ConnectInvalidApp, fmt.Sprintf("application %q is not served here", Clip(info.App)), "")
 	}
 	if h := c.srv.cfg.Hooks.OnConnect; h != nil {
 		if err := h(c, &info); err != nil {
@@ -418,7 +454,7 @@ func (c *Conn) connect(cmd Command) error {
 	if n, ok := c.t.(ConnectedNotifier); ok {
 		n.Connected()
 	}
-	c.log.Info("connected", "app", info.App, "instance", info.Instance, "flashVer", info.FlashVer)
+	c.log.Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
 	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
 		h(c)
 	}

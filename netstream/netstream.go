@@ -74,6 +74,10 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
+	if len(raw) > MaxNameBytes {
+		c.status(streamID, PublishBadName, tooLong("stream name", len(raw), MaxNameBytes))
+		return
+	}
 	name, query := SplitStreamName(raw)
 	mode, _ := cmd.ArgString(1)
 	if name == "" {
@@ -86,7 +90,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		mode = "live"
 	case "live", "record", "append", "appendWithGap":
 	default:
-		c.status(streamID, PublishFailed, "unknown publish type "+mode)
+		c.status(streamID, PublishFailed, "unknown publish type "+Clip(mode))
 		return
 	}
 	ns.mu.Lock()
@@ -112,7 +116,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
 	if err != nil {
-		c.status(streamID, PublishBadName, name+" is already being published", amf.Property{Key: "details", Value: name})
+		c.status(streamID, PublishBadName, Clip(name)+" is already being published", amf.Property{Key: "details", Value: name})
 		return
 	}
 	if h := c.srv.cfg.Hooks.OnPublish; h != nil {
@@ -127,9 +131,9 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "app", info.App, "stream", name)
+	c.log.Info("publish", "app", Clip(info.App), "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
-	c.status(streamID, PublishStart, name+" is now published.", amf.Property{Key: "details", Value: name})
+	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
 	switch r := c.srv.cfg.Recorder; {
 	case r != nil:
 		if stop := r.Publish(c, s, name, mode); stop != nil {
@@ -140,7 +144,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	case mode != "live":
 		// Published live all the same, as Flash Media Server does for a
 		// stream it may not record.
-		c.status(streamID, RecordNoAccess, "recording is not enabled on this server; "+name+" is published live")
+		c.status(streamID, RecordNoAccess, "recording is not enabled on this server; "+Clip(name)+" is published live")
 	}
 }
 
@@ -163,6 +167,10 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		return
 	}
 	raw, _ := cmd.ArgString(0)
+	if len(raw) > MaxNameBytes {
+		c.status(streamID, PlayFailed, tooLong("stream name", len(raw), MaxNameBytes))
+		return
+	}
 	name, query := SplitStreamName(raw)
 	start := -2.0
 	if v, ok := amf.Number(cmd.Arg(1)); ok {
@@ -211,14 +219,14 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 			c.playRecorded(ns, pb, name, start, length, reset)
 			return
 		case !errors.Is(err, ErrNotFound):
-			c.log.Info("play failed", "stream", name, "err", err)
-			c.status(streamID, PlayFailed, "failed to play "+name+": "+err.Error(), amf.Property{Key: "details", Value: name})
+			c.log.Info("play failed", "stream", Clip(name), "err", err)
+			c.status(streamID, PlayFailed, "failed to play "+Clip(name)+": "+err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
 	}
 	if !live && start >= 0 {
 		// A recorded stream was asked for; there is none.
-		c.status(streamID, PlayStreamNotFound, "failed to play "+name+"; stream not found.", amf.Property{Key: "details", Value: name})
+		c.status(streamID, PlayStreamNotFound, "failed to play "+Clip(name)+"; stream not found.", amf.Property{Key: "details", Value: name})
 		return
 	}
 	s = c.srv.Registry.Get(info.App, info.Instance, name)
@@ -227,13 +235,22 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
 	c.playStarting(streamID, name, reset)
-	sub := s.Subscribe(sink, c.srv.cfg.PlayerQueue)
+	opts := SubscribeOptions{Limit: c.srv.cfg.PlayerQueue, SlowTimeout: c.srv.cfg.SlowConsumer,
+		OnSlow: func(err error) {
+			c.srv.stats.slowPlayers.Add(1)
+			c.log.Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
+			c.t.Close(err)
+		}}
+	if a, ok := c.t.(Accounted); ok {
+		opts.Account = a.Account()
+	}
+	sub := s.SubscribeWith(sink, opts)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "app", info.App, "stream", name, "live", live)
+	c.log.Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
 }
 
 // playStarting sends what precedes a played stream's media: Stream Begin,
@@ -242,9 +259,9 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 func (c *Conn) playStarting(id uint32, name string, reset bool) {
 	c.send(id, UserControl(EventStreamBegin, id))
 	if reset {
-		c.status(id, PlayReset, "Playing and resetting "+name+".", amf.Property{Key: "details", Value: name})
+		c.status(id, PlayReset, "Playing and resetting "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}
-	c.status(id, PlayStart, "Started playing "+name+".", amf.Property{Key: "details", Value: name})
+	c.status(id, PlayStart, "Started playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	if m, err := EncodeData("|RtmpSampleAccess", true, true); err == nil {
 		c.send(id, m)
 	}
@@ -254,7 +271,7 @@ func (c *Conn) playStarting(id uint32, name string, reset bool) {
 // still queued for it, such as the end of the previous publisher).
 func (ns *netStream) PublishStarted(s *Stream) {
 	ns.afterQueued(func() {
-		ns.c.status(ns.id, PlayPublishNotify, s.Name+" is now published.", amf.Property{Key: "details", Value: s.Name})
+		ns.c.status(ns.id, PlayPublishNotify, Clip(s.Name)+" is now published.", amf.Property{Key: "details", Value: s.Name})
 	})
 }
 
@@ -276,7 +293,7 @@ func (ns *netStream) afterQueued(fn func()) {
 // last frames).
 func (ns *netStream) PublishStopped(s *Stream) {
 	ns.afterQueued(func() {
-		ns.c.status(ns.id, PlayUnpublishNotify, s.Name+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
+		ns.c.status(ns.id, PlayUnpublishNotify, Clip(s.Name)+" is now unpublished.", amf.Property{Key: "details", Value: s.Name})
 	})
 }
 
@@ -332,9 +349,9 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "app", s.App, "stream", name)
+	ns.c.log.Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
 	if notify {
-		ns.c.status(ns.id, UnpublishSuccess, name+" is now unpublished.", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, UnpublishSuccess, Clip(name)+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
 }
 
@@ -350,7 +367,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 			h(ns.c, name)
 		}
 		if notify {
-			ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
+			ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 		}
 		return
 	}
@@ -359,12 +376,12 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
-	ns.c.log.Info("play stopped", "app", ns.c.Info().App, "stream", name)
+	ns.c.log.Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
 	if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
 		h(ns.c, name)
 	}
 	if notify {
-		ns.c.status(ns.id, PlayStop, "Stopped playing "+name+".", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, PlayStop, "Stopped playing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}
 }
 

@@ -453,11 +453,11 @@ func (g *gateSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) er
 func TestDropOldestGOPKeepsBound(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
-	sub := newSubscription(nil, &chanSink{ch: make(chan media.Message, 1), block: block}, 3500)
+	sub := newSubscription(nil, &chanSink{ch: make(chan media.Message, 1), block: block}, SubscribeOptions{Limit: 3500})
 	defer sub.cancel()
-	sub.push(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}, true)
+	sub.push(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0}}, stickyVideo)
 	for i := range 12 {
-		sub.push(video(uint32(i*40), i%4 == 0, 1000), false)
+		sub.push(video(uint32(i*40), i%4 == 0, 1000), notSticky)
 	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -469,7 +469,7 @@ func TestDropOldestGOPKeepsBound(t *testing.T) {
 	}
 	var firstMedia *media.Message
 	for i := range sub.q {
-		if !sub.q[i].sticky {
+		if !sub.q[i].sticky() {
 			firstMedia = &sub.q[i].m
 			break
 		}

@@ -127,7 +127,7 @@ func (c *Conn) playRecorded(ns *netStream, pb Playback, name string, start, leng
 	}
 	pb.Start(&playbackOutput{ns: ns, sink: playerSink{ns: ns, sink: c.t.MediaSink(id)}}, start, length)
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", name, "recorded", true, "start", start, "len", length)
+	c.log.Info("play", "stream", Clip(name), "recorded", true, "start", start, "len", length)
 }
 
 // setBufferLength handles User Control Set Buffer Length (event 3: stream
@@ -168,9 +168,9 @@ func (ns *netStream) pause(p bool) {
 		return
 	}
 	if p {
-		ns.c.status(ns.id, PauseNotify, "Pausing "+name+".", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, PauseNotify, "Pausing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	} else {
-		ns.c.status(ns.id, UnpauseNotify, "Unpausing "+name+".", amf.Property{Key: "details", Value: name})
+		ns.c.status(ns.id, UnpauseNotify, "Unpausing "+Clip(name)+".", amf.Property{Key: "details", Value: name})
 	}
 }
 

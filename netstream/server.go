@@ -19,8 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 )
 
 // DefaultInstance is the instance of a URI that names only an application.
@@ -32,8 +34,17 @@ type Config struct {
 	// Apps lists the applications clients may connect to. Empty: any
 	// (the Cirrus-compatible mode accepts any developer key as the app).
 	Apps []string
-	// PlayerQueue bounds each player's queue in bytes. Default 2 MiB.
+	// PlayerQueue bounds each player's queue in bytes, codec headers and
+	// metadata included. Default 2 MiB.
 	PlayerQueue int
+	// MaxSticky bounds the metadata and codec headers kept for late
+	// joiners, in bytes (larger ones are passed on as ordinary messages).
+	// Default DefaultMaxSticky (64 KiB); at most a quarter of PlayerQueue.
+	MaxSticky int
+	// SlowConsumer disconnects a player whose queue stayed over its bound
+	// (dropping) without catching up for this long, whatever it answers to
+	// pings. Default DefaultSlowConsumer; negative: never.
+	SlowConsumer time.Duration
 	// MaxStreamsPerConn caps createStream per connection. Default 64.
 	MaxStreamsPerConn int
 	// NoMedia refuses publish and play: the server only introduces peers
@@ -90,6 +101,16 @@ type Hooks struct {
 	// OnPeerInfo is told that an RTMFP client announced the addresses
 	// where peers may reach it (setPeerInfo; see Conn.PeerAddresses).
 	OnPeerInfo func(c *Conn)
+}
+
+// DefaultSlowConsumer is the default Config.SlowConsumer: as long as RTMP's
+// default write timeout.
+const DefaultSlowConsumer = 30 * time.Second
+
+// Accounted is implemented by transports whose peer has a memory account:
+// the queues of the streams it plays are charged to it.
+type Accounted interface {
+	Account() *budget.Account
 }
 
 // StreamRequest is a publish or play a hook is asked about.
@@ -165,7 +186,7 @@ type Server struct {
 }
 
 type serverCounters struct {
-	connects, rejects, publishes, plays atomic.Uint64
+	connects, rejects, publishes, plays, slowPlayers atomic.Uint64
 }
 
 // NewServer returns a server.
@@ -179,7 +200,19 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxStreamsPerConn <= 0 {
 		cfg.MaxStreamsPerConn = 64
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, Registry: NewRegistry(), conns: make(map[*Conn]struct{})}
+	if cfg.MaxSticky <= 0 {
+		cfg.MaxSticky = DefaultMaxSticky
+	}
+	cfg.MaxSticky = min(cfg.MaxSticky, cfg.PlayerQueue/4)
+	switch {
+	case cfg.SlowConsumer == 0:
+		cfg.SlowConsumer = DefaultSlowConsumer
+	case cfg.SlowConsumer < 0:
+		cfg.SlowConsumer = 0
+	}
+	reg := NewRegistry()
+	reg.MaxSticky = cfg.MaxSticky
+	return &Server{cfg: cfg, log: cfg.Logger, Registry: reg, conns: make(map[*Conn]struct{})}
 }
 
 // Conns returns a snapshot of the connections.
@@ -197,6 +230,8 @@ func (srv *Server) Conns() []*Conn {
 type ServerStats struct {
 	Conns                               int
 	Connects, Rejects, Publishes, Plays uint64
+	// SlowPlayers counts players disconnected for staying behind.
+	SlowPlayers uint64
 }
 
 // Stats returns the server's counters.
@@ -205,7 +240,7 @@ func (srv *Server) Stats() ServerStats {
 	n := len(srv.conns)
 	srv.mu.Unlock()
 	return ServerStats{Conns: n, Connects: srv.stats.connects.Load(), Rejects: srv.stats.rejects.Load(),
-		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load()}
+		Publishes: srv.stats.publishes.Load(), Plays: srv.stats.plays.Load(), SlowPlayers: srv.stats.slowPlayers.Load()}
 }
 
 // appAllowed reports whether app is served.

@@ -34,6 +34,12 @@ const (
 	RecordFailed        = "NetStream.Record.Failed"
 	RecordQuota         = "NetStream.Record.DiskQuotaExceeded"
 	StreamFailed        = "NetStream.Failed"
+
+	// Group NetStreams (NetStream(connection, groupspec)): Flash raises
+	// these locally, the group member API reports them.
+	StreamConnectSuccess = "NetStream.Connect.Success"
+	StreamConnectFailed  = "NetStream.Connect.Failed"
+	MulticastStreamReset = "NetStream.MulticastStream.Reset"
 )
 
 // Levels of an info object.
@@ -48,7 +54,8 @@ const (
 func levelOf(code string) string {
 	switch code {
 	case ConnectRejected, ConnectInvalidApp, ConnectFailed, ConnectAppShutdown, CallFailed,
-		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordFailed, RecordQuota, StreamFailed:
+		PublishBadName, PublishFailed, PlayFailed, PlayStreamNotFound, SeekFailed, RecordFailed, RecordQuota, StreamFailed,
+		StreamConnectFailed:
 		return LevelError
 	}
 	return LevelStatus

@@ -61,6 +61,9 @@ type StreamListener interface {
 // StreamStats counts a stream's traffic.
 type StreamStats struct {
 	Messages, Bytes uint64
+	// Oversized counts metadata and codec headers too large to keep for
+	// late joiners (passed on as ordinary messages).
+	Oversized uint64
 }
 
 // Key is the registry key: app/instance/name.
@@ -88,37 +91,46 @@ func (s *Stream) Subscribers() int {
 }
 
 // Write fans one message of the publisher out to every subscription. Only
-// the current publisher may write; others are ignored.
+// the current publisher may write; others are ignored. Metadata and codec
+// headers up to the registry's MaxSticky bytes are kept for late joiners
+// (the latest of each); larger ones are passed on as ordinary messages.
 func (s *Stream) Write(p Publisher, m media.Message) {
-	sticky := false
+	kind := notSticky
 	switch {
 	case m.IsSequenceHeader():
-		sticky = true
+		kind = stickyOf(m)
 	case m.IsData():
 		if md, ok := metadataOf(m); ok {
-			m, sticky = md, true
+			m, kind = md, stickyMeta
 		}
+	}
+	oversized := kind != notSticky && len(m.Payload) > s.reg.maxSticky()
+	if oversized {
+		kind = notSticky
 	}
 	s.mu.Lock()
 	if s.publisher != p {
 		s.mu.Unlock()
 		return
 	}
-	if sticky {
+	if kind != notSticky {
 		c := m
-		switch {
-		case m.IsData():
+		switch kind {
+		case stickyMeta:
 			s.metadata = &c
-		case m.Type == media.TypeVideo:
+		case stickyVideo:
 			s.videoHdr = &c
-		case m.Type == media.TypeAudio:
+		case stickyAudio:
 			s.audioHdr = &c
 		}
+	}
+	if oversized {
+		s.stats.Oversized++
 	}
 	s.stats.Messages++
 	s.stats.Bytes += uint64(len(m.Payload))
 	for sub := range s.subs {
-		sub.push(m, sticky)
+		sub.push(m, kind)
 	}
 	s.mu.Unlock()
 }
@@ -130,15 +142,21 @@ func (s *Stream) ClearMetadata() {
 	s.mu.Unlock()
 }
 
-// Subscribe adds a consumer. The stored metadata and codec headers are
-// queued first; live media follows from the next key frame. limit bounds the
-// queue in bytes.
+// Subscribe adds a consumer whose queue holds at most limit bytes (see
+// SubscribeWith).
 func (s *Stream) Subscribe(sink Sink, limit int) *Subscription {
-	sub := newSubscription(s, sink, limit)
+	return s.SubscribeWith(sink, SubscribeOptions{Limit: limit})
+}
+
+// SubscribeWith adds a consumer. The stored metadata and codec headers are
+// queued first; live media follows from the next key frame.
+func (s *Stream) SubscribeWith(sink Sink, o SubscribeOptions) *Subscription {
+	sub := newSubscription(s, sink, o)
 	s.mu.Lock()
 	for _, m := range []*media.Message{s.metadata, s.videoHdr, s.audioHdr} {
 		if m != nil {
-			sub.push(*m, true)
+			kind := stickyOf(*m)
+			sub.push(*m, kind)
 		}
 	}
 	s.subs[sub] = struct{}{}
@@ -202,10 +220,26 @@ func metadataOf(m media.Message) (media.Message, bool) {
 type Registry struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
+	// MaxSticky bounds the metadata and codec headers kept for late
+	// joiners and through queue drops, in bytes (0: DefaultMaxSticky). Set
+	// it before streams are used.
+	MaxSticky int
 }
+
+// DefaultMaxSticky is the largest metadata or codec header kept by
+// default: real ones (AVC, HEVC and AAC configurations, onMetaData) take a
+// few hundred bytes to a few kilobytes.
+const DefaultMaxSticky = 64 << 10
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{streams: make(map[string]*Stream)} }
+
+func (r *Registry) maxSticky() int {
+	if r == nil || r.MaxSticky <= 0 {
+		return DefaultMaxSticky
+	}
+	return r.MaxSticky
+}
 
 func streamKey(app, inst, name string) string { return app + "/" + inst + "/" + name }
 

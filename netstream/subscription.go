@@ -2,8 +2,12 @@ package netstream
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 )
 
@@ -29,47 +33,113 @@ const (
 	maxBatchBytes = 256 << 10
 )
 
+// entryOverhead is what a queued message costs besides its payload; it
+// counts against the queue's bound so that a flood of tiny messages is
+// bounded too.
+const entryOverhead = 64
+
+// supersedeScan is how far back from the tail a new codec header or
+// metadata looks for the one it replaces.
+const supersedeScan = 64
+
+// ErrSlowConsumer is wrapped by the error that ends a subscription whose
+// queue stayed over its bound for longer than its SlowTimeout.
+var ErrSlowConsumer = errors.New("netstream: slow consumer")
+
 // SubscriptionStats counts what a subscription delivered and dropped.
 type SubscriptionStats struct {
 	Delivered, Dropped uint64
 	DroppedBytes       uint64
 }
 
+// SubscribeOptions configure a subscription.
+type SubscribeOptions struct {
+	// Limit bounds the queue in bytes (payloads plus a small per-message
+	// overhead), codec headers and metadata included.
+	Limit int
+	// SlowTimeout ends the subscription when its queue has been over its
+	// bound (dropping) without catching up for this long; 0 never does.
+	SlowTimeout time.Duration
+	// OnSlow is called, on its own goroutine, when the subscription ends
+	// for being slow (typically to disconnect the player).
+	OnSlow func(error)
+	// Account is charged with what the queue holds.
+	Account *budget.Account
+}
+
 // Subscription is one consumer of a stream: a bounded queue and a goroutine
 // draining it into a Sink. The publisher only ever appends to the queue, so
 // a slow consumer never slows the publisher or other consumers: when the
 // queue is over its limit, whole groups of pictures are dropped from its
-// head (audio and data with them), never the metadata and codec headers, and
-// after a drop video restarts at the next key frame.
+// head (audio and data with them) and after a drop video restarts at the
+// next key frame. Metadata and codec headers are kept through drops, but
+// only the latest of each kind (metadata, audio header, video header) that
+// nothing queued still needs: whatever the publisher sends, the queue stays
+// within its bound. A consumer that stays behind for SlowTimeout is ended.
 type Subscription struct {
 	stream *Stream
 	sink   Sink
-	limit  int
+	opts   SubscribeOptions
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	q        []entry
-	bytes    int
-	waitKey  bool // video waits for a key frame
-	noAudio  bool
-	noVideo  bool
-	paused   bool
-	ready    chan struct{}
-	stats    SubscriptionStats
-	closeErr error
+	mu          sync.Mutex
+	q           []entry
+	bytes       int
+	waitKey     bool // video waits for a key frame
+	noAudio     bool
+	noVideo     bool
+	paused      bool
+	ready       chan struct{}
+	stats       SubscriptionStats
+	closeErr    error
+	behindSince time.Time // first drop since the queue last caught up
 }
+
+// stickyKind sorts what a queue keeps through drops.
+type stickyKind uint8
+
+const (
+	notSticky   stickyKind = iota
+	stickyMeta             // onMetaData
+	stickyAudio            // audio sequence header
+	stickyVideo            // video sequence header
+	stickyMark             // an After marker
+)
 
 type entry struct {
-	m      media.Message
-	sticky bool   // metadata and sequence headers: never dropped
-	fn     func() // a marker queued by After: run, not delivered
+	m    media.Message
+	kind stickyKind
+	fn   func() // a marker queued by After: run, not delivered
 }
 
-func newSubscription(s *Stream, sink Sink, limit int) *Subscription {
+func (e *entry) sticky() bool { return e.kind != notSticky }
+
+func (e *entry) cost() int {
+	if e.kind == stickyMark {
+		return 0
+	}
+	return len(e.m.Payload) + entryOverhead
+}
+
+// stickyOf tells what kind of sticky message m is, for a message the
+// stream keeps for late joiners.
+func stickyOf(m media.Message) stickyKind {
+	switch {
+	case m.IsData():
+		return stickyMeta
+	case m.Type == media.TypeAudio:
+		return stickyAudio
+	case m.Type == media.TypeVideo:
+		return stickyVideo
+	}
+	return notSticky
+}
+
+func newSubscription(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 	ctx, cancel := context.WithCancel(context.Background())
-	sub := &Subscription{stream: s, sink: sink, limit: limit, ctx: ctx, cancel: cancel,
+	sub := &Subscription{stream: s, sink: sink, opts: o, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
 	go sub.run()
 	return sub
@@ -78,7 +148,8 @@ func newSubscription(s *Stream, sink Sink, limit int) *Subscription {
 // Done is closed when the subscription ended.
 func (sub *Subscription) Done() <-chan struct{} { return sub.done }
 
-// Err is why the subscription ended (the sink's error), or nil.
+// Err is why the subscription ended (the sink's error, or a slow consumer),
+// or nil.
 func (sub *Subscription) Err() error {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -96,9 +167,7 @@ func (sub *Subscription) Stats() SubscriptionStats {
 // receiveAudio/receiveVideo).
 func (sub *Subscription) SetReceive(audio, video bool) {
 	sub.mu.Lock()
-	if !sub.noVideo && !video {
-		// nothing
-	} else if sub.noVideo && video {
+	if sub.noVideo && video {
 		sub.waitKey = true
 	}
 	sub.noAudio, sub.noVideo = !audio, !video
@@ -122,12 +191,32 @@ func (sub *Subscription) Close() {
 		sub.stream.unsubscribe(sub)
 	}
 	sub.cancel()
+	sub.release()
 }
 
-// push queues m (publisher side: never blocks).
-func (sub *Subscription) push(m media.Message, sticky bool) {
+// release gives back what the queue holds once the subscription ended.
+func (sub *Subscription) release() {
+	sub.mu.Lock()
+	n := sub.bytes
+	sub.bytes = 0
+	clear(sub.q)
+	sub.q = nil
+	sub.mu.Unlock()
+	sub.opts.Account.Add(-n)
+}
+
+// take counts n more queued bytes (under sub.mu).
+func (sub *Subscription) take(n int) {
+	sub.bytes += n
+	sub.opts.Account.Add(n)
+}
+
+// push queues m (publisher side: never blocks); kind says whether the
+// queue must keep it through drops.
+func (sub *Subscription) push(m media.Message, kind stickyKind) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	sticky := kind != notSticky
 	if sub.ctx.Err() != nil || (sub.paused && !sticky) {
 		return
 	}
@@ -142,14 +231,80 @@ func (sub *Subscription) push(m media.Message, sticky bool) {
 		}
 		sub.waitKey = false
 	}
-	sub.q = append(sub.q, entry{m: m, sticky: sticky})
-	sub.bytes += len(m.Payload)
-	if sub.bytes > sub.limit {
-		sub.dropOldestGOP()
+	if sticky {
+		sub.supersede(kind)
+	}
+	e := entry{m: m, kind: kind}
+	sub.q = append(sub.q, e)
+	sub.take(e.cost())
+	if sub.bytes > sub.opts.Limit {
+		for sub.bytes > sub.opts.Limit && sub.dropOldestGOP() {
+		}
+		sub.behind()
 	}
 	select {
 	case sub.ready <- struct{}{}:
 	default:
+	}
+}
+
+// supersede removes the latest queued sticky message of kind if nothing
+// queued after it needs it: the new one replaces it. Metadata is always
+// replaced; a codec header only when no media of its track follows it.
+func (sub *Subscription) supersede(kind stickyKind) {
+	for i := len(sub.q) - 1; i >= max(len(sub.q)-supersedeScan, 0); i-- {
+		e := &sub.q[i]
+		if e.kind == kind {
+			sub.drop(i)
+			return
+		}
+		if kind == stickyMeta || e.kind == stickyMark {
+			continue
+		}
+		if (kind == stickyAudio && e.m.Type == media.TypeAudio) || (kind == stickyVideo && e.m.Type == media.TypeVideo) {
+			return // media of the track uses the queued header
+		}
+	}
+}
+
+// drop removes entry i, counting it as dropped.
+func (sub *Subscription) drop(i int) {
+	c := sub.q[i].cost()
+	sub.stats.Dropped++
+	sub.stats.DroppedBytes += uint64(len(sub.q[i].m.Payload))
+	sub.take(-c)
+	copy(sub.q[i:], sub.q[i+1:])
+	sub.q[len(sub.q)-1] = entry{}
+	sub.q = sub.q[:len(sub.q)-1]
+}
+
+// behind notes a drop: the consumer is behind since the first drop after
+// it last caught up, and is ended once that has lasted SlowTimeout.
+func (sub *Subscription) behind() {
+	if sub.opts.SlowTimeout <= 0 {
+		return
+	}
+	now := time.Now()
+	if sub.behindSince.IsZero() {
+		sub.behindSince = now
+		return
+	}
+	if d := now.Sub(sub.behindSince); d >= sub.opts.SlowTimeout && sub.closeErr == nil {
+		sub.closeErr = fmt.Errorf("%w: its queue stayed over its %d-byte bound for %v (dropped %d messages)",
+			ErrSlowConsumer, sub.opts.Limit, d.Round(time.Millisecond), sub.stats.Dropped)
+		sub.cancel()
+		go sub.endSlow(sub.closeErr)
+	}
+}
+
+// endSlow detaches a subscription ended for being slow and tells its owner.
+func (sub *Subscription) endSlow(err error) {
+	if sub.stream != nil {
+		sub.stream.unsubscribe(sub)
+	}
+	sub.release()
+	if sub.opts.OnSlow != nil {
+		sub.opts.OnSlow(err)
 	}
 }
 
@@ -164,7 +319,7 @@ func (sub *Subscription) After(fn func()) {
 	if sub.ctx.Err() != nil {
 		return
 	}
-	sub.q = append(sub.q, entry{sticky: true, fn: fn})
+	sub.q = append(sub.q, entry{kind: stickyMark, fn: fn})
 	select {
 	case sub.ready <- struct{}{}:
 	default:
@@ -172,17 +327,18 @@ func (sub *Subscription) After(fn func()) {
 }
 
 // dropOldestGOP removes queued messages from the head up to the second key
-// frame (so the queue starts at a key frame), keeping sticky ones. When the
-// queue holds less than two key frames, everything droppable goes and video
-// waits for the next key frame.
-func (sub *Subscription) dropOldestGOP() {
+// frame (so the queue starts at a key frame); of the sticky messages ahead
+// of that point only the latest of each kind stays. When the queue holds
+// less than two key frames, everything droppable goes and video waits for
+// the next key frame. It reports whether anything was removed.
+func (sub *Subscription) dropOldestGOP() bool {
 	// The cut is the first video key frame with something droppable
 	// before it: everything droppable ahead of it goes, so the queue
 	// restarts on that key frame.
 	cut := -1
 	droppable := false
 	for i, e := range sub.q {
-		if e.sticky {
+		if e.sticky() {
 			continue
 		}
 		if droppable && e.m.Type == media.TypeVideo && e.m.IsKeyframe() {
@@ -195,18 +351,31 @@ func (sub *Subscription) dropOldestGOP() {
 		cut = len(sub.q)
 		sub.waitKey = true
 	}
+	// The sticky messages ahead of the cut that a later one of their kind
+	// (also ahead of the cut) replaces: once the media between them is
+	// gone, nothing needs them.
+	var last [stickyMark]int
+	for i := range cut {
+		if k := sub.q[i].kind; k != notSticky && k != stickyMark {
+			last[k] = i + 1
+		}
+	}
 	kept := sub.q[:0]
+	removed := 0
 	for i, e := range sub.q {
-		if i < cut && !e.sticky {
+		if i < cut && e.kind != stickyMark && (!e.sticky() || last[e.kind] != i+1) {
 			sub.stats.Dropped++
 			sub.stats.DroppedBytes += uint64(len(e.m.Payload))
-			sub.bytes -= len(e.m.Payload)
+			removed += e.cost()
 			continue
 		}
 		kept = append(kept, e)
 	}
 	clear(sub.q[len(kept):])
+	changed := len(kept) < len(sub.q)
 	sub.q = kept
+	sub.take(-removed)
+	return changed
 }
 
 // run delivers queued messages to the sink.
@@ -216,7 +385,10 @@ func (sub *Subscription) run() {
 	var batch []media.Message
 	for {
 		sub.mu.Lock()
-		if len(sub.q) == 0 {
+		if sub.bytes <= sub.opts.Limit/4 {
+			sub.behindSince = time.Time{} // caught up
+		}
+		if len(sub.q) == 0 || sub.ctx.Err() != nil {
 			sub.mu.Unlock()
 			select {
 			case <-sub.ready:
@@ -227,16 +399,17 @@ func (sub *Subscription) run() {
 		}
 		if bs != nil && sub.q[0].fn == nil && len(sub.q) > 1 {
 			// Every message up to the next After marker, within bounds.
-			size := 0
+			size, cost := 0, 0
 			n := 0
 			for n < len(sub.q) && n < maxBatch && sub.q[n].fn == nil && size < maxBatchBytes {
 				batch = append(batch, sub.q[n].m)
 				size += len(sub.q[n].m.Payload)
+				cost += sub.q[n].cost()
 				n++
 			}
 			clear(sub.q[:n])
 			sub.q = sub.q[n:]
-			sub.bytes -= size
+			sub.take(-cost)
 			sub.mu.Unlock()
 			err := bs.WriteMediaBatch(sub.ctx, batch)
 			clear(batch)
@@ -249,7 +422,7 @@ func (sub *Subscription) run() {
 		e := sub.q[0]
 		sub.q[0] = entry{}
 		sub.q = sub.q[1:]
-		sub.bytes -= len(e.m.Payload)
+		sub.take(-e.cost())
 		sub.mu.Unlock()
 		if e.fn != nil {
 			e.fn()
@@ -274,6 +447,7 @@ func (sub *Subscription) delivered(err error, n int) bool {
 			sub.stream.unsubscribe(sub)
 		}
 		sub.cancel()
+		sub.release()
 		return false
 	}
 	sub.mu.Lock()

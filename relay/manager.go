@@ -233,7 +233,7 @@ func (m *Manager) Publish(s *netstream.Stream) {
 	for _, t := range targets {
 		rt, err := t.resolve(s.App, s.Inst, s.Name)
 		if err != nil {
-			m.log.Warn("relay: bad target", "app", s.App, "stream", s.Name, "err", err)
+			m.log.Warn("relay: bad target", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "err", err)
 			continue
 		}
 		rt.hops = hops

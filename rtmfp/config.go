@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
@@ -79,8 +80,10 @@ type Config struct {
 	// IdleTimeout closes a session that received nothing for this long.
 	// Default 120 s.
 	IdleTimeout time.Duration
-	// RetransmitLimit closes a session whose outstanding data went
-	// unacknowledged for this long. Default 30 s.
+	// RetransmitLimit closes a session whose data made no acknowledged
+	// progress for this long while some waited to be sent or acknowledged
+	// (unanswered retransmissions, or a far end that keeps its windows
+	// closed while it answers pings). Default 30 s.
 	RetransmitLimit time.Duration
 	// HandshakeTimeout bounds Connect when its context has no deadline.
 	// Default 30 s.
@@ -105,6 +108,25 @@ type Config struct {
 	// InboxSize caps the packets queued for one session's goroutine.
 	// Default 512.
 	InboxSize int
+
+	// SessionRecvBudget caps the memory one session's receive flows hold
+	// together: out-of-order data, messages being reassembled and
+	// messages not yet read. The window each flow advertises is at most
+	// what is left of it; a session whose budget is full of data it cannot
+	// deliver (nothing waits to be read) is closed with ErrRecvBudget.
+	// Default 4 MiB; at least RecvWindow.
+	SessionRecvBudget int
+	// Memory is the server-wide memory budget: each session opens an
+	// account in it (see Session.Account), charged with its receive and
+	// send buffers and with what upper layers hold for it. nil: none.
+	Memory *budget.Pool
+	// PeerMemory caps a session's account; past it the session is closed.
+	// 0: no cap beyond the buffers' own.
+	PeerMemory int64
+
+	// noAcks makes the endpoint's sessions send no acknowledgements (tests:
+	// a far end that stops acknowledging and still answers pings).
+	noAcks bool
 }
 
 // Default values.
@@ -125,6 +147,7 @@ const (
 	DefaultSendBuffer       = 4 << 20
 	DefaultMaxMessageSize   = 16 << 20
 	DefaultInboxSize        = 512
+	DefaultSessionRecv      = 4 << 20
 )
 
 // MaxPacketSize is the largest session packet sent: the plaintext after the
@@ -183,6 +206,8 @@ func (c *Config) populate() error {
 	def(&c.SendBuffer, DefaultSendBuffer)
 	def(&c.MaxMessageSize, DefaultMaxMessageSize)
 	def(&c.InboxSize, DefaultInboxSize)
+	def(&c.SessionRecvBudget, DefaultSessionRecv)
+	c.SessionRecvBudget = max(c.SessionRecvBudget, c.RecvWindow)
 	c.KeepalivePeriod = max(c.KeepalivePeriod, time.Second)
 	c.IdleTimeout = max(c.IdleTimeout, 2*c.KeepalivePeriod)
 	return nil

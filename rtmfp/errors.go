@@ -31,6 +31,13 @@ var (
 	// ErrMessageTooLarge is returned by a write of a message larger than
 	// the configured maximum.
 	ErrMessageTooLarge = errors.New("rtmfp: message too large")
+	// ErrRecvBudget is the error of a session closed because its receive
+	// buffers filled its Config.SessionRecvBudget with data that could not
+	// be delivered (unfinished messages, out-of-order data).
+	ErrRecvBudget = errors.New("rtmfp: receive budget exhausted by undeliverable data")
+	// ErrStalled is the error of a session whose data made no
+	// acknowledged progress within Config.RetransmitLimit.
+	ErrStalled = fmt.Errorf("%w: no acknowledged progress", ErrTimeout)
 )
 
 // FlowException is the error of a send flow the far end rejected with a Flow

@@ -48,6 +48,7 @@ type SendFlow struct {
 	pending  []pendingMsg
 	pendBuf  int // bytes in pending
 	queued   int // bytes in the send queue, as last published by the session
+	charged  int // bytes counted in the session's memory account
 	closeReq bool
 	err      error
 	done     chan struct{}
@@ -106,6 +107,7 @@ func (f *SendFlow) WriteWithLifetime(msg []byte, lifetime time.Duration) error {
 	}
 	f.pending = append(f.pending, pendingMsg{data: append([]byte(nil), msg...), deadline: deadline})
 	f.pendBuf += len(msg)
+	f.rechargeLocked()
 	f.mu.Unlock()
 	f.s.wakeFlow(f)
 	return nil
@@ -153,8 +155,18 @@ func (f *SendFlow) fail(err error) {
 	}
 	f.pending = nil
 	f.pendBuf, f.queued = 0, 0
+	f.rechargeLocked()
 	f.mu.Unlock()
 	f.finish()
+}
+
+// rechargeLocked brings the session's memory account up to date with
+// what the flow holds (f.mu held).
+func (f *SendFlow) rechargeLocked() {
+	if n := f.pendBuf + f.queued; n != f.charged {
+		f.s.acct.Add(n - f.charged)
+		f.charged = n
+	}
 }
 
 func (f *SendFlow) finish() {
@@ -189,6 +201,7 @@ func (f *SendFlow) publish() {
 	f.mu.Lock()
 	drained := n < f.queued
 	f.queued = n
+	f.rechargeLocked()
 	f.mu.Unlock()
 	if drained {
 		select {
@@ -250,6 +263,7 @@ type RecvFlow struct {
 	rejected  bool
 	complete  bool
 	lingerEnd time.Time
+	charged   int // memory counted in the session's receive budget
 }
 
 // ID is the far end's identifier of the flow.
@@ -294,6 +308,7 @@ func (f *RecvFlow) TryRead() ([]byte, bool, error) {
 		f.queued -= len(m)
 		wake := f.queued < f.s.ep.cfg.RecvWindow/2
 		f.mu.Unlock()
+		f.s.read(len(m))
 		if wake {
 			f.s.windowOpened(f)
 		}
@@ -325,6 +340,8 @@ func (f *RecvFlow) signal() {
 
 // deliver queues a reassembled message (session goroutine).
 func (f *RecvFlow) deliver(m []byte) {
+	f.s.read(-len(m))
+	f.s.budgetFullAt = time.Time{}
 	f.mu.Lock()
 	f.queued += len(m)
 	if f.s.ordered == nil {
@@ -340,6 +357,7 @@ func (f *RecvFlow) deliver(m []byte) {
 
 // consumed releases the window of a message read in order.
 func (f *RecvFlow) consumed(n int) {
+	f.s.read(n)
 	f.mu.Lock()
 	f.queued -= n
 	wake := f.queued < f.s.ep.cfg.RecvWindow/2
@@ -368,8 +386,14 @@ func (f *RecvFlow) end(err error) {
 	f.signal()
 }
 
-// window returns the receive window to advertise, in bytes.
+// window returns the receive window to advertise, in bytes: the flow's
+// own, within what is left of the session's receive budget.
 func (f *RecvFlow) window() int {
+	return max(min(f.flowWindow(), f.s.recvFree()), 0)
+}
+
+// flowWindow is the flow's own receive window.
+func (f *RecvFlow) flowWindow() int {
 	f.mu.Lock()
 	q := f.queued
 	f.mu.Unlock()

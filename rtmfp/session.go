@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/congestion"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/rtt"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
@@ -92,6 +93,8 @@ type Session struct {
 	peerMode  bool // opened to a peer ID rather than a server URL
 	ordered   *inOrderQueue
 	closeOnce sync.Once
+	acct      *budget.Account // what the far end makes this end hold (nil: unaccounted)
+	unread    atomic.Int64    // bytes of received messages not yet read
 
 	mu        sync.Mutex
 	inbox     []*packet
@@ -121,7 +124,9 @@ type Session struct {
 	pacer        congestion.Pacer
 	inFlight     int
 	rtoBase      time.Time // start of the current retransmission timeout
-	firstUnacked time.Time // when the oldest unacknowledged data was sent
+	stalledSince time.Time // data waits and none was acknowledged since
+	recvHeld     int       // memory of the receive flows' buffers
+	budgetFullAt time.Time // the receive budget refused data, and no message was delivered since
 	lastRecv     time.Time
 	keepaliveAt  time.Time
 	farTS        uint16
@@ -182,10 +187,27 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
 	s.cc = congestion.New(s.maxBody)
 	s.log = s.log.With("session", sc.FarPeerID.String())
+	if cfg := &s.ep.cfg; cfg.Memory != nil || cfg.PeerMemory > 0 {
+		s.acct = cfg.Memory.Open("rtmfp session "+sc.FarPeerID.String()[:16]+" ("+s.RemoteAddr().String()+")",
+			cfg.PeerMemory, s.endForMemory)
+	}
 	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
 		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
 	}
 	close(s.opened)
+}
+
+// Account is the session's share of the server-wide memory budget
+// (Config.Memory, Config.PeerMemory), or nil without one. Upper layers
+// charge it with what they hold for the far end (player queues).
+func (s *Session) Account() *budget.Account { return s.acct }
+
+// endForMemory closes a session whose account went over its limit or was
+// shed to keep the server within its budget.
+func (s *Session) endForMemory(err error) {
+	s.ep.stats.closedMemory.Add(1)
+	s.log.Debug("closing: memory budget", "err", err)
+	s.abort(err)
 }
 
 // mss is the largest fragment payload a data packet carries.
@@ -513,6 +535,7 @@ func (s *Session) exit() {
 		f.end(err)
 	}
 	s.ep.removeSession(s)
+	s.acct.Close()
 	if s.hs != nil {
 		s.hs.fail(err)
 	}

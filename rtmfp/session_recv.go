@@ -150,11 +150,18 @@ func (s *Session) handleUserData(ud wire.UserData, now time.Time) {
 		return
 	}
 	// Flow control: data beyond the advertised window is not taken (and
-	// so not acknowledged); the sender retransmits it later.
+	// so not acknowledged); the sender retransmits it later. A fragment
+	// filling the gap in front of out-of-order data is taken beyond the
+	// session's budget (within the flow's window): it lets what is held
+	// be delivered.
 	if ud.Seq > f.buf.Cumulative()+1 || len(ud.Data) > 0 {
-		if f.window() < len(ud.Data) && ud.Seq > f.buf.Cumulative() {
+		gapFill := ud.Seq == f.buf.Cumulative()+1 && f.buf.HeldAhead()
+		if ud.Seq > f.buf.Cumulative() && (f.flowWindow() < len(ud.Data) || (!gapFill && s.recvFree() < len(ud.Data))) {
 			f.ackNow = true
 			s.stats.windowDrops.Add(1)
+			if s.budgetFullAt.IsZero() && f.flowWindow() >= len(ud.Data) {
+				s.budgetFullAt = now // the session's budget refused it
+			}
 			return
 		}
 	}
@@ -173,8 +180,82 @@ func (s *Session) handleUserData(ud wire.UserData, now time.Time) {
 		f.complete = true
 		f.ackNow = true
 		f.lingerEnd = now.Add(recvFlowLinger)
+		f.buf.Release()
 		f.end(nil)
 	}
+	s.chargeRecv(f)
+	if s.recvHeld > s.ep.cfg.SessionRecvBudget+s.ep.cfg.SessionRecvBudget/4 && s.unread.Load() == 0 {
+		// Far over the budget with nothing to read: gap fills that only
+		// grow unfinished messages, or zero-length fragments far ahead
+		// that grow the reordering rings.
+		s.recvBudgetExhausted(now)
+	}
+}
+
+// recvBudgetGrace is how long a session's receive budget may stay full
+// without a message being delivered before the session is closed: an
+// honest sender's burst resolves within round trips, as its gaps fill and
+// its messages complete.
+const recvBudgetGrace = 5 * time.Second
+
+// checkRecvBudget closes a session whose receive budget refused data and
+// has since delivered no message while nothing waited to be read: the far
+// end holds the budget with data that cannot be delivered.
+func (s *Session) checkRecvBudget(now time.Time) {
+	if s.budgetFullAt.IsZero() {
+		return
+	}
+	if s.unread.Load() > 0 || s.recvFree() > s.ep.cfg.SessionRecvBudget/4 {
+		s.budgetFullAt = time.Time{} // the application's to read, or room again
+		return
+	}
+	if now.Sub(s.budgetFullAt) >= recvBudgetGrace {
+		s.recvBudgetExhausted(now)
+	}
+}
+
+// recvFlowOverhead is what a receive flow costs besides its buffer.
+const recvFlowOverhead = 512
+
+// chargeRecv brings the session's count of receive memory (and its
+// account) up to date with f's buffer.
+func (s *Session) chargeRecv(f *RecvFlow) {
+	fp := recvFlowOverhead + f.buf.Footprint()
+	if d := fp - f.charged; d != 0 {
+		f.charged = fp
+		s.recvHeld += d
+		s.acct.Add(d)
+	}
+}
+
+// uncharge releases what a receive flow the session forgets holds.
+func (s *Session) uncharge(f *RecvFlow) {
+	s.recvHeld -= f.charged
+	s.acct.Add(-f.charged)
+	f.charged = 0
+}
+
+// read counts n bytes of received messages read (n < 0: delivered, to be
+// read).
+func (s *Session) read(n int) {
+	s.unread.Add(int64(-n))
+	s.acct.Add(-n)
+}
+
+// recvFree is what is left of the session's receive budget.
+func (s *Session) recvFree() int {
+	return s.ep.cfg.SessionRecvBudget - s.recvHeld - int(s.unread.Load())
+}
+
+// recvBudgetExhausted closes a session whose receive budget is full of
+// data it cannot deliver.
+func (s *Session) recvBudgetExhausted(now time.Time) {
+	if s.state != stateOpen {
+		return
+	}
+	s.ep.stats.closedRecvBudget.Add(1)
+	s.log.Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
+	s.beginClose(now, ErrRecvBudget)
 }
 
 // newRecvFlow creates the receiving side of a flow the far end opened. The
@@ -198,6 +279,7 @@ func (s *Session) newRecvFlow(ud wire.UserData, now time.Time) *RecvFlow {
 		ready:    make(chan struct{}, 1),
 	}
 	f.buf = recvbuf.New(s.ep.cfg.MaxMessageSize, s.ep.cfg.RecvWindow, f.deliver)
+	s.chargeRecv(f)
 	if opts.HasReturnAssociation {
 		f.assoc = s.sendFlows[opts.ReturnAssociation]
 	}
@@ -230,6 +312,7 @@ func (s *Session) evictLingeringFlow() {
 	}
 	if oldest != nil {
 		delete(s.recvFlows, oldest.id)
+		s.uncharge(oldest)
 	}
 }
 
@@ -241,6 +324,8 @@ func (s *Session) rejectFlow(f *RecvFlow, code uint64) {
 		f.rejectCode = code
 		f.mu.Unlock()
 		f.lingerEnd = time.Now().Add(recvFlowLinger)
+		f.buf.Release()
+		s.chargeRecv(f)
 		f.end(ErrFlowClosed)
 		s.stats.flowsRejected.Add(1)
 	}
@@ -297,11 +382,11 @@ func (s *Session) handleAck(a *wire.Ack, now time.Time) {
 	if res.Acked > 0 || res.Progress {
 		s.rtoBase = now
 		s.rtt.Progress()
-		if s.inFlight == 0 {
-			s.firstUnacked = time.Time{}
-		} else {
-			s.firstUnacked = now
-		}
+	}
+	if res.Acked > 0 {
+		// Data delivered (not merely abandoned): the far end is taking
+		// what is sent.
+		s.stalledSince = time.Time{}
 	}
 	if res.Lost > 0 {
 		s.stats.retransmits.Add(uint64(res.Lost / max(f.fragSize, 1)))

@@ -129,6 +129,13 @@ func (s *Session) flush(now time.Time) {
 // (RFC 7016 §3.6.3.4: at most two packets and 200 ms before acknowledging),
 // otherwise only the urgent ones.
 func (s *Session) sendAcks(now time.Time, b *builder, force bool) {
+	if s.ep.cfg.noAcks {
+		for _, f := range s.recvFlows {
+			f.ackNeeded, f.ackNow = false, false
+		}
+		s.dataPkts, s.delackAt = 0, time.Time{}
+		return
+	}
 	all := force || s.dataPkts >= 2 || (!s.delackAt.IsZero() && !now.Before(s.delackAt))
 	pending := false
 	for _, f := range s.recvFlows {
@@ -253,7 +260,6 @@ func (s *Session) sendData(now time.Time, b *builder) bool {
 		f.q.MarkSent(frag, now, len(chunk))
 		if s.inFlight == 0 {
 			s.rtoBase = now
-			s.firstUnacked = now
 		}
 		s.inFlight += len(chunk)
 		s.pacer.Spend(len(chunk))
@@ -368,15 +374,30 @@ func (s *Session) onTimers(now time.Time) {
 			s.cc.OnAck(0, lost, before)
 		}
 	}
-	if s.rtoBase.IsZero() && s.outstanding() {
-		s.rtoBase = now
+	s.checkRecvBudget(now)
+	if s.state != stateOpen {
+		return
 	}
-	if s.outstanding() && !s.rtoBase.IsZero() && now.Sub(s.rtoBase) >= s.rtt.ERTO() {
-		if !s.firstUnacked.IsZero() && now.Sub(s.firstUnacked) >= s.ep.cfg.RetransmitLimit {
-			s.log.Debug("retransmission limit reached, closing")
-			s.beginClose(now, ErrTimeout)
+	out := s.outstanding()
+	if s.waiting(out) {
+		// Data waits to be sent or acknowledged: the far end must
+		// acknowledge some within RetransmitLimit, whatever else it
+		// answers (pings, probes of a closed window).
+		if s.stalledSince.IsZero() {
+			s.stalledSince = now
+		} else if d := now.Sub(s.stalledSince); d >= s.ep.cfg.RetransmitLimit {
+			s.ep.stats.closedStalled.Add(1)
+			s.log.Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
+			s.beginClose(now, ErrStalled)
 			return
 		}
+	} else {
+		s.stalledSince = time.Time{}
+	}
+	if s.rtoBase.IsZero() && out {
+		s.rtoBase = now
+	}
+	if out && !s.rtoBase.IsZero() && now.Sub(s.rtoBase) >= s.rtt.ERTO() {
 		for _, f := range s.order {
 			s.inFlight -= f.q.OnTimeout()
 		}
@@ -388,6 +409,20 @@ func (s *Session) onTimers(now time.Time) {
 	if s.closing && (s.allSendFlowsDone() || !now.Before(s.closeUntil)) {
 		s.beginClose(now, ErrSessionClosed)
 	}
+}
+
+// waiting reports whether data waits to be sent or acknowledged
+// (outstanding: whether some awaits an acknowledgement).
+func (s *Session) waiting(outstanding bool) bool {
+	if outstanding {
+		return true
+	}
+	for _, f := range s.order {
+		if f.q.HasWork() {
+			return true
+		}
+	}
+	return false
 }
 
 // unansweredAtShutdown reports whether the endpoint is shutting down and
@@ -470,6 +505,12 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 	}
 	if s.pacedUntil.After(now) {
 		at(s.pacedUntil)
+	}
+	if !s.stalledSince.IsZero() {
+		at(s.stalledSince.Add(s.ep.cfg.RetransmitLimit))
+	}
+	if !s.budgetFullAt.IsZero() {
+		at(s.budgetFullAt.Add(recvBudgetGrace))
 	}
 	if s.closing {
 		at(s.closeUntil)

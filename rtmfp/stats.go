@@ -14,6 +14,7 @@ type endpointCounters struct {
 	rhellosSent, redirectsSent, fihellosIn, introductionRequests      atomic.Uint64
 	handshakesResponder, handshakesInitiator, glareWon, glareLost     atomic.Uint64
 	dropAmplification, dropExtraChunk                                 atomic.Uint64
+	closedRecvBudget, closedStalled, closedMemory                     atomic.Uint64
 }
 
 // Stats is a snapshot of an endpoint's counters. Drops are counted by
@@ -46,6 +47,11 @@ type Stats struct {
 	HandshakesResponder  uint64 // sessions opened to this endpoint
 	HandshakesInitiator  uint64 // sessions this endpoint opened
 	GlareWon, GlareLost  uint64 // simultaneous opens resolved (RFC 7425 §4.3.6)
+	// Sessions closed for what they made this end hold: a receive budget
+	// full of undeliverable data, data that made no acknowledged progress
+	// within RetransmitLimit, a memory account over its limit (or shed
+	// to keep the server within its budget).
+	ClosedRecvBudget, ClosedStalled, ClosedMemory uint64
 }
 
 // Stats returns the endpoint's counters.
@@ -68,6 +74,7 @@ func (e *Endpoint) Stats() Stats {
 		IntroductionRequests: c.introductionRequests.Load(),
 		HandshakesResponder:  c.handshakesResponder.Load(), HandshakesInitiator: c.handshakesInitiator.Load(),
 		GlareWon: c.glareWon.Load(), GlareLost: c.glareLost.Load(),
+		ClosedRecvBudget: c.closedRecvBudget.Load(), ClosedStalled: c.closedStalled.Load(), ClosedMemory: c.closedMemory.Load(),
 	}
 }
 

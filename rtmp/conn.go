@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/rtmp/internal/chunk"
 	"github.com/rtmfpd/rtmfpd/rtmp/internal/handshake"
@@ -448,6 +449,12 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // LocalAddr returns the local address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// SetAccount charges the memory held by the peer's incomplete messages to
+// a, a share of a server-wide memory budget: ReadMessage fails with an
+// error wrapping ErrReassemblyLimit once a is over its limit. Call it
+// before the first read, or from the reading goroutine.
+func (c *Conn) SetAccount(a *budget.Account) { c.r.SetAccount(a) }
 
 // Close closes the connection. A reader or writer blocked on it returns.
 func (c *Conn) Close() error {

@@ -74,6 +74,9 @@ type Config struct {
 	Groups []GroupConfig `json:"groups"`
 	// Relay republishes streams to other servers (multipoint publishing).
 	Relay RelayConfig `json:"relay"`
+	// Limits bounds what peers can make the server hold in memory (see
+	// limits.go).
+	Limits LimitsConfig `json:"limits"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
 	// Cluster makes the server one node of a cluster (see cluster.go).
@@ -313,6 +316,9 @@ func (c *Config) Validate() error {
 	case "", "text", "json":
 	default:
 		return fmt.Errorf("logFormat %q: want text or json", c.LogFormat)
+	}
+	if err := c.Limits.validate(c.RTMPOptions.MaxMessageSize); err != nil {
+		return err
 	}
 	return nil
 }

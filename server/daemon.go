@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/cluster"
 	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/introducer"
@@ -52,6 +53,7 @@ type Daemon struct {
 	library      *mediafile.Library
 	recorder     *recorder.Recorder
 	vod          *vod.Service
+	memory       *budget.Pool
 	sessions     *sessionLog
 	cluster      *cluster.Node     // nil: a single node
 	streams      *cluster.Streams  // nil: streams not shared
@@ -83,7 +85,8 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now()}
+	lim := cfg.Limits.withDefaults()
+	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory)}
 	for _, o := range opts {
 		o(d)
 	}
@@ -109,6 +112,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, err
 	}
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
+		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
 	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo
 	if d.streams, err = d.clusterStreams(); err != nil {
@@ -141,16 +145,20 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		}
 		epp := new(*rtmfp.Endpoint)
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
-			Profile:         prof,
-			OnIntroduction:  d.intro.Hook(epp),
-			Redirect:        d.redirect,
-			InOrder:         netConnectionsInOrder,
-			Logger:          log,
-			MaxSessions:     cfg.Session.MaxSessions,
-			KeepalivePeriod: time.Duration(cfg.Session.KeepalivePeriod),
-			IdleTimeout:     time.Duration(cfg.Session.IdleTimeout),
-			StartupRate:     cfg.Session.StartupRate,
-			StartupBurst:    cfg.Session.StartupBurst,
+			Profile:           prof,
+			OnIntroduction:    d.intro.Hook(epp),
+			Redirect:          d.redirect,
+			InOrder:           netConnectionsInOrder,
+			Logger:            log,
+			MaxSessions:       cfg.Session.MaxSessions,
+			KeepalivePeriod:   time.Duration(cfg.Session.KeepalivePeriod),
+			IdleTimeout:       time.Duration(cfg.Session.IdleTimeout),
+			StartupRate:       cfg.Session.StartupRate,
+			StartupBurst:      cfg.Session.StartupBurst,
+			RetransmitLimit:   time.Duration(lim.SlowConsumer), // no acknowledged progress: a slow consumer
+			Memory:            d.memory,
+			PeerMemory:        lim.PeerMemory,
+			SessionRecvBudget: lim.SessionReceive,
 		})
 		if err != nil {
 			if network == "udp6" && len(cfg.RTMFP) > 1 {
@@ -205,10 +213,12 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 func (d *Daemon) startRTMP() error {
 	cfg := d.cfg
 	o := cfg.RTMPOptions
+	lim := cfg.Limits.withDefaults()
 	d.rtmp = rtmpnc.New(rtmpnc.Config{NS: d.ns, Logger: d.log, MaxConns: o.MaxConns,
-		ConnectTimeout: time.Duration(o.ConnectTimeout),
+		ConnectTimeout: time.Duration(o.ConnectTimeout), Memory: d.memory, PeerMemory: lim.PeerMemory,
 		RTMP: &rtmp.Config{HandshakeTimeout: time.Duration(o.HandshakeTimeout), ReadTimeout: time.Duration(o.ReadTimeout),
-			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize}})
+			WriteTimeout: time.Duration(o.WriteTimeout), ChunkSize: o.ChunkSize, MaxMessageSize: o.MaxMessageSize,
+			MaxReassemblyBytes: lim.RTMPUnfinished}})
 	ctx, stop := context.WithCancel(context.Background())
 	d.stop = stop
 	addrs := cfg.RTMPAddrs()

@@ -51,13 +51,9 @@ func (f *GroupFile) name() string {
 // without Loop).
 func (sg *serverGroup) startFile(ctx context.Context, f GroupFile) error {
 	name := f.name()
-	pub, err := sg.g.Publish(name, f.Multicast.config())
+	pub, err := sg.g.Publish(name, f.Multicast.config(), f.IPMulticast.options()...)
 	if err != nil {
 		return fmt.Errorf("group %s: file %s as %q: %w", sg.cfg.Spec, f.Path, name, err)
-	}
-	if err := f.IPMulticast.start(pub); err != nil {
-		pub.Close()
-		return fmt.Errorf("group %s: file %s: %w", sg.cfg.Spec, f.Path, err)
 	}
 	sg.streams.add(pub, name, f.Path, f.Multicast.config(), f.IPMulticast)
 	log := sg.log.With("file", f.Path, "name", name)

@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +32,28 @@ type GroupConfig struct {
 	Publish []GroupPublishRule `json:"publish"`
 	// Files lists FLV files the server publishes into the group.
 	Files []GroupFile `json:"files"`
+	// Play lists group streams the server plays into server streams.
+	Play []GroupPlayRule `json:"play"`
+	// Neighbors is how many members the server keeps as neighbours beyond
+	// its best list (netgroup.Config.KeepNeighbors), default 64; 0 is
+	// librtmfp's best list alone. Members that are the server's
+	// neighbours get its publications from their first fragment.
+	Neighbors *int `json:"neighbors"`
+	// Messages, set from Go, receives the posts and routed messages that
+	// reach the server's member and lets GroupMember(spec).Post,
+	// SendToNearest and SendToAllNeighbors send them (rtmfpd members
+	// only: see netgroup's messaging).
+	Messages netgroup.MessageHandler `json:"-"`
+}
+
+// DefaultGroupNeighbors is GroupConfig.Neighbors' default.
+const DefaultGroupNeighbors = 64
+
+func (g *GroupConfig) keepNeighbors() int {
+	if g.Neighbors == nil {
+		return DefaultGroupNeighbors
+	}
+	return max(*g.Neighbors, 0)
 }
 
 // GroupPublishRule republishes matching server streams into the group.
@@ -39,29 +65,33 @@ type GroupPublishRule struct {
 	// Name is the group stream name; {name}, {app} and {instance} are
 	// replaced. Default "{name}".
 	Name string `json:"name"`
-	// Multicast holds Flash's multicast properties (zero: Flash's
-	// defaults; out-of-range values are clamped).
+	// Multicast holds Flash's multicast properties (absent: Flash's
+	// defaults; out-of-range values are coerced).
 	Multicast MulticastConfig `json:"multicast"`
 	// IPMulticast also sends the stream to native IP multicast.
 	IPMulticast *IPMulticastConfig `json:"ipMulticast"`
 }
 
 // MulticastConfig holds NetStream's multicast properties by their Flash
-// names.
+// names. An absent (or null) property takes Flash's default; any value,
+// 0 included, is used as given after Flash's coercion: periods and
+// durations are numbers of seconds or duration strings ("8s") in
+// [0, 4294967.295] seconds, the push limit a number in [0, 4294967295];
+// negative values become 0 and larger ones the maximum, without error.
 type MulticastConfig struct {
-	WindowDuration           Duration `json:"multicastWindowDuration"`
-	RelayMarginDuration      Duration `json:"multicastRelayMarginDuration"`
-	FetchPeriod              Duration `json:"multicastFetchPeriod"`
-	AvailabilityUpdatePeriod Duration `json:"multicastAvailabilityUpdatePeriod"`
-	AvailabilitySendToAll    bool     `json:"multicastAvailabilitySendToAll"`
-	PushNeighborLimit        *int     `json:"multicastPushNeighborLimit"`
+	WindowDuration           *PropertySeconds `json:"multicastWindowDuration"`
+	RelayMarginDuration      *PropertySeconds `json:"multicastRelayMarginDuration"`
+	FetchPeriod              *PropertySeconds `json:"multicastFetchPeriod"`
+	AvailabilityUpdatePeriod *PropertySeconds `json:"multicastAvailabilityUpdatePeriod"`
+	AvailabilitySendToAll    bool             `json:"multicastAvailabilitySendToAll"`
+	PushNeighborLimit        *PropertyCount   `json:"multicastPushNeighborLimit"`
 }
 
 func (m MulticastConfig) config() multicast.Config {
 	c := multicast.DefaultConfig()
-	set := func(dst *time.Duration, v Duration) {
-		if v != 0 {
-			*dst = time.Duration(v)
+	set := func(dst *time.Duration, v *PropertySeconds) {
+		if v != nil {
+			*dst = time.Duration(*v)
 		}
 	}
 	set(&c.Window, m.WindowDuration)
@@ -70,9 +100,70 @@ func (m MulticastConfig) config() multicast.Config {
 	set(&c.UpdatePeriod, m.AvailabilityUpdatePeriod)
 	c.SendToAll = m.AvailabilitySendToAll
 	if m.PushNeighborLimit != nil {
-		c.PushNeighborLimit = *m.PushNeighborLimit
+		c.PushNeighborLimit = int(*m.PushNeighborLimit)
 	}
 	return c.Clamp()
+}
+
+// PropertySeconds is a multicast period or duration: a number of seconds,
+// as Flash's NetStream properties take them, or a duration string ("2.5s",
+// "100ms"). Values are coerced into [0, multicast.MaxPeriod] as Flash
+// coerces property assignments: negative → 0, larger → the maximum.
+type PropertySeconds time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *PropertySeconds) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		d, err := parseSaturating(s)
+		if err != nil {
+			return err
+		}
+		*p = PropertySeconds(multicast.ClampSeconds(d))
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("a multicast period is a number of seconds or a duration string such as \"2.5s\"")
+	}
+	*p = PropertySeconds(multicast.ClampSeconds(f))
+	return nil
+}
+
+// MarshalJSON writes the period as a duration string.
+func (p PropertySeconds) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(p).String())
+}
+
+// parseSaturating parses a Go duration string into seconds; a well-formed
+// duration too large for time.Duration gives +Inf (or -Inf), which the
+// coercion turns into the maximum (or 0).
+func parseSaturating(s string) (float64, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d.Seconds(), nil
+	}
+	t := strings.TrimLeft(s, "+-")
+	if t != "" && strings.Trim(t, "0123456789.nsuµmh") == "" && t[0] >= '0' && t[0] <= '9' {
+		if strings.HasPrefix(s, "-") {
+			return math.Inf(-1), nil
+		}
+		return math.Inf(1), nil
+	}
+	return 0, fmt.Errorf("multicast period %q: want a number of seconds or a duration such as \"2.5s\"", s)
+}
+
+// PropertyCount is multicastPushNeighborLimit: a number, truncated and
+// coerced into [0, 4294967295] like Flash's property.
+type PropertyCount int
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *PropertyCount) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("multicastPushNeighborLimit is a number")
+	}
+	*p = PropertyCount(multicast.ClampCount(f))
+	return nil
 }
 
 // IPMulticastConfig is where a group stream goes on native IP multicast.
@@ -106,6 +197,19 @@ func (g *GroupConfig) validate() error {
 			return fmt.Errorf("files[%d].%w", i, err)
 		}
 	}
+	if g.Neighbors != nil && *g.Neighbors > 4096 {
+		return fmt.Errorf("group %q: neighbors %d: at most 4096", g.Spec, *g.Neighbors)
+	}
+	seen := map[string]bool{}
+	for _, r := range g.Play {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Spec, err)
+		}
+		if seen[r.Name] {
+			return fmt.Errorf("group %q: group stream %q played twice", g.Spec, r.Name)
+		}
+		seen[r.Name] = true
+	}
 	return nil
 }
 
@@ -122,12 +226,13 @@ func (ip *IPMulticastConfig) validate() error {
 	return nil
 }
 
-// start sends pub to IP multicast when ip is set.
-func (ip *IPMulticastConfig) start(pub *groupstream.Publication) error {
+// options are the publish options of ip (none when ip is nil).
+func (ip *IPMulticastConfig) options() []groupstream.PublishOption {
 	if ip == nil {
 		return nil
 	}
-	return pub.SetIPMulticastPublishAddress(ip.Address, ip.Port, groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL})
+	return []groupstream.PublishOption{groupstream.IPMulticastPublishAddress(ip.Address, ip.Port,
+		groupstream.IPMulticastOptions{Interface: ip.Interface, TTL: ip.TTL})}
 }
 
 // serverGroup is the server's membership of one group.
@@ -140,6 +245,7 @@ type serverGroup struct {
 	files  sync.WaitGroup
 	// streams are the publications into the group, for the status
 	streams groupStreams
+	ingests []ingest // group streams played into server streams
 }
 
 // startGroups joins the configured groups on the first RTMFP endpoint.
@@ -168,8 +274,10 @@ func (d *Daemon) joinGroup(gc GroupConfig) (*serverGroup, error) {
 	ep, addrs := d.endpoints[0], d.reportAddresses()
 	sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
 	sg.g = groupstream.New(sg.log)
+	keep := gc.keepNeighbors()
 	m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,
-		Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g})
+		Rendezvous: netgroup.ServerRendezvous{Introducer: d.intro, Endpoint: ep}, Handler: sg.g,
+		KeepNeighbors: keep, MaxNeighbors: max(netgroup.DefaultMaxNeighbors, keep+16), Messages: gc.Messages})
 	if err != nil {
 		sg.g.Close()
 		return nil, fmt.Errorf("joining group %s: %w", gc.Spec, err)
@@ -184,7 +292,7 @@ func (d *Daemon) joinGroup(gc GroupConfig) (*serverGroup, error) {
 			return sg, err
 		}
 	}
-	return sg, nil
+	return sg, d.startPlays(sg)
 }
 
 // groupList returns the server's group memberships.
@@ -194,14 +302,19 @@ func (d *Daemon) groupList() []*serverGroup {
 	return d.groups
 }
 
-// close leaves the group: its file publications end, then the membership.
+// close leaves the group: its file publications and ingests end, then the
+// group's streams (their ends go out while the neighbours are there), then
+// the membership.
 func (sg *serverGroup) close() {
 	if sg.stop != nil {
 		sg.stop()
 	}
 	sg.files.Wait()
-	sg.member.Close()
+	for _, i := range sg.ingests {
+		i.in.Close()
+	}
 	sg.g.Close()
+	sg.member.Close()
 }
 
 // reportAddresses are the server's addresses its group reports announce:
@@ -244,18 +357,27 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 			name = "{name}"
 		}
 		name = netstream.ExpandName(name, s.App, s.Inst, s.Name)
-		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0)
+		sp, err := sg.g.PublishStream(s, name, r.Multicast.config(), 0, r.IPMulticast.options()...)
 		if err != nil {
-			sg.log.Warn("group publish refused", "app", s.App, "stream", s.Name, "name", name, "reason", err.Error())
+			sg.log.Warn("group publish refused", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name), "reason", err.Error())
 			return
 		}
 		sg.streams.add(sp.Publication, name, s.Key(), r.Multicast.config(), r.IPMulticast)
-		if err := r.IPMulticast.start(sp.Publication); err != nil {
-			sg.log.Warn("IP multicast not started", "app", s.App, "stream", s.Name, "err", err)
-		}
-		sg.log.Info("publishing into group", "app", s.App, "stream", s.Name, "name", name)
+		sg.log.Info("publishing into group", "app", netstream.Clip(s.App), "stream", netstream.Clip(s.Name), "name", netstream.Clip(name))
 		return // one rule per stream
 	}
+}
+
+// GroupMember returns the server's member of the group of spec (as
+// configured), nil if the server is not in it: post and route messages
+// with it.
+func (d *Daemon) GroupMember(spec string) *netgroup.Member {
+	for _, sg := range d.groupList() {
+		if sg.cfg.Spec == spec {
+			return sg.member
+		}
+	}
+	return nil
 }
 
 // GroupStatus describes the server's membership of a group.
@@ -265,13 +387,15 @@ type GroupStatus struct {
 	Member  netgroup.Stats `json:"member"` // neighbours, heard members, counters
 	// Streams are the streams the server publishes into the group.
 	Streams []GroupStreamStatus `json:"streams"`
+	// Play are the group streams the server plays into server streams.
+	Play []IngestStatus `json:"play,omitempty"`
 }
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
 	for _, sg := range d.groupList() {
 		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
-			Streams: sg.streams.status()})
+			Streams: sg.streams.status(), Play: sg.ingestStatus()})
 	}
 	return out
 }

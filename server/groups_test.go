@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,9 +12,12 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
+	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
+	"github.com/rtmfpd/rtmfpd/netgroup"
+	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
 
 const testGroupSpec = "G:027f0201010103010c050e74657374011b00"
@@ -83,6 +88,9 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	status := getStatus(t, d)
 	if len(status.Groups) != 1 || status.Groups[0].Member.Neighbors < 1 || !strings.HasPrefix(status.Groups[0].Spec, "G:") {
 		t.Fatalf("groups status %+v", status.Groups)
+	}
+	if ss := status.Groups[0].Streams; len(ss) != 1 || ss[0].Name != "live-cam1" || ss[0].MulticastInfo.MessagesPublished < 50 || ss[0].MulticastInfo.SentDataBytes == 0 {
+		t.Fatalf("group streams status %+v", ss)
 	}
 }
 
@@ -157,6 +165,10 @@ func TestGroupConfigErrors(t *testing.T) {
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"stream": "[x"}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "10.0.0.1:1"}}]}]}`,
 		`{"groups": [{"spec": "` + testGroupSpec + `", "publish": [{"ipMulticast": {"address": "224.0.0.254:30000", "ttl": 300}}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "play": [{"name": "cam"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "play": [{"app": "live"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "play": [{"name": "a", "app": "live"}, {"name": "a", "app": "x"}]}]}`,
+		`{"groups": [{"spec": "` + testGroupSpec + `", "play": [{"name": "a", "app": "live", "multicast": {"multicastFetchPeriod": "soon"}}]}]}`,
 	} {
 		if _, err := loadJSON(t, bad); err == nil {
 			t.Errorf("%s accepted", bad)
@@ -183,5 +195,207 @@ func TestREADMEConfigurations(t *testing.T) {
 		if _, err := loadJSON(t, js); err != nil {
 			t.Errorf("README example %d: %v\n%s", i, err, js)
 		}
+	}
+}
+
+// TestMulticastProperties: the NetStream properties in the configuration
+// follow Flash's coercion (seed 002): absent or null is the default, 0 is
+// 0, negative is 0, beyond the range is the maximum, numbers are seconds,
+// and nothing of it is an error.
+func TestMulticastProperties(t *testing.T) {
+	def := multicast.DefaultConfig()
+	for _, c := range []struct {
+		js   string
+		want multicast.Config
+	}{
+		{`{}`, def},
+		{`{"multicastFetchPeriod": null, "multicastPushNeighborLimit": null}`, def},
+		{`{"multicastFetchPeriod": 0, "multicastWindowDuration": "0s", "multicastRelayMarginDuration": 0,
+		   "multicastAvailabilityUpdatePeriod": 0, "multicastPushNeighborLimit": 0}`,
+			multicast.Config{}},
+		{`{"multicastFetchPeriod": -1, "multicastWindowDuration": "-3s", "multicastPushNeighborLimit": -7}`,
+			multicast.Config{UpdatePeriod: def.UpdatePeriod, RelayMargin: def.RelayMargin}},
+		{`{"multicastFetchPeriod": 1e12, "multicastWindowDuration": "100000000000h", "multicastRelayMarginDuration": 4294967.295,
+		   "multicastAvailabilityUpdatePeriod": "5000000s", "multicastPushNeighborLimit": 1e15}`,
+			multicast.Config{Window: multicast.MaxPeriod, FetchPeriod: multicast.MaxPeriod, RelayMargin: multicast.MaxPeriod,
+				UpdatePeriod: multicast.MaxPeriod, PushNeighborLimit: multicast.MaxPushNeighborLimit}},
+		{`{"multicastFetchPeriod": 0.5, "multicastWindowDuration": 2, "multicastPushNeighborLimit": 1.9, "multicastAvailabilitySendToAll": true}`,
+			multicast.Config{Window: 2 * time.Second, FetchPeriod: 500 * time.Millisecond, UpdatePeriod: def.UpdatePeriod,
+				RelayMargin: def.RelayMargin, PushNeighborLimit: 1, SendToAll: true}},
+	} {
+		var mc MulticastConfig
+		if err := json.Unmarshal([]byte(c.js), &mc); err != nil {
+			t.Errorf("%s: %v", c.js, err)
+			continue
+		}
+		if got := mc.config(); got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.js, got, c.want)
+		}
+	}
+	for _, bad := range []string{`{"multicastFetchPeriod": "soon"}`, `{"multicastPushNeighborLimit": "4"}`, `{"multicastWindowDuration": true}`} {
+		var mc MulticastConfig
+		if err := json.Unmarshal([]byte(bad), &mc); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestDaemonPlaysGroupStream: with a "play" rule the server plays a group
+// stream into a server stream (MulticastStreamIngest); a client that does
+// not take part in the group plays it over unicast RTMFP, from the first
+// key frame with the codec headers, and the status lists the ingest.
+func TestDaemonPlaysGroupStream(t *testing.T) {
+	d := startJSON(t, `{
+		"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "127.0.0.1:0",
+		"groups": [{"spec": "`+testGroupSpec+`",
+			"play": [{"name": "cam", "app": "live", "stream": "fromgroup"}]}]
+	}`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
+	// A member of the group publishes "cam" into it.
+	mc, err := client.Dial(ctx, url, client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	m, err := groupstream.JoinClient(ctx, mc, testGroupSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pub, err := m.Publish("cam", multicast.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() {
+		pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
+		pub.WriteMedia(pubCtx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := uint32(0); ; i++ {
+			select {
+			case <-pubCtx.Done():
+				return
+			case <-tick.C:
+			}
+			flag := byte(0x27)
+			if i%25 == 0 {
+				flag = 0x17
+			}
+			p := make([]byte, 1500)
+			p[0], p[1], p[2] = flag, 1, byte(i)
+			pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
+		}
+	}()
+	// A unicast player of the server stream.
+	pc, err := client.Dial(ctx, url, client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	st, err := pc.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Play(ctx, "fromgroup"); err != nil {
+		t.Fatal(err)
+	}
+	var avc, aac bool
+	frames := 0
+	for frames < 50 {
+		msg, err := st.ReadMedia(ctx)
+		if err != nil {
+			t.Fatalf("after %d frames: %v; status %+v", frames, err, d.groupStatus())
+		}
+		switch {
+		case msg.IsSequenceHeader():
+			avc, aac = avc || msg.IsVideo(), aac || msg.IsAudio()
+		case msg.IsVideo():
+			if frames == 0 && !(msg.IsKeyframe() && avc && aac) {
+				t.Fatalf("first frame: key %v, headers avc %v aac %v", msg.IsKeyframe(), avc, aac)
+			}
+			frames++
+		}
+	}
+	gs := getStatus(t, d).Groups
+	if len(gs) != 1 || len(gs[0].Play) != 1 || !gs[0].Play[0].Published || gs[0].Play[0].Stream != "live/_definst_/fromgroup" || gs[0].Play[0].Messages < 50 {
+		t.Fatalf("status %+v", gs)
+	}
+}
+
+// postBox is a netgroup.MessageHandler handing posts to a channel.
+type postBox chan string
+
+func (p postBox) Post(_ string, msg []byte, _ profile.PeerID) {
+	select {
+	case p <- string(msg):
+	default:
+	}
+}
+func (p postBox) SendTo(group.Address, []byte, profile.PeerID) {}
+
+// TestDaemonGroupMessages: the server's member posts into its group from
+// the Go API (GroupMember) and its Messages hook gets a member's post.
+func TestDaemonGroupMessages(t *testing.T) {
+	cfg, err := loadJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": [], "status": "off", "groups": [{"spec": "`+testGroupSpec+`"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverBox := make(postBox, 4)
+	cfg.Groups[0].Messages = serverBox
+	d, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.Dial(ctx, "rtmfp://"+d.Endpoints()[0].LocalAddr().String()+"/live", client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ep := c.Session().Endpoint()
+	go netgroup.Serve(ctx, ep, nil)
+	memberBox := make(postBox, 4)
+	m, err := netgroup.Join(ctx, netgroup.Config{Endpoint: ep, Spec: testGroupSpec, Rendezvous: netgroup.ClientRendezvous{Conn: c}, Messages: memberBox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	sm := d.GroupMember(testGroupSpec)
+	if sm == nil || d.GroupMember("G:00") != nil {
+		t.Fatal("GroupMember")
+	}
+	// Post until the neighbourhood (and its message flows) is up.
+	for i := 0; ; i++ {
+		if _, err := sm.Post([]byte(fmt.Sprint("from the server ", i))); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-memberBox:
+			if !strings.HasPrefix(got, "from the server") {
+				t.Fatalf("member got %q", got)
+			}
+		case <-time.After(200 * time.Millisecond):
+			continue
+		case <-ctx.Done():
+			t.Fatal("the member never got the server's post")
+		}
+		break
+	}
+	if _, err := m.Post([]byte("from a member")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-serverBox:
+		if got != "from a member" {
+			t.Fatalf("server got %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server never got the member's post")
 	}
 }

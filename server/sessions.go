@@ -96,6 +96,8 @@ func (l *sessionLog) reason(err error) (string, bool) {
 		return "no answer to the close at shutdown", true
 	case errors.Is(err, rtmfp.ErrFarClose):
 		return "closed by the peer", false
+	case errors.Is(err, rtmfp.ErrStalled):
+		return "no acknowledged progress (a slow consumer)", false
 	case errors.Is(err, rtmfp.ErrTimeout):
 		return "timed out", false
 	case l.shutdown.Load():

@@ -31,6 +31,7 @@ type Status struct {
 	Introducer introducer.Stats      `json:"introducer"`
 	Relay      []relay.TargetStatus  `json:"relay"`
 	Groups     []GroupStatus         `json:"groups"`
+	Memory     MemoryStatus          `json:"memory"`
 	Recordings []RecordingStatus     `json:"recordings"`
 	// Cluster is this node's view of its cluster (absent without one).
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
@@ -88,6 +89,7 @@ func (d *Daemon) Snapshot() Status {
 	st.RTMP.Addresses = d.rtmpAddrs
 	st.Relay = d.relay.Status()
 	st.Groups = d.groupStatus()
+	st.Memory = d.memoryStatus()
 	st.Recordings = d.recordingStatus()
 	if d.rtmp != nil {
 		st.RTMP.Stats = d.rtmp.Stats()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/bench/internal/flood"
 	"github.com/rtmfpd/rtmfpd/bench/internal/rtmfpdproc"
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
@@ -143,21 +144,21 @@ func BenchmarkAdmissionUnderFlood(b *testing.B) {
 	for b.Loop() {
 		base, _ := honestRun(b, defaultConfig, manyIPs(8), 8, seconds())
 		srv := rtmfpdproc.Start(b, defaultConfig)
-		var sh *shape
-		for _, s := range ihelloShapes("rtmfp://"+srv.Addr.String()+"/live", serverPeerID(b, srv), target(b, srv.Addr).Session().Endpoint().PeerID()) {
-			if s.name == shapeName {
+		var sh *flood.Shape
+		for _, s := range flood.IHelloShapes("rtmfp://"+srv.Addr.String()+"/live", serverPeerID(b, srv), target(b, srv.Addr).Session().Endpoint().PeerID()) {
+			if s.Name == shapeName {
 				sh = &s
 			}
 		}
 		if sh == nil {
 			b.Fatalf("RTMFPD_FLOOD_SHAPE %q: no such shape", shapeName)
 		}
-		f := newFlood(b, floodSources(), srv.Addr)
-		pkts := packets(*sh, 4096)
+		f := flood.New(b, floodSources(), srv.Addr)
+		pkts := flood.Packets(*sh, 4096)
 		drops0 := udpRcvbufErrors()
 		cpu0 := srv.CPU(b)
 		done := make(chan float64)
-		go func() { done <- f.run(floodPPS(), seconds()+time.Second, pkts) }()
+		go func() { done <- f.Run(floodPPS(), seconds()+time.Second, pkts) }()
 		time.Sleep(500 * time.Millisecond) // the flood is on
 		r := handshakes(b, srv.Addr, manyIPs(8), 8, seconds())
 		pps := <-done
@@ -165,7 +166,7 @@ func BenchmarkAdmissionUnderFlood(b *testing.B) {
 		base.report(b, "base-")
 		r.report(b, "")
 		b.ReportMetric(pps, "flood-pps")
-		b.ReportMetric(f.ratio(), "flood-bytes-out/in")
+		b.ReportMetric(f.Ratio(), "flood-bytes-out/in")
 		b.ReportMetric(cpu.Seconds()/(seconds()+time.Second).Seconds()*100, "server-cpu-%")
 		b.ReportMetric(float64(udpRcvbufErrors()-drops0), "kernel-drops")
 	}
@@ -177,26 +178,26 @@ func BenchmarkAdmissionUnderFlood(b *testing.B) {
 // what came back to those addresses per byte sent: from the server, and
 // from the connected client when the server forwards IHellos to it.
 func BenchmarkAdmissionAmplification(b *testing.B) {
-	names := ihelloShapes("rtmfp://x/live", profile.PeerID{}, profile.PeerID{})
+	names := flood.IHelloShapes("rtmfp://x/live", profile.PeerID{}, profile.PeerID{})
 	for i := range names {
-		b.Run(names[i].name, func(b *testing.B) {
+		b.Run(names[i].Name, func(b *testing.B) {
 			for b.Loop() {
 				srv := rtmfpdproc.Start(b, defaultConfig)
 				tc := target(b, srv.Addr)
-				sh := ihelloShapes("rtmfp://"+srv.Addr.String()+"/live", serverPeerID(b, srv), tc.Session().Endpoint().PeerID())[i]
-				f := newFlood(b, floodSources(), srv.Addr)
-				pkts := packets(sh, 4096)
+				sh := flood.IHelloShapes("rtmfp://"+srv.Addr.String()+"/live", serverPeerID(b, srv), tc.Session().Endpoint().PeerID())[i]
+				f := flood.New(b, floodSources(), srv.Addr)
+				pkts := flood.Packets(sh, 4096)
 				drops0 := udpRcvbufErrors()
 				cpu0 := srv.CPU(b)
-				pps := f.run(floodPPS(), seconds(), pkts)
+				pps := f.Run(floodPPS(), seconds(), pkts)
 				b.ReportMetric((srv.CPU(b)-cpu0).Seconds()/seconds().Seconds()*100, "server-cpu-%")
 				b.ReportMetric(float64(udpRcvbufErrors()-drops0), "kernel-drops")
 				b.ReportMetric(float64(socketDrops(srv.Addr)), "server-socket-drops")
 				b.ReportMetric(pps, "flood-pps")
 				b.ReportMetric(float64(len(pkts[0])), "bytes/packet")
-				b.ReportMetric(f.ratio(), "bytes-out/in")
-				b.ReportMetric(float64(f.fromServer.bytes.Load())/float64(max(f.sent.bytes.Load(), 1)), "server-bytes-out/in")
-				b.ReportMetric(float64(f.fromOthers.bytes.Load())/float64(max(f.sent.bytes.Load(), 1)), "client-bytes-out/in")
+				b.ReportMetric(f.Ratio(), "bytes-out/in")
+				b.ReportMetric(float64(f.FromServer.Bytes.Load())/float64(max(f.Sent.Bytes.Load(), 1)), "server-bytes-out/in")
+				b.ReportMetric(float64(f.FromOthers.Bytes.Load())/float64(max(f.Sent.Bytes.Load(), 1)), "client-bytes-out/in")
 			}
 		})
 	}
@@ -213,19 +214,19 @@ func BenchmarkAdmissionReflection(b *testing.B) {
 		srv := rtmfpdproc.Start(b, defaultConfig)
 		tc := target(b, srv.Addr)
 		id := tc.Session().Endpoint().PeerID()
-		sh := ihelloShapes("", profile.PeerID{}, id)[3]
+		sh := flood.IHelloShapes("", profile.PeerID{}, id)[3]
 		n := floodSources()
-		f := newFlood(b, n, srv.Addr)
+		f := flood.New(b, n, srv.Addr)
 		fi0 := tc.Session().Endpoint().Stats().FIHellosIn
 		const d = 10 * time.Second
-		pps := f.run(10*n, d, packets(sh, 4096))
+		pps := f.Run(10*n, d, flood.Packets(sh, 4096))
 		fi := tc.Session().Endpoint().Stats().FIHellosIn - fi0
 		b.ReportMetric(pps, "ihellos/s")
 		b.ReportMetric(float64(fi)/d.Seconds(), "fihellos/s")
 		b.ReportMetric(float64(fi), "fihellos")
-		b.ReportMetric(float64(f.fromOthers.bytes.Load())/d.Seconds(), "client-reflected-B/s")
-		b.ReportMetric(float64(f.answered())/float64(n), "sources-redirected")
+		b.ReportMetric(float64(f.FromOthers.Bytes.Load())/d.Seconds(), "client-reflected-B/s")
+		b.ReportMetric(float64(f.Answered())/float64(n), "sources-redirected")
 		b.Logf("%d sources, %.0f IHellos/s for %v: the client got %d Forwarded IHellos (%.0f/s) and sent %d bytes to the spoofed addresses; %d of %d sources got a Redirect",
-			n, pps, d, fi, float64(fi)/d.Seconds(), f.fromOthers.bytes.Load(), f.answered(), n)
+			n, pps, d, fi, float64(fi)/d.Seconds(), f.FromOthers.Bytes.Load(), f.Answered(), n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/bench/internal/flood"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 )
@@ -55,7 +56,7 @@ func (r hsResult) report(b *testing.B, prefix string) {
 // ips[k % len(ips)]. Each endpoint is its own client with its own identity,
 // as a crowd behind one NAT would be.
 func handshakes(tb testing.TB, server netip.AddrPort, ips []netip.Addr, inflight int, d time.Duration) hsResult {
-	raiseFileLimit(tb)
+	flood.RaiseFileLimit(tb)
 	eps := make([]*rtmfp.Endpoint, inflight)
 	for k := range eps {
 		p, err := flash.New(flash.Config{})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/bench/internal/flood"
 	"github.com/rtmfpd/rtmfpd/bench/internal/rtmfpdproc"
 )
 
@@ -110,11 +111,11 @@ func BenchmarkAdmissionLibrtmfpUnderFlood(b *testing.B) {
 		url := "rtmfp://" + srv.Addr.String() + "/live"
 		base := runLoad(b, bin, url, 500, 16)
 		st0 := endpointStats(b, srv)
-		f := newFlood(b, floodSources(), srv.Addr)
+		f := flood.New(b, floodSources(), srv.Addr)
 		stop := make(chan struct{})
 		achieved := make(chan float64)
 		go func() {
-			achieved <- f.runUntil(stop, floodPPS(), 10*time.Minute, packets(ihelloShapes(url, [32]byte{}, [32]byte{})[0], 4096))
+			achieved <- f.RunUntil(stop, floodPPS(), 10*time.Minute, flood.Packets(flood.IHelloShapes(url, [32]byte{}, [32]byte{})[0], 4096))
 		}()
 		time.Sleep(500 * time.Millisecond) // the flood is on
 		r := runLoad(b, bin, url, 500, 16)
@@ -123,7 +124,7 @@ func BenchmarkAdmissionLibrtmfpUnderFlood(b *testing.B) {
 		base.report(b, "base-")
 		r.report(b, "")
 		b.ReportMetric(pps, "flood-pps")
-		b.ReportMetric(f.ratio(), "flood-bytes-out/in")
+		b.ReportMetric(f.Ratio(), "flood-bytes-out/in")
 		st := endpointStats(b, srv)
 		b.Logf("server, during the flood: %d answers refused by the per-address limit, %d by the amplification budget; %d handshakes",
 			st.DropRateLimited-st0.DropRateLimited, st.DropAmplification-st0.DropAmplification, st.HandshakesResponder-st0.HandshakesResponder)

@@ -175,11 +175,8 @@ func BenchmarkPublishIPMulticast(b *testing.B) {
 func publication(b *testing.B) *groupstream.Publication {
 	g := groupstream.New(slog.New(slog.DiscardHandler))
 	b.Cleanup(g.Close)
-	pub, err := g.Publish("cam", multicast.Config{})
+	pub, err := g.Publish("cam", multicast.Config{}, groupstream.IPMulticastPublishAddress(groupAddr, "", groupstream.IPMulticastOptions{Interface: "lo", Loopback: true}))
 	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pub.SetIPMulticastPublishAddress(groupAddr, "", groupstream.IPMulticastOptions{Interface: "lo", Loopback: true}); err != nil {
 		b.Fatal(err)
 	}
 	return pub

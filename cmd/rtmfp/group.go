@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/multicast"
 )
 
@@ -240,16 +240,15 @@ func groupPublishCmd(ctx context.Context, con *console, stdout io.Writer, args [
 	case <-ctx.Done():
 		return nil
 	}
-	pub, err := m.Publish(name, *cfg)
+	var opts []groupstream.PublishOption
+	if *ipmc != "" {
+		opts = append(opts, groupstream.IPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}))
+	}
+	pub, err := m.Publish(name, *cfg, opts...)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	if *ipmc != "" {
-		if err := pub.SetIPMulticastPublishAddress(*ipmc, "", groupstream.IPMulticastOptions{Interface: *ipmcIface, TTL: *ipmcTTL, Loopback: *ipmcLoop}); err != nil {
-			return fmt.Errorf("IP multicast: %w", err)
-		}
-	}
 	con.line("publishing %s into group %s (%d neighbours)", file, m.NetGroup.GroupID(), len(m.NetGroup.Neighbors()))
 	prog := newProgress(con)
 	prog.extra = neighbours(m)
@@ -262,7 +261,7 @@ func groupPublishCmd(ctx context.Context, con *console, stdout io.Writer, args [
 			ipmcErrors = st.Errors
 		}
 	}
-	err = flv.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
+	err = mediafile.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
 		if err := pub.WriteMedia(ctx, m); err != nil {
 			return fmt.Errorf("publishing: %w", err)
 		}

@@ -74,8 +74,12 @@ func TestCheckConfig(t *testing.T) {
 			"groups[0].files[0].path: " + noMedia + ": mediafile: no audio or video"},
 		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + filepath.Join(dir, "missing.flv") + `"}]}]}`, nil, 2,
 			"groups[0].files[0].path: open "},
-		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + testMedia + `", "multicast": {"multicastWindowDuration": "-1s"}}]}]}`, nil, 2,
-			"groups[0].files[0].multicast.multicastWindowDuration: -1s is negative"},
+		// Flash's multicast properties coerce a negative value to 0, without
+		// error (seed 002); other negative settings are errors.
+		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + testMedia + `", "multicast": {"multicastWindowDuration": "-1s"}}]}]}`, nil, 0,
+			"configuration ok"},
+		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "neighbors": -1}]}`, nil, 2,
+			"groups[0].neighbors: -1 is negative"},
 		{`{"groups": [{"spec": "G:027f0201010103010c050e74657374011b00", "files": [{"path": "` + testMedia + `"}]}]}`, nil, 0, "configuration ok"},
 		{"{\n  \"status\": \"off\",\n  \"rtmp\" []\n}", nil, 2, "line 3, column 10"},
 	} {

@@ -37,3 +37,28 @@ func BenchmarkGroup(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLibrtmfp runs groups of librtmfp member models (libPlayer; two
+// engine members tuned unlike the publisher besides) that joined before a
+// 10 s stream starts, with the publisher a neighbour of every member (the
+// daemon's hub, up to 64), ordinary (1 Mbit/s, 2 s GOP) and 1 MB key
+// frames, and reports the worst member's share of the messages from its
+// first key frame on (the acceptance criterion), the publisher's upload in
+// multiples of the stream, and its pushed and pulled shares.
+// Run with -benchtime=1x.
+func BenchmarkLibrtmfp(b *testing.B) {
+	for _, key := range []int{0, 1 << 20} {
+		for _, lib := range []int{8, 32} {
+			b.Run(fmt.Sprintf("key=%d/members=%d", key, lib), func(b *testing.B) {
+				var r Result
+				for b.Loop() {
+					r = New(librtmfpGroup(lib, 2, lib+2, key, 10*time.Second)).Run()
+				}
+				b.ReportMetric(100*r.WorstFromJoin, "worst-from-join-%")
+				b.ReportMetric(r.UploadRatio, "upload-x")
+				b.ReportMetric(float64(r.Publisher.BytesPushedToPeers)/float64(r.StreamBytes), "pushed-x")
+				b.ReportMetric(float64(r.Publisher.BytesRequestedByPeers)/float64(r.StreamBytes), "pulled-x")
+			})
+		}
+	}
+}

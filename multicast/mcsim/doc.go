@@ -16,7 +16,15 @@
 // RTMFP's reliable flows). Forgers and silent peers exercise the engine's
 // defences.
 //
+// Peers can also be models of librtmfp members (Config.Librtmfp; see
+// libPlayer): librtmfp's player logic as its source has it and TestClient
+// runs showed it (interop/netgroup-load.sh), against which the publisher's
+// start and end of stream are tested. Engine peers can be tuned unlike
+// the publisher (Config.PeerConfig), key frames made large
+// (Stream.KeyBytes).
+//
 // Result gives what the engine's acceptance criteria talk about: delivery
-// within the window per peer, fragment latency from publication to
-// delivery, and the publisher's upload relative to the stream.
+// within the window per peer (from its first delivery, and from the first
+// key frame published after it joined), fragment latency from publication
+// to delivery, and the publisher's upload relative to the stream.
 package mcsim

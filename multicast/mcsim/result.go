@@ -31,18 +31,27 @@ type Result struct {
 	// delivered within the window: the worst peer and the mean.
 	WorstDelivery, MeanDelivery float64
 	WorstPeer                   int
-	Delivery                    []float64     // per peer (index 0 is peer 1)
-	MaxJoinDelay                time.Duration // from Start (or a late peer's connection) to the first message it delivered
-	Corrupt                     int           // deliveries that did not match what was published
-	Ended                       int           // peers that saw the end of stream
-	QueueDrops                  uint64        // messages dropped by full upload queues
+	Delivery                    []float64 // per peer (index 0 is peer 1)
+	// From the first key frame published after a peer joined (the
+	// acceptance criterion of group publishing: what a member writes):
+	// the share of the messages it delivered, however late, the worst
+	// peer and per peer. A peer that starts late is judged on what it
+	// missed.
+	WorstFromJoin     float64
+	WorstFromJoinPeer int
+	FromJoin          []float64
+
+	MaxJoinDelay time.Duration // from Start (or a late peer's connection) to the first message it delivered
+	Corrupt      int           // deliveries that did not match what was published
+	Ended        int           // peers that saw the end of stream
+	QueueDrops   uint64        // messages dropped by full upload queues
 
 	Publisher multicast.Stats
 	PeerStats []multicast.Stats
 }
 
 func (s *Sim) result() Result {
-	r := Result{Peers: s.cfg.Peers, WorstDelivery: 1}
+	r := Result{Peers: s.cfg.Peers, WorstDelivery: 1, WorstFromJoin: 1}
 	first := s.epoch.Add(s.cfg.Start + s.cfg.Warmup)
 	from := len(s.recs)
 	for k, rec := range s.recs {
@@ -76,7 +85,25 @@ func (s *Sim) result() Result {
 	total := 0
 	var sum float64
 	for i, nd := range s.nodes[1:] {
-		r.PeerStats = append(r.PeerStats, nd.n.Stats(s.now))
+		var st multicast.Stats
+		if nd.n != nil {
+			st = nd.n.Stats(s.now)
+		}
+		r.PeerStats = append(r.PeerStats, st)
+		fj := 1.0
+		if nd.firstKey >= 0 {
+			ok := 0
+			for k := nd.firstKey; k < len(s.recs); k++ {
+				if k < len(nd.delivered) && nd.delivered[k] > 0 {
+					ok++
+				}
+			}
+			fj = float64(ok) / float64(len(s.recs)-nd.firstKey)
+		}
+		r.FromJoin = append(r.FromJoin, fj)
+		if fj < r.WorstFromJoin {
+			r.WorstFromJoin, r.WorstFromJoinPeer = fj, i+1
+		}
 		r.Corrupt += nd.corrupt
 		r.QueueDrops += nd.queueDrops
 		if nd.ended {
@@ -146,9 +173,9 @@ func (s *Sim) result() Result {
 // String formats the headline figures.
 func (r Result) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "peers=%d msgs=%d stream=%.0f kbit/s upload=%.2f×stream latency p50=%v p90=%v p99=%v max=%v delivery worst=%.5f (peer %d) mean=%.5f join≤%v corrupt=%d ended=%d drops=%d",
+	fmt.Fprintf(&b, "peers=%d msgs=%d stream=%.0f kbit/s upload=%.2f×stream latency p50=%v p90=%v p99=%v max=%v delivery worst=%.5f (peer %d) mean=%.5f from-join worst=%.5f (peer %d) join≤%v corrupt=%d ended=%d drops=%d",
 		r.Peers, r.Messages, r.StreamBitrate/1000, r.UploadRatio,
 		r.Latency50.Round(time.Millisecond), r.Latency90.Round(time.Millisecond), r.Latency99.Round(time.Millisecond), r.LatencyMax.Round(time.Millisecond),
-		r.WorstDelivery, r.WorstPeer, r.MeanDelivery, r.MaxJoinDelay.Round(time.Millisecond), r.Corrupt, r.Ended, r.QueueDrops)
+		r.WorstDelivery, r.WorstPeer, r.MeanDelivery, r.WorstFromJoin, r.WorstFromJoinPeer, r.MaxJoinDelay.Round(time.Millisecond), r.Corrupt, r.Ended, r.QueueDrops)
 	return b.String()
 }

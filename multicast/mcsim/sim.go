@@ -3,6 +3,7 @@ package mcsim
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/media"
@@ -48,6 +49,17 @@ type Config struct {
 	Late          []int // peers (1…Peers) that connect to their neighbours only at LateAt
 	LateAt        time.Duration
 	Seed          uint64
+
+	// Librtmfp lists peers (1…Peers) that are models of librtmfp members
+	// (see libPlayer) instead of engine nodes, with push limit
+	// LibrtmfpPushLimit (default 4); they take the window and periods the
+	// publisher announces.
+	Librtmfp          []int
+	LibrtmfpPushLimit int
+	// PeerConfig, if set, gives engine peer i (1…Peers) its own
+	// parameters instead of Multicast (members tuned unlike the
+	// publisher).
+	PeerConfig func(i int) multicast.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -90,9 +102,20 @@ type link struct {
 	lastArrive [2]time.Time // per flow, for ordered delivery (Retransmit)
 }
 
+// engine is what the simulation needs of a member: multicast.Node, or a
+// model of another implementation's member (libPlayer).
+type engine interface {
+	AddNeighbor(id multicast.NeighborID, now time.Time) error
+	HandleMessage(from multicast.NeighborID, msg []byte, now time.Time) error
+	HandleFragment(from multicast.NeighborID, frag []byte, now time.Time) error
+	Tick(now time.Time)
+	NextDeadline() (time.Time, bool)
+}
+
 // node is one simulated group member.
 type node struct {
-	n         *multicast.Node
+	e         engine
+	n         *multicast.Node // the engine node, nil for a model
 	links     map[int32]*link
 	upload    int // bits per second; 0 unlimited
 	busyUntil time.Time
@@ -106,6 +129,7 @@ type node struct {
 	queueDrops            uint64
 	delivered             []time.Duration // per published message: latency, 0 if not delivered
 	firstDelivered        int             // index of the first message delivered, -1 before
+	firstKey              int             // index of the first key frame published after it joined, -1 before
 	corrupt               int
 	ended                 bool
 }
@@ -148,9 +172,9 @@ func New(cfg Config) *Sim {
 		byID:  map[uint64]int{},
 	}
 	s.now = s.epoch
-	s.src = newSource(Stream{Seed: cfg.Seed, Bitrate: cfg.Stream.Bitrate, AudioRate: cfg.Stream.AudioRate, FPS: cfg.Stream.FPS, KeyInterval: cfg.Stream.KeyInterval})
+	s.src = newSource(Stream{Seed: cfg.Seed, Bitrate: cfg.Stream.Bitrate, AudioRate: cfg.Stream.AudioRate, FPS: cfg.Stream.FPS, KeyInterval: cfg.Stream.KeyInterval, KeyBytes: cfg.Stream.KeyBytes})
 	for i := range cfg.Peers + 1 {
-		nd := &node{links: map[int32]*link{}, firstDelivered: -1}
+		nd := &node{links: map[int32]*link{}, firstDelivered: -1, firstKey: -1}
 		idx := int32(i)
 		nc := multicast.NodeConfig{
 			Config:    cfg.Multicast,
@@ -167,8 +191,20 @@ func New(cfg Config) *Sim {
 			nd.upload = cfg.PeerUpload
 			nc.Deliver = func(id uint64, m media.Message) { s.onDeliver(idx, id, m) }
 			nc.OnEnd = func() { s.nodes[idx].ended = true }
+			if cfg.PeerConfig != nil {
+				nc.Config = cfg.PeerConfig(i)
+			}
 		}
-		nd.n = multicast.NewNode(nc)
+		if i > 0 && slices.Contains(cfg.Librtmfp, i) {
+			limit := cfg.LibrtmfpPushLimit
+			if limit <= 0 {
+				limit = 4
+			}
+			nd.e = newLibPlayer(s, idx, limit, nc.Seed)
+		} else {
+			nd.n = multicast.NewNode(nc)
+			nd.e = nd.n
+		}
 		s.nodes = append(s.nodes, nd)
 	}
 	for _, p := range cfg.Silent {
@@ -194,7 +230,7 @@ func New(cfg Config) *Sim {
 		}
 		for _, j := range sortedLinks(nd.links) {
 			if !s.nodes[j].late {
-				_ = nd.n.AddNeighbor(neighborID(j), s.now)
+				_ = nd.e.AddNeighbor(neighborID(j), s.now)
 			}
 		}
 		s.reschedule(int32(i))
@@ -212,8 +248,8 @@ func (s *Sim) join(p int32) {
 	nd := s.nodes[p]
 	nd.late, nd.joinedAt = false, s.now
 	for _, j := range sortedLinks(nd.links) {
-		_ = nd.n.AddNeighbor(neighborID(j), s.now)
-		_ = s.nodes[j].n.AddNeighbor(neighborID(p), s.now)
+		_ = nd.e.AddNeighbor(neighborID(j), s.now)
+		_ = s.nodes[j].e.AddNeighbor(neighborID(p), s.now)
 		s.reschedule(j)
 	}
 	s.reschedule(p)
@@ -221,7 +257,8 @@ func (s *Sim) join(p int32) {
 
 func neighborID(i int32) multicast.NeighborID { return multicast.NeighborID(i + 1) }
 
-// Node returns node i (0: the publisher).
+// Node returns node i (0: the publisher), nil for a model of another
+// implementation.
 func (s *Sim) Node(i int) *multicast.Node { return s.nodes[i].n }
 
 // Now returns the virtual time.
@@ -261,9 +298,9 @@ func (s *Sim) RunUntil(d time.Duration) {
 		case evMessage:
 			nd := s.nodes[e.node]
 			if e.flow == multicast.FlowMedia {
-				_ = nd.n.HandleFragment(neighborID(e.from), e.msg, s.now)
+				_ = nd.e.HandleFragment(neighborID(e.from), e.msg, s.now)
 			} else {
-				_ = nd.n.HandleMessage(neighborID(e.from), e.msg, s.now)
+				_ = nd.e.HandleMessage(neighborID(e.from), e.msg, s.now)
 			}
 			s.reschedule(e.node)
 		case evTimer:
@@ -272,7 +309,7 @@ func (s *Sim) RunUntil(d time.Duration) {
 				continue
 			}
 			nd.timerAt = time.Time{}
-			nd.n.Tick(s.now)
+			nd.e.Tick(s.now)
 			s.reschedule(e.node)
 		case evPublish:
 			s.publish()
@@ -288,7 +325,7 @@ func (s *Sim) RunUntil(d time.Duration) {
 // reschedule makes sure node i wakes up at its next deadline.
 func (s *Sim) reschedule(i int32) {
 	nd := s.nodes[i]
-	t, ok := nd.n.NextDeadline()
+	t, ok := nd.e.NextDeadline()
 	if !ok || (!nd.timerAt.IsZero() && !t.Before(nd.timerAt)) {
 		return
 	}
@@ -329,6 +366,13 @@ func (s *Sim) publishMessage(m media.Message) {
 		return
 	}
 	s.byID[before+1] = len(s.recs)
+	if m.IsVideo() && m.IsKeyframe() && !m.IsSequenceHeader() {
+		for _, nd := range s.nodes[1:] {
+			if nd.firstKey < 0 && !nd.late {
+				nd.firstKey = len(s.recs)
+			}
+		}
+	}
 	s.recs = append(s.recs, record{at: s.now, firstID: before + 1, frags: int(last - before), msg: m})
 	s.lastID = last
 	s.reschedule(0)

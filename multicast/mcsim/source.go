@@ -18,7 +18,10 @@ type Stream struct {
 	AudioRate   int           // audio bits per second; default 64 000
 	FPS         int           // default 25
 	KeyInterval time.Duration // default 2 s
-	Seed        uint64
+	// KeyBytes, if set, is the size of the key frames (±10%) instead of
+	// ten inter frames: large key frames.
+	KeyBytes int
+	Seed     uint64
 }
 
 func (s Stream) withDefaults() Stream {
@@ -96,6 +99,9 @@ func (src *source) next() (time.Duration, media.Message) {
 	head := []byte{0x27, 0x01, 0, 0, 0}
 	if key {
 		size *= 10
+		if src.s.KeyBytes > 0 {
+			size = float64(src.s.KeyBytes) * (0.9 + 0.2*src.rng.Float64())
+		}
 		head[0] = 0x17
 	}
 	return vt, src.message(media.TypeVideo, vt, int(size), head)

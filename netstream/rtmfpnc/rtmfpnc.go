@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/tcflow"
@@ -259,6 +260,10 @@ func (t *transport) readFlow(streamID uint32, f *rtmfp.RecvFlow) {
 func (t *transport) Protocol() string   { return "rtmfp" }
 func (t *transport) RemoteAddr() string { return t.s.RemoteAddr().String() }
 
+// Account is the session's share of the memory budget (nil without one):
+// the player queues of its streams are charged to it.
+func (t *transport) Account() *budget.Account { return t.s.Account() }
+
 // Close ends the session.
 func (t *transport) Close(err error) { t.s.Close() }
 
@@ -380,3 +385,4 @@ func (t *transport) CloseStream(id uint32) {
 }
 
 var _ netstream.Transport = (*transport)(nil)
+var _ netstream.Accounted = (*transport)(nil)

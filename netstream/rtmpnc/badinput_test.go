@@ -11,7 +11,6 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/amf"
 	"github.com/rtmfpd/rtmfpd/media"
-	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
@@ -109,23 +108,7 @@ func TestBadInput(t *testing.T) {
 				defer ts.close(t)
 
 				// A good publisher and player.
-				pub := newRawClient(pl.dial())
-				if err := pub.connect("live"); err != nil {
-					t.Fatal(err)
-				}
-				pubID, err := pub.stream("publish", "good", netstream.PublishStart)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pub.readAll()
-				player := newRawClient(pl.dial())
-				if err := player.connect("live"); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := player.stream("play", "good", netstream.PlayStart); err != nil {
-					t.Fatal(err)
-				}
-				player.readAll()
+				pub, pubID, player := goodPair(t, pl, "good")
 				// Play.Start comes before the server subscribes the player:
 				// let it finish, or the first frames go before it listens.
 				synctest.Wait()

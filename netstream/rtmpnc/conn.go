@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
@@ -28,6 +29,7 @@ type transport struct {
 	log  *slog.Logger
 	conn *netstream.Conn
 	born time.Time
+	acct *budget.Account // what the peer makes the server hold
 
 	connected chan struct{} // closed by Connected
 	connOnce  sync.Once
@@ -123,7 +125,8 @@ func classify(err error) errorClass {
 	switch {
 	case err == nil, isPeerGone(err), errors.Is(err, errShutdown):
 		return endNormal
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, budget.ErrPeerLimit), errors.Is(err, budget.ErrShed),
+		errors.Is(err, netstream.ErrSlowConsumer):
 		return endProtocol
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return endProtocol // stalled or silent peer
@@ -154,7 +157,7 @@ func (t *transport) readLoop(noConnect *time.Timer) error {
 		case m.Command != nil:
 			if !connected {
 				if m.Command.Name != "connect" {
-					return peerFault("command %q before connect", m.Command.Name)
+					return peerFault("command %q before connect", netstream.Clip(m.Command.Name))
 				}
 				if m.StreamID != 0 {
 					return peerFault("connect on message stream %d", m.StreamID)
@@ -253,6 +256,10 @@ func statusCode(cmd netstream.Command) string {
 	return ""
 }
 
+// Account is the connection's share of the memory budget (nil without
+// one): the player queues of its streams are charged to it.
+func (t *transport) Account() *budget.Account { return t.acct }
+
 // MediaSink returns the sink of stream id's media.
 func (t *transport) MediaSink(id uint32) netstream.Sink { return mediaSink{t: t, id: id} }
 
@@ -314,3 +321,4 @@ func (s mediaSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) er
 var _ netstream.Transport = (*transport)(nil)
 var _ netstream.BatchSink = mediaSink{}
 var _ netstream.ConnectedNotifier = (*transport)(nil)
+var _ netstream.Accounted = (*transport)(nil)

@@ -234,6 +234,31 @@ func (rc *rawClient) stream(cmd, name, want string) (uint32, error) {
 	}
 }
 
+// goodPair connects a publisher of stream name and a player of it, both
+// reading in the background; it returns them with the publisher's stream
+// ID.
+func goodPair(t *testing.T, pl *pipeListener, name string) (pub *rawClient, pubID uint32, player *rawClient) {
+	t.Helper()
+	pub = newRawClient(pl.dial())
+	if err := pub.connect("live"); err != nil {
+		t.Fatal(err)
+	}
+	pubID, err := pub.stream("publish", name, netstream.PublishStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.readAll()
+	player = newRawClient(pl.dial())
+	if err := player.connect("live"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := player.stream("play", name, netstream.PlayStart); err != nil {
+		t.Fatal(err)
+	}
+	player.readAll()
+	return pub, pubID, player
+}
+
 // readAll reads in the background into rc.msgs until an error.
 func (rc *rawClient) readAll() {
 	rc.msgs = make(chan rtmp.Message, 4096)

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
@@ -71,6 +72,14 @@ type Config struct {
 	// ControlQueue bounds the control messages queued for a peer (default
 	// DefaultControlQueue); past it the peer is disconnected.
 	ControlQueue int
+	// Memory is the server-wide memory budget the connections' accounts
+	// belong to (nil: none). Each connection's incomplete messages and
+	// player queues are charged to its account.
+	Memory *budget.Pool
+	// PeerMemory caps what one connection may make the server hold
+	// (incomplete messages and player queues); past it the connection is
+	// closed. 0: no cap beyond the RTMP limits and the player queues'.
+	PeerMemory int64
 }
 
 // Stats counts a server's connections.
@@ -214,12 +223,15 @@ func (srv *Server) start(nc net.Conn) bool {
 	}
 	wc := &watchConn{Conn: nc}
 	t := newTransport(srv, rtmp.NewServerConn(wc, &srv.rtmpCfg), wc, fmt.Sprintf("rtmp-%d", srv.nextID.Add(1)))
+	t.acct = srv.cfg.Memory.Open(t.id+" ("+nc.RemoteAddr().String()+")", srv.cfg.PeerMemory, t.abort)
+	t.rc.SetAccount(t.acct)
 	srv.conns[t] = struct{}{}
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	go func() {
 		defer srv.wg.Done()
 		t.serve()
+		t.acct.Close()
 		srv.mu.Lock()
 		delete(srv.conns, t)
 		srv.bytesIn.Add(t.rc.BytesRead()) // under mu: Stats counts t once

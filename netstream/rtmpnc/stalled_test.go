@@ -1,11 +1,10 @@
 package rtmpnc
 
 import (
-	"context"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/media"
@@ -13,109 +12,93 @@ import (
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
-// TestStalledPlayer: a player that stops reading holds up nobody. Over
-// real TCP on loopback (its receive buffer shrunk), the publisher and
-// another player go on at full rate, the stalled player's queue drops whole
-// groups of pictures, and once a write to it has waited the write timeout
-// it is closed with a logged reason.
+// TestStalledPlayer: a player that stops reading holds up nobody. In a
+// synctest bubble over net.Pipe (whose writes complete only when the other
+// end reads), a publisher sends 4 s of 100 kB frames (20 Mbit/s) to a fast
+// player and to one that reads nothing after Play.Start. The fake clock
+// moves only when every goroutine is blocked, so a publisher write that had
+// to wait for the server — because the stalled player held it up — takes
+// fake time: none may. The fast player gets every frame, the stalled
+// player's queue drops whole groups of pictures, and once a write to it has
+// waited the write timeout it is closed with a logged reason.
 func TestStalledPlayer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := startServer(t, l, Config{RTMP: &rtmp.Config{WriteTimeout: time.Second}})
-	defer ts.close(t)
-	url := "rtmp://" + l.Addr().String() + "/live"
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
+	synctest.Test(t, func(t *testing.T) {
+		pl := newPipeListener()
+		const writeTimeout = 5 * time.Second
+		ts := startServer(t, pl, Config{RTMP: &rtmp.Config{WriteTimeout: writeTimeout}})
+		defer ts.close(t)
 
-	fast, err := rtmp.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fast.Close()
-	if err := fast.Play(ctx, "s"); err != nil {
-		t.Fatal(err)
-	}
-	var fastFrames atomic.Int64
-	go func() {
-		for {
-			m, err := fast.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.Type == media.TypeVideo {
-				fastFrames.Add(1)
-			}
-		}
-	}()
-
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.(*net.TCPConn).SetReadBuffer(4096)
-	stalled := newRawClient(nc)
-	if err := stalled.connect("live"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stalled.stream("play", "s", netstream.PlayStart); err != nil {
-		t.Fatal(err)
-	}
-	// From here on the stalled player reads nothing.
-	s, _ := ts.ns.Registry.Lookup("live", netstream.DefaultInstance, "s")
-	waitFor(t, 10*time.Second, func() bool { return s.Subscribers() == 2 })
-
-	pub, err := rtmp.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, "s", rtmp.ModeLive); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			if _, err := pub.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	// 4 s at 25 frames/s of 100 kB frames (20 Mbit/s), a key frame each
-	// second: far more than the stalled player's socket buffers hold.
-	const frames = 100
-	start := time.Now()
-	tick := time.NewTicker(40 * time.Millisecond)
-	defer tick.Stop()
-	for i := range frames {
-		if err := pub.WriteMedia(frame(uint32(i*40), i%25 == 0, 100_000)); err != nil {
+		fast := newRawClient(pl.dial())
+		if err := fast.connect("live"); err != nil {
 			t.Fatal(err)
 		}
-		<-tick.C
-	}
-	if took := time.Since(start); took > 4*time.Second+500*time.Millisecond {
-		t.Errorf("the publisher was held up: %v for 4 s of media", took)
-	}
-	waitFor(t, 10*time.Second, func() bool { return fastFrames.Load() == frames && s.Subscribers() == 1 })
-	lines := ts.logs.find("rtmp connection closed", "writing")
-	if len(lines) != 1 || !strings.Contains(lines[0], "timeout") {
-		t.Fatalf("stalled player not closed for its writes:\n%s", ts.logs.dump())
-	}
-	t.Logf("fast player: %d of %d frames; %s", fastFrames.Load(), frames, lines[0])
-}
-
-// waitFor polls cond until it holds, failing after timeout.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("condition not met within %v", timeout)
+		if _, err := fast.stream("play", "s", netstream.PlayStart); err != nil {
+			t.Fatal(err)
 		}
-	}
+		var fastFrames atomic.Int64
+		go func() {
+			for {
+				m, err := fast.c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if m.Type == media.TypeVideo {
+					fastFrames.Add(1)
+				}
+			}
+		}()
+		stalled := newRawClient(pl.dial())
+		if err := stalled.connect("live"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stalled.stream("play", "s", netstream.PlayStart); err != nil {
+			t.Fatal(err)
+		}
+		// From here on the stalled player reads nothing.
+		pub := newRawClient(pl.dial())
+		if err := pub.connect("live"); err != nil {
+			t.Fatal(err)
+		}
+		pubID, err := pub.stream("publish", "s", netstream.PublishStart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.readAll()
+		synctest.Wait()
+		s, _ := ts.ns.Registry.Lookup("live", netstream.DefaultInstance, "s")
+		if n := s.Subscribers(); n != 2 {
+			t.Fatalf("%d players", n)
+		}
+		start := time.Now()
+		const frames = 100
+		waited := 0
+		for i := range frames {
+			before := time.Now()
+			if err := pub.c.WriteMessage(pubID, frame(uint32(i*40), i%25 == 0, 100_000)); err != nil {
+				t.Fatal(err)
+			}
+			if time.Since(before) > 0 {
+				waited++
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+		synctest.Wait()
+		if waited > 0 || time.Since(start) != frames*40*time.Millisecond {
+			t.Fatalf("%d of %d publisher writes waited (%v for %v of media)", waited, frames, time.Since(start), frames*40*time.Millisecond)
+		}
+		if got := fastFrames.Load(); got != frames {
+			t.Fatalf("the fast player got %d of %d frames", got, frames)
+		}
+		// The stalled player was stalled all along, and lost whole GOPs.
+		if n := s.Subscribers(); n != 2 {
+			t.Fatalf("%d players at the end of the media: the stalled one left early", n)
+		}
+		time.Sleep(writeTimeout)
+		synctest.Wait()
+		lines := ts.logs.find("rtmp connection closed", "writing")
+		if len(lines) != 1 || !strings.Contains(lines[0], "timeout") || s.Subscribers() != 1 {
+			t.Fatalf("stalled player not closed for its writes (%d players):\n%s", s.Subscribers(), ts.logs.dump())
+		}
+		t.Logf("%s", lines[0])
+	})
 }

@@ -11,7 +11,10 @@
 // The buffer is owned by the session goroutine; nothing here locks.
 package recvbuf
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
 // Fragment bits of the User Data flags byte (RFC 7016 §2.3.11).
 const (
@@ -72,6 +75,22 @@ func (b *Buffer) Cumulative() uint64 { return b.cum }
 
 // Held is the number of out-of-order and partially reassembled bytes held.
 func (b *Buffer) Held() int { return b.held + len(b.partial) }
+
+// HeldAhead reports whether out-of-order data waits beyond a gap.
+func (b *Buffer) HeldAhead() bool { return b.held > 0 }
+
+// slotSize is the memory of one ring slot.
+const slotSize = int(unsafe.Sizeof(slot{}))
+
+// Footprint is the memory the buffer holds: out-of-order data, the
+// capacity of the message being reassembled and the ring of slots.
+func (b *Buffer) Footprint() int { return b.held + cap(b.partial) + len(b.slots)*slotSize }
+
+// Release frees the memory of a buffer that will take nothing more (its
+// flow completed or was refused).
+func (b *Buffer) Release() {
+	b.slots, b.partial, b.held, b.inMsg = nil, nil, 0, false
+}
 
 // Complete reports whether the final fragment and everything before it have
 // been received or abandoned.

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/rtmfpd/rtmfpd/budget"
 )
 
 // extendedMark is the 3-byte timestamp field value that announces an
@@ -44,6 +46,7 @@ type Reader struct {
 	ext       [4]byte
 	err       error // sticky: the stream is out of sync
 	clean     bool  // the last error came before any byte of a chunk
+	acct      *budget.Account
 }
 
 // NewReader returns a Reader reading chunks from r with the default chunk
@@ -67,6 +70,24 @@ func (r *Reader) ChunkSize() int { return int(r.chunkSize) }
 // Held returns the payload memory held by incomplete messages.
 func (r *Reader) Held() int { return r.held }
 
+// SetAccount charges the memory held by incomplete messages to a (a peer's
+// share of a server-wide budget): reading fails with ErrReassemblyLimit
+// when the account goes over its own limit.
+func (r *Reader) SetAccount(a *budget.Account) {
+	r.acct.Add(-r.held)
+	r.acct = a
+	a.Add(r.held)
+}
+
+// hold changes the memory held by incomplete messages by n bytes.
+func (r *Reader) hold(n int) error {
+	r.held += n
+	if err := r.acct.Add(n); err != nil && n > 0 {
+		return fmt.Errorf("%w: %w", ErrReassemblyLimit, err)
+	}
+	return nil
+}
+
 // SetChunkSize sets the peer's chunk size, as a Set Chunk Size message
 // does. The Reader calls it itself when it reads one.
 func (r *Reader) SetChunkSize(n int) error {
@@ -86,7 +107,7 @@ func (r *Reader) Abort(csid uint32) {
 }
 
 func (r *Reader) drop(st *inStream) {
-	r.held -= cap(st.buf)
+	r.hold(-cap(st.buf))
 	r.partial--
 	st.buf = nil
 	st.partial = false
@@ -242,7 +263,7 @@ func (r *Reader) readChunk() (m Message, done bool, err error) {
 	}
 	m = Message{CSID: csid, Type: st.typ, Timestamp: st.timestamp, StreamID: st.streamID, Payload: st.buf}
 	if st.partial {
-		r.held -= cap(st.buf)
+		r.hold(-cap(st.buf))
 		r.partial--
 		st.partial = false
 		st.buf = nil
@@ -265,8 +286,11 @@ func (r *Reader) readPayload(csid uint32, st *inStream) error {
 			}
 			nb := make([]byte, n, want)
 			copy(nb, st.buf)
-			r.held += want - cap(st.buf)
+			grow := want - cap(st.buf)
 			st.buf = nb
+			if err := r.hold(grow); err != nil {
+				return err
+			}
 		}
 		if _, err := io.ReadFull(r.r, st.buf[n:n+step]); err != nil {
 			return unexpected(err)
