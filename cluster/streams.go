@@ -33,6 +33,13 @@ type StreamsConfig struct {
 	Linger time.Duration
 	// Logger: one line per pull started and ended.
 	Logger *slog.Logger
+	// Feed, when set, is asked about each stream another node starts
+	// (origin, key): true pulls it at once, with no player here, for
+	// OnCopy to use (the server publishing it into a group).
+	Feed func(origin, key string) bool
+	// OnCopy is told when a pulled copy starts (its publisher is the
+	// pull), OnCopyEnd when it stops.
+	OnCopy, OnCopyEnd func(st *netstream.Stream)
 }
 
 // Streams shares the nodes' streams: a stream published on one node (its
@@ -289,6 +296,9 @@ func (s *Streams) run(ctx context.Context, p *pull) {
 		}
 		p.state.Store("pulling")
 		s.log.Info("cluster: pulling", "stream", p.key, "origin", p.origin)
+		if s.cfg.OnCopy != nil {
+			s.cfg.OnCopy(st)
+		}
 		stop := context.AfterFunc(ctx, r.Close)
 		var m media.Message
 		for {
@@ -302,6 +312,9 @@ func (s *Streams) run(ctx context.Context, p *pull) {
 		stop()
 		r.Close()
 		s.ns.Registry.Unpublish(st, p)
+		if s.cfg.OnCopyEnd != nil {
+			s.cfg.OnCopyEnd(st)
+		}
 		s.log.Info("cluster: pull ended", "stream", p.key, "origin", p.origin, "messages", p.messages.Load(), "reason", pullEnd(ctx, err))
 		if errors.Is(err, trunk.ErrEnd) || ctx.Err() != nil || !s.players(p.key) {
 			return
@@ -392,7 +405,7 @@ func (s *Streams) nodeGone(name string) {
 // remoteStream starts pulling a stream another node started, when players
 // wait for it here.
 func (s *Streams) remoteStream(node, key string, up bool) {
-	if up && s.players(key) {
+	if up && (s.players(key) || s.cfg.Feed != nil && s.cfg.Feed(node, key)) {
 		s.want(key)
 	}
 }

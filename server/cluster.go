@@ -14,6 +14,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/cluster/registry"
 	"github.com/rtmfpd/rtmfpd/cluster/trunk"
+	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
@@ -228,7 +229,61 @@ func (d *Daemon) clusterStreams() (*cluster.Streams, error) {
 		return nil, fmt.Errorf("cluster.trunk: %w", err)
 	}
 	return cluster.NewStreams(cluster.StreamsConfig{Listen: t.Listen, Advertise: t.Advertise, Identity: id,
-		QueueBytes: t.QueueBytes, Logger: d.log})
+		QueueBytes: t.QueueBytes, Logger: d.log,
+		Feed: d.feedGroups, OnCopy: d.groupCopy, OnCopyEnd: d.groupUnpublish})
+}
+
+// announceGroups tells the other nodes whether this one publishes into
+// groups itself.
+func (d *Daemon) announceGroups() {
+	if d.cluster != nil {
+		gp := d.groupPublisher()
+		d.cluster.Registry().SetInfo(func(i *registry.NodeInfo) { i.GroupPublisher = gp })
+	}
+}
+
+// groupPublisher reports whether the server publishes streams into groups.
+func (d *Daemon) groupPublisher() bool {
+	for _, sg := range d.groupList() {
+		if len(sg.cfg.Publish) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// feedGroups decides whether a stream another node started is pulled for
+// this server's groups: a publish rule matches it and its origin does not
+// publish into groups itself (with the same groups on every node, the
+// origin does; each stream enters a group once).
+func (d *Daemon) feedGroups(origin, key string) bool {
+	if d.cluster == nil {
+		return false
+	}
+	if info, ok := d.cluster.Registry().NodeInfo(origin); !ok || info.GroupPublisher {
+		return false
+	}
+	app, rest, _ := strings.Cut(key, "/")
+	_, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		return false
+	}
+	for _, sg := range d.groupList() {
+		for _, r := range sg.cfg.Publish {
+			if netstream.MatchPattern(r.App, app) && netstream.MatchPattern(r.Stream, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// groupCopy publishes a pulled copy into the groups, as a local
+// publication is.
+func (d *Daemon) groupCopy(st *netstream.Stream) {
+	for _, sg := range d.groupList() {
+		sg.onPublish(st)
+	}
 }
 
 // rtmfpSessions counts the RTMFP sessions the server follows.

@@ -580,3 +580,61 @@ func TestClusterDrain(t *testing.T) {
 		t.Fatal("node 2 did not stop")
 	}
 }
+
+// TestClusterGroupFeed: node 2 publishes live streams into a NetGroup
+// (groups with a publish rule); a stream published over RTMP on node 1,
+// which has no groups, is pulled by node 2 at once, with no player there,
+// and a member joined through node 3 plays it from the group.
+func TestClusterGroupFeed(t *testing.T) {
+	tc := startCluster(t, 3, func(i int) (string, string) {
+		top := ""
+		if i == 1 {
+			top = `, "groups": [{"spec": "` + testGroupSpec + `", "publish": [{"app": "live", "stream": "*"}]}]`
+		}
+		return `, "trunk": {"listen": "127.0.0.1:0"}`, top
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	waitUntil(t, 10*time.Second, "node 2 known as a group publisher", func() bool {
+		i, ok := tc.nodes[0].Cluster().Registry().NodeInfo("n2")
+		return ok && i.GroupPublisher
+	})
+	pb := groupPlayer(ctx, t, tc.nodes[2], "cam")
+	pub, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[0].RTMPAddrs()[0]+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, "cam", rtmp.ModeLive); err != nil {
+		t.Fatal(err)
+	}
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() {
+		pub.WriteMedia(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}})
+		pub.WriteMedia(media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := uint32(0); ; i++ {
+			select {
+			case <-pubCtx.Done():
+				return
+			case <-tick.C:
+			}
+			flag := byte(0x27)
+			if i%25 == 0 {
+				flag = 0x17
+			}
+			p := make([]byte, 500)
+			p[0], p[1] = flag, 1
+			if pub.WriteMedia(media.Message{Type: media.TypeVideo, Timestamp: 40 * (i + 1), Payload: p}) != nil {
+				return
+			}
+			pub.WriteMedia(media.Message{Type: media.TypeAudio, Timestamp: 40 * (i + 1), Payload: []byte{0xaf, 1, byte(i)}})
+		}
+	}()
+	readFromKeyFrame(ctx, t, tc.nodes[1], pb, 30)
+	if p := tc.nodes[1].streams.Pulls(); len(p) != 1 || p[0].Origin != "n1" {
+		t.Fatalf("node 2 pulls %+v", p)
+	}
+}

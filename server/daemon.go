@@ -184,6 +184,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		d.close()
 		return nil, err
 	}
+	d.announceGroups()
 	for _, ep := range d.endpoints {
 		d.wg.Add(1)
 		go d.acceptLoop(ep)

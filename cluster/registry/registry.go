@@ -99,6 +99,10 @@ type NodeInfo struct {
 	TrunkCert string `json:"trunkCert,omitempty"`
 	// PeerID is the node's RTMFP peer ID (hex).
 	PeerID string `json:"peerID,omitempty"`
+	// GroupPublisher says the node publishes its own streams into
+	// NetGroups (the server's groups): other nodes do not feed those
+	// groups with its streams.
+	GroupPublisher bool `json:"groupPublisher,omitempty"`
 	// Load is the node's load; Draining says it accepts no new sessions.
 	Load     Load `json:"load"`
 	Draining bool `json:"draining,omitempty"`
