@@ -81,6 +81,9 @@ type Config struct {
 	Media MediaConfig `json:"media"`
 	// Cluster makes the server one node of a cluster (see cluster.go).
 	Cluster ClusterConfig `json:"cluster"`
+	// HTTP configures HTTP-FLV playback and RTMP over WebSocket (see
+	// httpmedia.go).
+	HTTP HTTPConfig `json:"http"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -308,6 +311,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Cluster.validate(); err != nil {
 		return fmt.Errorf("cluster.%w", err)
+	}
+	if err := c.HTTP.validate(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
