@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -280,6 +281,42 @@ func TestClusterStreams(t *testing.T) {
 	}
 	if st := tc.nodes[0].streams.Trunk().Stats(); len(st.Conns) != 2 || st.Served != 2 {
 		t.Fatalf("node 1 trunk %+v: want a connection with each node, two pulls served", st)
+	}
+	// Node 2's dashboard shows the cluster: itself, the other two nodes,
+	// its trunk with node 1 and the pull, under the keys the page reads.
+	frame, err := camelJSON(tc.nodes[1].dashboardFrame(dashboardQuery{limit: defaultPage, sLimit: defaultPage}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Cluster struct {
+			Node     string `json:"node"`
+			Self     struct{ Name string }
+			Nodes    []struct{ Name string }
+			Registry struct {
+				Connected   bool `json:"connected"`
+				RemotePeers int  `json:"remotePeers"`
+			} `json:"registry"`
+			Trunk struct {
+				Conns []struct {
+					Node    string `json:"node"`
+					Streams int    `json:"streams"`
+				} `json:"conns"`
+			} `json:"trunk"`
+			Pulls []struct {
+				Stream string `json:"stream"`
+				Origin string `json:"origin"`
+			} `json:"pulls"`
+		} `json:"cluster"`
+	}
+	if err := json.Unmarshal(frame, &dash); err != nil {
+		t.Fatal(err)
+	}
+	dc := dash.Cluster
+	if dc.Node != "n2" || dc.Self.Name != "n2" || len(dc.Nodes) != 2 || dc.Nodes[0].Name != "n1" || dc.Nodes[1].Name != "n3" ||
+		!dc.Registry.Connected || len(dc.Trunk.Conns) != 1 || dc.Trunk.Conns[0].Node != "n1" || dc.Trunk.Conns[0].Streams != 1 ||
+		len(dc.Pulls) != 1 || dc.Pulls[0].Origin != "n1" || dc.Pulls[0].Stream != "live/_definst_/cam" {
+		t.Fatalf("node 2's dashboard cluster: %+v", dc)
 	}
 	// Node 2's only player leaves: its pull ends; node 3's goes on.
 	conns[0].Close()
