@@ -202,7 +202,7 @@ function renderCluster(f) {
   box.hidden = !c;
   if (!c) return;
   const r = c.registry;
-  document.getElementById("cluster-count").textContent = `(node ${c.node}, ${c.nodes.length} others)`;
+  document.getElementById("cluster-count").textContent = `(node ${c.node}, ${c.nodes.length} other${c.nodes.length === 1 ? "" : "s"})`;
   document.getElementById("cluster-self").textContent =
     `NATS ${r.connected ? "connected" : "down"} · registry: ${fmtNum(r.localPeers)} own peers, ${fmtNum(r.remotePeers)} of others · ` +
     `${fmtNum(r.localMembers + r.remoteMembers)} group members · ${fmtNum(r.localStreams + r.remoteStreams)} streams · ` +
