@@ -191,6 +191,38 @@ func TestRegistryExpiry(t *testing.T) {
 	t.Logf("expired after %v (expiry %v)", time.Since(start), b.cfg.Expiry)
 }
 
+// TestRegistryRestart: a node that crashes and comes back under the same
+// name, well within the others' expiry, replaces its part at once: the old
+// instance's peers are gone, the new one's are there.
+func TestRegistryRestart(t *testing.T) {
+	ns := startNATS(t, "127.0.0.1:0")
+	nc, err := nats.Connect(ns.ClientURL(), Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Conn: nc, Node: "b", Heartbeat: 50 * time.Millisecond, Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(); nc.Close() })
+	a, anc := newRegistry(t, ns.ClientURL(), "a", nil, 50*time.Millisecond)
+	a.PeerUp(pid(1), []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5000")})
+	a.PeerUp(pid(2), []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5001")})
+	waitUntil(t, 5*time.Second, "b sees a's peers", func() bool { return len(b.Peer(pid(1))) == 1 && len(b.Peer(pid(2))) == 1 })
+	anc.Close() // a crash: no goodbye
+
+	a2, _ := newRegistry(t, ns.ClientURL(), "a", nil, 50*time.Millisecond)
+	a2.PeerUp(pid(3), []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5002")})
+	waitUntil(t, 5*time.Second, "a's new part", func() bool {
+		info, ok := b.NodeInfo("a")
+		return ok && info.Instance == a2.Info().Instance && len(b.Peer(pid(3))) == 1 &&
+			len(b.Peer(pid(1))) == 0 && len(b.Peer(pid(2))) == 0
+	})
+	if st := b.Stats(); st.RemotePeers != 1 || st.NodesExpired != 0 {
+		t.Fatalf("b's stats %+v: want a's one new peer, no expiry", st)
+	}
+}
+
 // TestRegistryLiar: a node registering more than its caps gets only its
 // caps; its claims of another node's peer never hide that node's.
 func TestRegistryLiar(t *testing.T) {
