@@ -315,7 +315,7 @@ func (s *Streams) run(ctx context.Context, p *pull) {
 		if s.cfg.OnCopyEnd != nil {
 			s.cfg.OnCopyEnd(st)
 		}
-		s.log.Info("cluster: pull ended", "stream", p.key, "origin", p.origin, "messages", p.messages.Load(), "reason", pullEnd(ctx, err))
+		s.log.Info("cluster: pull ended", "stream", p.key, "origin", p.origin, "messages", p.messages.Load(), "reason", s.pullEnd(ctx, err))
 		if errors.Is(err, trunk.ErrEnd) || ctx.Err() != nil || !s.players(p.key) {
 			return
 		}
@@ -323,8 +323,13 @@ func (s *Streams) run(ctx context.Context, p *pull) {
 	}
 }
 
-func pullEnd(ctx context.Context, err error) string {
+func (s *Streams) pullEnd(ctx context.Context, err error) string {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
 	switch {
+	case closed:
+		return "node stopping"
 	case ctx.Err() != nil:
 		return "no player left"
 	case errors.Is(err, trunk.ErrEnd):

@@ -5,6 +5,11 @@
 #             TestClient B, connected to node 1, plays it by A's peer ID:
 #             node 1 redirects B, node 2 forwards B's IHello to A, the media
 #             flow peer to peer. B's file must hold every video frame.
+#   trunk     rtmfp-cpp's tcpublish publishes (looping) on node 1;
+#             two tcconn players, one on node 1 and one on node 2, play it
+#             for the same 6 s: node 2 pulls it over the QUIC trunk. Node
+#             2's player must get video, at most two GOPs (30 frames) fewer
+#             than node 1's.
 #   redirect  node 1 is full (cluster.maxSessions 1, held by an rtmfp play):
 #             rtmfp-cpp's tcconn and librtmfp's TestClient, both told to
 #             connect to node 1, are redirected and connect to node 2.
@@ -16,12 +21,13 @@
 # Required (each an executable; the script fails naming the one missing):
 #   RTMFPD_TESTCLIENT  librtmfp TestClient
 #   RTMFPD_TCCONN      rtmfp-cpp test/tcconn
+#   RTMFPD_TCPUBLISH   rtmfp-cpp test/tcpublish
 # Optional:
 #   RTMFPD_CLUSTER_PORT  first of the loopback ports used (default 19800)
 #   RTMFPD_INTEROP_DIR   where logs and files go (default: a new temporary
 #                        folder, kept and printed)
 # Needs ffprobe to count the frames. Everything listens on 127.0.0.1 only.
-# Exit status: 0 when both cases pass, 1 otherwise, 2 on a setup error.
+# Exit status: 0 when the three cases pass, 1 otherwise, 2 on a setup error.
 set -euo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
@@ -36,6 +42,7 @@ need() {
 }
 need RTMFPD_TESTCLIENT "librtmfp's TestClient"
 need RTMFPD_TCCONN "rtmfp-cpp's tcconn"
+need RTMFPD_TCPUBLISH "rtmfp-cpp's tcpublish"
 command -v ffprobe >/dev/null || die "ffprobe is needed (apt-get install ffmpeg)"
 base=${RTMFPD_CLUSTER_PORT:-19800}
 work=${RTMFPD_INTEROP_DIR:-$(mktemp -d /tmp/rtmfpd-cluster.XXXXXX)}
@@ -49,11 +56,13 @@ trap cleanup EXIT
 n1=127.0.0.1:$base n2=127.0.0.1:$((base + 10))
 cat >"$work/n1.json" <<EOF
 {"rtmfp": ["$n1"], "rtmp": [], "status": "127.0.0.1:$((base + 1))",
- "cluster": {"node": "n1", "embeddedNATS": {"listen": "127.0.0.1:$((base + 2))"}, "heartbeat": "200ms", "maxSessions": MAX}}
+ "cluster": {"node": "n1", "embeddedNATS": {"listen": "127.0.0.1:$((base + 2))"}, "heartbeat": "200ms", "maxSessions": MAX,
+   "trunk": {"listen": "127.0.0.1:$((base + 3))"}}}
 EOF
 cat >"$work/n2.json" <<EOF
 {"rtmfp": ["$n2"], "rtmp": [], "status": "127.0.0.1:$((base + 11))",
- "cluster": {"node": "n2", "nats": ["nats://127.0.0.1:$((base + 2))"], "heartbeat": "200ms"}}
+ "cluster": {"node": "n2", "nats": ["nats://127.0.0.1:$((base + 2))"], "heartbeat": "200ms",
+   "trunk": {"listen": "127.0.0.1:$((base + 13))"}}}
 EOF
 start() { # name config → waits for "rtmfpd started"
 	"$work/rtmfpd" -config "$2" >"$work/$1.log" 2>&1 &
@@ -81,19 +90,39 @@ echo "p2p: B (node 1) played A (node 2) by peer ID: $video video frames of 90"
 cleanup
 pids=()
 
+# trunk: node 1 takes any number of sessions.
+start t1 "$work/n1-p2p.json"
+start t2 "$work/n2.json"
+sleep 1
+"$RTMFPD_TCPUBLISH" -L "rtmfp://$n1/live#cam" "$repo/testdata/media/test_6s.flv" >"$work/tcpublish.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "msg=publish" "$work/t1.log" && break; sleep 0.1; done
+grep -q "msg=publish" "$work/t1.log" || die "tcpublish did not publish on node 1 (see $work/tcpublish.log)"
+sleep 0.5 # a registry delta: node 2 knows the stream's origin
+timeout 6 "$RTMFPD_TCCONN" "rtmfp://$n1/live#cam" >"$work/tcconn-n1.log" 2>&1 &
+p1=$!
+timeout 6 "$RTMFPD_TCCONN" "rtmfp://$n2/live#cam" >"$work/tcconn-n2.log" 2>&1 || true
+wait $p1 || true
+v1=$(grep -c "onVideo" "$work/tcconn-n1.log" || true)
+v2=$(grep -c "onVideo" "$work/tcconn-n2.log" || true)
+echo "trunk: in 6 s, tcconn on node 1 got $v1 video frames, tcconn on node 2 (pulled over the trunk) $v2"
+[[ $v2 -gt 0 && $v2 -ge $((v1 - 30)) ]] || fail=1
+cleanup
+pids=()
+
 # redirect: node 1 full.
 sed 's/MAX/1/' "$work/n1.json" >"$work/n1-full.json"
-start n1 "$work/n1-full.json"
-start n2 "$work/n2.json"
+start r1 "$work/n1-full.json"
+start r2 "$work/n2.json"
 sleep 1
 "$work/rtmfp" play -o /dev/null -start-timeout 60s "rtmfp://$n1/live/hold" >"$work/hold.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q "msg=connected" "$work/n1.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "msg=connected" "$work/r1.log" && break; sleep 0.1; done
 sleep 0.5 # a heartbeat: node 2 hears node 1 is full
-before=$(grep -c "msg=connected" "$work/n2.log" || true)
+before=$(grep -c "msg=connected" "$work/r2.log" || true)
 timeout 5 "$RTMFPD_TCCONN" "rtmfp://$n1/live#cam" >"$work/tcconn.log" 2>&1 || true
 timeout 5 "$RTMFPD_TESTCLIENT" --host=127.0.0.1 "--url=rtmfp://$n1/live/cam" "--mediaFile=$work/redirected.flv" >"$work/testclient.log" 2>&1 || true
-after=$(grep -c "msg=connected" "$work/n2.log" || true)
+after=$(grep -c "msg=connected" "$work/r2.log" || true)
 echo "redirect: $((after - before)) of 2 clients sent to the full node 1 connected to node 2"
 [[ $((after - before)) -eq 2 ]] || fail=1
 exit $fail
