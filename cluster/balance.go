@@ -13,7 +13,8 @@ import (
 )
 
 // Balance is the load-balancing policy: a node over MaxSessions RTMFP
-// sessions, or over MaxCPU, answers new IHellos with a Redirect to the
+// sessions, over MaxCPU or over MaxBandwidth answers new IHellos with a
+// Redirect to the
 // least-loaded node that is under its own limits (RFC 7016 §3.5.1.1.1:
 // the client then sends its IHello there). Zero limits never redirect
 // (but a draining node always does).
@@ -24,9 +25,16 @@ type Balance struct {
 	// MaxCPU is the process CPU, in percent of one core over the last
 	// heartbeat, over which new sessions are sent elsewhere (0: no limit).
 	MaxCPU float64
+	// MaxBandwidth is the rate the node sends at, in bits per second over
+	// the last half heartbeat, over which new sessions are sent elsewhere
+	// (0: no limit; needs BytesOut).
+	MaxBandwidth float64
 	// Sessions returns the node's current RTMFP sessions (required for
 	// MaxSessions).
 	Sessions func() int
+	// BytesOut returns the bytes the node has sent since it started
+	// (required for MaxBandwidth).
+	BytesOut func() uint64
 }
 
 // pendingLife is how long an IHello let through counts as a session on its
@@ -48,7 +56,8 @@ type balancer struct {
 	draining atomic.Bool
 	quit     chan struct{}
 	done     chan struct{}
-	cpu      atomic.Uint64 // float64 bits, percent of a core
+	cpu      atomic.Uint64 // thousandths of a percent of a core
+	bitsOut  atomic.Uint64 // bits per second sent
 
 	mu         sync.Mutex
 	pending    map[netip.AddrPort]time.Time // IHellos let through, not yet sessions
@@ -92,7 +101,7 @@ func (b *balancer) loop() {
 	}
 	t := time.NewTicker(period / 2)
 	defer t.Stop()
-	lastCPU, lastAt := cpuTime(), time.Now()
+	lastCPU, lastAt, lastOut := cpuTime(), time.Now(), b.bytesOut()
 	for {
 		b.refresh()
 		select {
@@ -101,12 +110,25 @@ func (b *balancer) loop() {
 		case <-t.C:
 		}
 		now := time.Now()
-		c := cpuTime()
+		c, out := cpuTime(), b.bytesOut()
 		if el := now.Sub(lastAt); el > 0 {
 			b.cpu.Store(uint64FromFloat(100 * float64(c-lastCPU) / float64(el)))
+			b.bitsOut.Store(uint64(8 * float64(out-lastOut) / el.Seconds()))
 		}
-		lastCPU, lastAt = c, now
+		lastCPU, lastAt, lastOut = c, now, out
 	}
+}
+
+func (b *balancer) bytesOut() uint64 {
+	if b.cfg.BytesOut == nil {
+		return 0
+	}
+	return b.cfg.BytesOut()
+}
+
+// limited says the node has a limit of its own.
+func (b *balancer) limited() bool {
+	return b.cfg.MaxSessions > 0 || b.cfg.MaxCPU > 0 || b.cfg.MaxBandwidth > 0
 }
 
 // refresh publishes this node's load and recomputes the candidates from
@@ -114,9 +136,10 @@ func (b *balancer) loop() {
 func (b *balancer) refresh() {
 	load := b.load(time.Now())
 	cpu := floatFromUint64(b.cpu.Load())
-	over := b.over(load, cpu)
+	bits := float64(b.bitsOut.Load())
+	over := b.over(load, cpu, bits)
 	b.n.reg.SetInfo(func(i *registry.NodeInfo) {
-		i.Load = registry.Load{Sessions: load, CPU: cpu, Over: over}
+		i.Load = registry.Load{Sessions: load, CPU: cpu, BitsOut: bits, Over: over}
 		i.Draining = b.draining.Load()
 	})
 	var cands, others []*candidate
@@ -141,8 +164,9 @@ func (b *balancer) refresh() {
 	b.mu.Unlock()
 }
 
-func (b *balancer) over(load int, cpu float64) bool {
-	return b.draining.Load() || b.cfg.MaxSessions > 0 && load >= b.cfg.MaxSessions || b.cfg.MaxCPU > 0 && cpu >= b.cfg.MaxCPU
+func (b *balancer) over(load int, cpu, bits float64) bool {
+	return b.draining.Load() || b.cfg.MaxSessions > 0 && load >= b.cfg.MaxSessions || b.cfg.MaxCPU > 0 && cpu >= b.cfg.MaxCPU ||
+		b.cfg.MaxBandwidth > 0 && bits >= b.cfg.MaxBandwidth
 }
 
 // load is the sessions plus the handshakes let through and not yet
@@ -168,7 +192,7 @@ func (b *balancer) load(now time.Time) int {
 func (b *balancer) Redirect(from netip.AddrPort) []wire.Address {
 	now := time.Now()
 	draining := b.draining.Load()
-	if !draining && b.cfg.MaxSessions <= 0 && b.cfg.MaxCPU <= 0 {
+	if !draining && !b.limited() {
 		return nil
 	}
 	b.mu.Lock()
@@ -180,9 +204,7 @@ func (b *balancer) Redirect(from netip.AddrPort) []wire.Address {
 	if b.cfg.Sessions != nil {
 		s = b.cfg.Sessions()
 	}
-	load := s + len(b.pending)
-	cpu := floatFromUint64(b.cpu.Load())
-	if draining || b.cfg.MaxSessions > 0 && load >= b.cfg.MaxSessions || b.cfg.MaxCPU > 0 && cpu >= b.cfg.MaxCPU {
+	if b.over(s+len(b.pending), floatFromUint64(b.cpu.Load()), float64(b.bitsOut.Load())) {
 		list := b.candidates
 		if len(list) == 0 && draining {
 			list = b.others // anywhere but here

@@ -51,10 +51,13 @@ type ClusterConfig struct {
 	Advertise []string `json:"advertise"`
 	// Trunk is the QUIC listener that streams are pulled from.
 	Trunk TrunkConfig `json:"trunk"`
-	// MaxSessions and MaxCPU (percent of one core): over either, new
-	// sessions are redirected to a less-loaded node. 0: no limit.
-	MaxSessions int     `json:"maxSessions"`
-	MaxCPU      float64 `json:"maxCPU"`
+	// MaxSessions, MaxCPU (percent of one core) and MaxBandwidth (bits
+	// per second the node sends, over RTMFP, RTMP, HTTP-FLV and the trunk):
+	// over any, new sessions are redirected to a less-loaded node. 0: no
+	// limit.
+	MaxSessions  int     `json:"maxSessions"`
+	MaxCPU       float64 `json:"maxCPU"`
+	MaxBandwidth float64 `json:"maxBandwidth"`
 	// DrainTimeout is how long a stopping node redirects new sessions to
 	// the others before it closes its own (default 0: it leaves the
 	// registry and closes at once).
@@ -135,6 +138,9 @@ func (c *ClusterConfig) validate() error {
 	if c.MaxCPU < 0 {
 		return fmt.Errorf("maxCPU: %v is negative", c.MaxCPU)
 	}
+	if c.MaxBandwidth < 0 {
+		return fmt.Errorf("maxBandwidth: %v is negative", c.MaxBandwidth)
+	}
 	return nil
 }
 
@@ -198,7 +204,8 @@ func (d *Daemon) startCluster() error {
 	node, err := cluster.Start(cluster.Config{Name: cc.Node, Conn: nc, Prefix: cc.Prefix,
 		Heartbeat: time.Duration(cc.Heartbeat), Expiry: time.Duration(cc.Expiry),
 		Introducer: d.intro, Logger: d.log, Streams: d.streams,
-		Balance: cluster.Balance{MaxSessions: cc.MaxSessions, MaxCPU: cc.MaxCPU, Sessions: d.rtmfpSessions}})
+		Balance: cluster.Balance{MaxSessions: cc.MaxSessions, MaxCPU: cc.MaxCPU, MaxBandwidth: cc.MaxBandwidth,
+			Sessions: d.rtmfpSessions, BytesOut: d.bytesOut}})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -292,6 +299,25 @@ func (d *Daemon) rtmfpSessions() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.live)
+}
+
+// bytesOut counts the bytes the node has sent to clients (RTMFP, RTMP,
+// HTTP-FLV) and to other nodes (the trunk), for cluster.maxBandwidth.
+func (d *Daemon) bytesOut() uint64 {
+	_, out := d.sessions.bytes()
+	if d.streams != nil && d.streams.Trunk() != nil {
+		out += d.streams.Trunk().Stats().BytesOut
+	}
+	if !d.listening.Load() {
+		return out
+	}
+	if d.rtmp != nil {
+		out += d.rtmp.Stats().BytesOut
+	}
+	if d.flv != nil {
+		out += d.flv.Stats().BytesOut
+	}
+	return out
 }
 
 // redirect is the endpoints' load-balancing hook.

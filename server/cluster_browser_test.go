@@ -11,7 +11,6 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/internal/testtools"
 	"github.com/rtmfpd/rtmfpd/media"
-	"github.com/rtmfpd/rtmfpd/rtmp"
 )
 
 // TestClusterDashboardInChromium: two nodes with a trunk; an RTMP
@@ -26,14 +25,7 @@ func TestClusterDashboardInChromium(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	pub, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[0].RTMPAddrs()[0]+"/live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, "cam", rtmp.ModeLive); err != nil {
-		t.Fatal(err)
-	}
+	pub := rtmpOn(ctx, t, tc.nodes[0], "cam", true)
 	if err := pub.WriteMedia(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}}); err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +33,7 @@ func TestClusterDashboardInChromium(t *testing.T) {
 		_, ok := tc.nodes[1].Cluster().Registry().StreamOrigin("live/_definst_/cam")
 		return ok
 	})
-	player, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[1].RTMPAddrs()[0]+"/live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer player.Close()
-	if err := player.Play(ctx, "cam"); err != nil {
-		t.Fatal(err)
-	}
+	rtmpOn(ctx, t, tc.nodes[1], "cam", false)
 	waitUntil(t, 10*time.Second, "node 2's pull", func() bool { return len(tc.nodes[1].streams.Pulls()) == 1 })
 
 	bctx, bcancel := context.WithTimeout(browser, 60*time.Second)

@@ -77,11 +77,19 @@ func startClusterOn(t *testing.T, natsURL string, n int, extra func(i int) (clus
 		}
 		tc.nodes = append(tc.nodes, d)
 	}
-	// Every node sees every other.
+	// Every node sees every other, with the RTMFP addresses it sends
+	// clients to (a node's first heartbeat goes before its endpoints
+	// listen).
 	waitUntil(t, 10*time.Second, "the nodes to see each other", func() bool {
 		for _, d := range tc.nodes {
-			if len(d.Cluster().Registry().Nodes()) != n-1 {
+			nodes := d.Cluster().Registry().Nodes()
+			if len(nodes) != n-1 {
 				return false
+			}
+			for _, o := range nodes {
+				if len(o.RTMFP) == 0 {
+					return false
+				}
 			}
 		}
 		return true
@@ -160,6 +168,26 @@ func TestClusterIntroduction(t *testing.T) {
 // trunkOn gives every node a QUIC trunk on loopback.
 func trunkOn(int) (string, string) { return `, "trunk": {"listen": "127.0.0.1:0"}`, "" }
 
+// rtmpOn opens an RTMP connection to node d's "live" application and
+// publishes (publish) or plays name; the test closes it.
+func rtmpOn(ctx context.Context, t *testing.T, d *Daemon, name string, publish bool) *rtmp.Client {
+	t.Helper()
+	c, err := rtmp.Dial(ctx, "rtmp://"+d.RTMPAddrs()[0]+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if publish {
+		err = c.Publish(ctx, name, rtmp.ModeLive)
+	} else {
+		err = c.Play(ctx, name)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestClusterStreams: an RTMP publisher on node 1; an RTMFP player on node
 // 2 and an RTMP and an RTMFP player on node 3 get every frame, pulled over
 // the trunks (one pull per node, whatever its players); the pulls end with
@@ -171,14 +199,7 @@ func TestClusterStreams(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 
 	// The publisher starts first; players come, the nodes pull.
-	pub, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[0].RTMPAddrs()[0]+"/live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, "cam", rtmp.ModeLive); err != nil {
-		t.Fatal(err)
-	}
+	pub := rtmpOn(ctx, t, tc.nodes[0], "cam", true)
 	avc := media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}}
 	aac := media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}}
 	for _, m := range []media.Message{avc, aac} {
@@ -217,14 +238,7 @@ func TestClusterStreams(t *testing.T) {
 		}
 		players = append(players, player{fmt.Sprintf("RTMFP on node %d", at+1), func() (media.Message, error) { return st.ReadMedia(ctx) }})
 	}
-	rp, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[2].RTMPAddrs()[0]+"/live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rp.Close()
-	if err := rp.Play(ctx, "cam"); err != nil {
-		t.Fatal(err)
-	}
+	rp := rtmpOn(ctx, t, tc.nodes[2], "cam", false)
 	players = append(players, player{"RTMP on node 3", func() (media.Message, error) {
 		for {
 			m, err := rp.ReadMessage()
@@ -637,14 +651,7 @@ func TestClusterGroupFeed(t *testing.T) {
 		return ok && i.GroupPublisher
 	})
 	pb := groupPlayer(ctx, t, tc.nodes[2], "cam")
-	pub, err := rtmp.Dial(ctx, "rtmp://"+tc.nodes[0].RTMPAddrs()[0]+"/live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, "cam", rtmp.ModeLive); err != nil {
-		t.Fatal(err)
-	}
+	pub := rtmpOn(ctx, t, tc.nodes[0], "cam", true)
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	go func() {

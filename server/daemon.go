@@ -78,6 +78,9 @@ type Daemon struct {
 	source  func() (Config, error)
 	cfgMu   sync.Mutex // one Reload at a time; cfg's reloadable fields
 	reloads atomic.Uint64
+	// listening is set once Start has made every listener (d.rtmp, d.flv
+	// are then read without a lock).
+	listening atomic.Bool
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -220,6 +223,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		d.status = st
 		log.Info("status endpoint listening", "address", "http://"+st.addr+"/status")
 	}
+	d.listening.Store(true)
 	log.Info("rtmfpd started", "peerID", prof.PeerID().String())
 	return d, nil
 }

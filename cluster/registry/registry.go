@@ -112,6 +112,8 @@ type NodeInfo struct {
 type Load struct {
 	Sessions int     `json:"sessions"`
 	CPU      float64 `json:"cpu"` // percent of one core over the last heartbeat
+	// BitsOut is the rate the node sends at (bits per second).
+	BitsOut float64 `json:"bitsOut"`
 	// Over says the node is over its configured load.
 	Over bool `json:"over,omitempty"`
 }

@@ -214,11 +214,11 @@ function renderCluster(f) {
     const st = n.draining ? "draining" : self ? "this node" : "up";
     return el("tr", { "data-node": n.name },
       td(n.name, "mono"), el("td", {}, el("span", { class: "badge " + (n.draining ? "draining" : "publishing") }, st)),
-      td(fmtNum(n.load.sessions), "num"), td(Number(n.load.cpu || 0).toFixed(0) + " %", "num"),
+      td(fmtNum(n.load.sessions), "num"), td(Number(n.load.cpu || 0).toFixed(0) + " %", "num"), td(fmtRate(n.load.bitsOut || 0), "num"),
       td((n.rtmfp || []).join(" "), "mono wrap"), td(n.trunk || "—", "mono"),
       td(tc ? fmtNum(tc.streams) : "—", "num"), td(tc ? fmtDuration((now - new Date(tc.since)) / 1000) : "—", "num"));
   };
-  fill("cluster-nodes", [row(c.self, true), ...c.nodes.map((n) => row(n, false))], 8, "");
+  fill("cluster-nodes", [row(c.self, true), ...c.nodes.map((n) => row(n, false))], 9, "");
   fill("cluster-pulls", (c.pulls || []).map((p) => el("tr", {},
     td(p.stream, "mono wrap"), td(p.origin, "mono"), td(p.state),
     td(fmtDuration((now - new Date(p.since)) / 1000), "num"), td(fmtNum(p.messages), "num"), td(fmtBytes(p.bytes), "num"))),
