@@ -403,7 +403,6 @@ type Writer struct {
 	s  *quic.Stream
 	t  *Trunk
 	mu sync.Mutex
-	ok bool
 	b  []byte
 }
 
