@@ -125,9 +125,10 @@ func (in *Introducer) Tell(gid group.GroupID, member, newcomer profile.PeerID) b
 	return true
 }
 
-// PeerInfo is told that a client announced its addresses (setPeerInfo):
-// the cluster learns them.
-func (in *Introducer) PeerInfo(c *netstream.Conn) {
+// PeerInfo is told that a client announced its addresses (setPeerInfo,
+// the netstream hook): the cluster learns them, as the introducer keeps
+// them.
+func (in *Introducer) PeerInfo(c *netstream.Conn, _ []string) {
 	if in.cluster == nil {
 		return
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/internal/wsconn"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
+	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/httpflv"
@@ -57,6 +58,7 @@ type Daemon struct {
 	groupsOnce  sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
+	mcs          *mcService // AMS's multicast service
 	library      *mediafile.Library
 	recorder     *recorder.Recorder
 	vod          *vod.Service
@@ -81,6 +83,9 @@ type Daemon struct {
 	// listening is set once Start has made every listener (d.rtmp, d.flv
 	// are then read without a lock).
 	listening atomic.Bool
+
+	nat     *natcheck.Responder             // natcheck.go
+	natHook func(*netstream.Conn, []string) // natcheck.go
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -106,6 +111,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.sessions = newSessionLog(d)
+	d.mcs = newMCService(d, cfg.MulticastService)
 	rc := cfg.Relay
 	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
 		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
@@ -128,7 +134,8 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
-	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo
+	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo // the cluster's; natHooks adds its own
+	nsc.Hooks = d.natHooks(nsc.Hooks)
 	if d.streams, err = d.clusterStreams(); err != nil {
 		d.closeMedia()
 		return nil, err
@@ -202,6 +209,10 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, err
 	}
 	d.announceGroups()
+	if err := d.startNATCheck(); err != nil {
+		d.close()
+		return nil, err
+	}
 	for _, ep := range d.endpoints {
 		d.wg.Add(1)
 		go d.acceptLoop(ep)
@@ -296,7 +307,7 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
-			if len(d.groupList()) == 0 {
+			if !d.inGroups() {
 				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 					"reason", "the server is a member of no group")
 				s.Close()
@@ -407,6 +418,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.status != nil {
 		d.status.close()
 	}
+	d.closeNATCheck()
 	d.log.Info("shutdown complete", "duration", time.Since(start).Round(time.Millisecond),
 		"sessions", d.sessions.closed.Load(), "abandoned", d.sessions.dropped.Load(),
 		"cutShort", epCut.Load() || rtmpCut.Load() || relayCut)
@@ -430,6 +442,7 @@ func (d *Daemon) close() {
 	d.ctl.http.Close(context.Background())
 	d.closeGroups()
 	d.stopCluster()
+	d.closeNATCheck()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}

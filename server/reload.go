@@ -53,6 +53,8 @@ func (d *Daemon) Reload(cfg Config) error {
 	}
 	d.relay.SetRules(cfg.Relay.Rules)
 	d.ctl.pol.Store(pol)
+	d.mcs.cfg.Store(&cfg.MulticastService)
+	d.cfg.MulticastService = cfg.MulticastService
 	old := d.cfg
 	d.cfg.Apps, d.cfg.DefaultApp, d.cfg.AppKey, d.cfg.Tokens, d.cfg.Hooks = cfg.Apps, cfg.DefaultApp, cfg.AppKey, cfg.Tokens, cfg.Hooks
 	d.cfg.Relay.Rules = cfg.Relay.Rules

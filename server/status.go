@@ -114,13 +114,14 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
+	d.multicastRoutes(mux)
 	mux.Handle("GET /metrics", metrics.Handler(d.samples))
 	var other http.Handler
 	if d.cfg.Admin.Enabled {
 		other = d.adminRoutes(mux, d.cfg.Admin)
 	}
 	d.mediaRoutes(mux, other)
-	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: d.multicastManifests(mux), ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil
 }
