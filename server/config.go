@@ -82,6 +82,8 @@ type Config struct {
 	Limits LimitsConfig `json:"limits"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
+	// Cluster makes the server one node of a cluster (see cluster.go).
+	Cluster ClusterConfig `json:"cluster"`
 	// HTTP configures HTTP-FLV playback and RTMP over WebSocket (see
 	// httpmedia.go).
 	HTTP HTTPConfig `json:"http"`
@@ -321,6 +323,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Media.validate(); err != nil {
 		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
+		return fmt.Errorf("cluster.%w", err)
 	}
 	if err := c.HTTP.validate(); err != nil {
 		return err

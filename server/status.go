@@ -33,6 +33,8 @@ type Status struct {
 	Groups     []GroupStatus         `json:"groups"`
 	Memory     MemoryStatus          `json:"memory"`
 	Recordings []RecordingStatus     `json:"recordings"`
+	// Cluster is this node's view of its cluster (absent without one).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -93,6 +95,7 @@ func (d *Daemon) Snapshot() Status {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}
 	st.Streams = d.streamStatus()
+	st.Cluster = d.clusterStatus()
 	return st
 }
 
