@@ -11,7 +11,6 @@ import (
 	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/congestion"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/rtt"
-	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
@@ -71,8 +70,9 @@ const (
 	maxReorderMult = 3
 )
 
-// Session is an RTMFP session between this endpoint and a far endpoint. One
-// goroutine owns its state; the methods below are safe for concurrent use.
+// Session is an RTMFP session between this endpoint and a far endpoint.
+// One worker of the endpoint at a time owns its state (see the package
+// documentation); the methods below are safe for concurrent use.
 type Session struct {
 	ep        *Endpoint
 	nearID    uint32
@@ -80,9 +80,15 @@ type Session struct {
 	log       *slog.Logger
 	opened    chan struct{}
 	done      chan struct{}
-	notify    chan struct{}
 	acceptCh  chan *RecvFlow
 	addr      atomic.Pointer[netip.AddrPort]
+
+	// Scheduling (sched.go, timers.go).
+	sched   atomic.Uint32
+	w       *worker      // the worker running the session, while it runs
+	tbucket *timerBucket // the deadline's bucket (timerWheel.mu)
+	tnext   *Session
+	tprev   *Session
 
 	// Set before the session opens and constant afterwards.
 	farID     uint32
@@ -110,7 +116,7 @@ type Session struct {
 	nSend     int
 	exited    bool
 
-	// Owned by the session goroutine.
+	// Owned by the worker running the session.
 	state        sessionState
 	hs           *initiatorState
 	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying
@@ -146,11 +152,8 @@ type Session struct {
 	pacedUntil   time.Time // data waits for the pacer until then
 	reorderMult  int       // reordering window, in quarter round trips beyond the first
 	lingerUntil  time.Time
-	ackScratch   wire.Ack
-	rangeScratch []sendbuf.Range
-	body         []byte
-	batch        outBatch
-	timer        *time.Timer
+	body         []byte // the packet being built, in the worker's batch
+	prefix       int    // where a packet's body starts after the session ID field
 	stats        sessionCounters
 	srttNanos    atomic.Int64
 }
@@ -163,20 +166,19 @@ func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort
 		initiator: initiator,
 		opened:    make(chan struct{}),
 		done:      make(chan struct{}),
-		notify:    make(chan struct{}, 1),
 		acceptCh:  make(chan *RecvFlow, e.cfg.MaxRecvFlows),
 		sendFlows: make(map[uint64]*SendFlow),
 		recvFlows: make(map[uint64]*RecvFlow),
 		rtt:       rtt.New(),
 		nextFlow:  1,
-		body:      make([]byte, 0, maxDatagram),
 	}
 	s.addr.Store(&addr)
 	s.log = e.log.With("session", nearID)
 	return s
 }
 
-// setOpen completes the handshake (session goroutine or before it starts).
+// setOpen completes the handshake (the session's worker, or before it
+// starts).
 func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time) {
 	s.farID = farID
 	s.crypto = sc
@@ -185,6 +187,9 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.lastRecv = now
 	s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
+	if p, ok := sc.Send.(interface{ Prefix() int }); ok {
+		s.prefix = p.Prefix()
+	}
 	s.cc = congestion.New(s.maxBody)
 	s.log = s.log.With("session", sc.FarPeerID.String())
 	if cfg := &s.ep.cfg; cfg.Memory != nil || cfg.PeerMemory > 0 {
@@ -287,7 +292,7 @@ func (s *Session) OpenFlow(metadata []byte, o FlowOptions) (*SendFlow, error) {
 	s.nextFlow++
 	s.nSend++
 	s.newFlows = append(s.newFlows, f)
-	s.wake()
+	s.schedule()
 	return f, nil
 }
 
@@ -327,7 +332,7 @@ func (s *Session) ForwardIHello(epd []byte, reply wire.Address, tag []byte) erro
 		return ErrBufferFull
 	}
 	s.fihellos = append(s.fihellos, chunk)
-	s.wake()
+	s.schedule()
 	return nil
 }
 
@@ -337,7 +342,7 @@ func (s *Session) ForwardIHello(epd []byte, reply wire.Address, tag []byte) erro
 func (s *Session) Close() error {
 	s.mu.Lock()
 	s.closeReq = true
-	s.wake()
+	s.schedule()
 	s.mu.Unlock()
 	return nil
 }
@@ -351,16 +356,8 @@ func (s *Session) abort(err error) {
 	if s.abortErr == nil {
 		s.abortErr = err
 	}
-	s.wake()
+	s.schedule()
 	s.mu.Unlock()
-}
-
-// wake signals the session goroutine; s.mu may or may not be held.
-func (s *Session) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
 }
 
 func (s *Session) wakeFlow(f *SendFlow) {
@@ -370,7 +367,7 @@ func (s *Session) wakeFlow(f *SendFlow) {
 		s.dirty = append(s.dirty, f)
 	}
 	s.mu.Unlock()
-	s.wake()
+	s.schedule()
 }
 
 func (s *Session) windowOpened(f *RecvFlow) {
@@ -380,7 +377,7 @@ func (s *Session) windowOpened(f *RecvFlow) {
 		s.dirtyRecv = append(s.dirtyRecv, f)
 	}
 	s.mu.Unlock()
-	s.wake()
+	s.schedule()
 }
 
 // deliver hands a received datagram to the session (receive goroutine). It
@@ -393,44 +390,30 @@ func (s *Session) deliver(p *packet) bool {
 	}
 	s.inbox = append(s.inbox, p)
 	s.mu.Unlock()
-	s.wake()
+	s.schedule()
 	return true
 }
 
-// start runs the session goroutine.
+// start hands the session to the endpoint's workers.
 func (s *Session) start() {
 	s.ep.wg.Add(1)
-	go func() {
-		defer s.ep.wg.Done()
-		s.run()
-	}()
+	s.sched.Store(schedQueued)
+	s.ep.runq.push(s)
 }
 
-// run is the session goroutine: it owns every field documented as such.
-func (s *Session) run() {
-	s.timer = time.NewTimer(time.Hour)
-	defer s.timer.Stop()
-	defer s.exit()
-	closing := s.ep.closing
-	for {
-		now := time.Now()
-		s.step(now)
+// step handles everything that happened since the last run.
+func (s *Session) step(now time.Time) {
+	if s.ep.dropAll.Load() {
+		// The endpoint's shutdown ran out of time.
+		s.finishClose(ErrEndpointClosed)
+		return
+	}
+	if s.shutdownAt.IsZero() && s.ep.isClosing() {
+		s.shutdown(now)
 		if s.state == stateClosed {
 			return
 		}
-		s.resetTimer(now)
-		select {
-		case <-s.notify:
-		case <-s.timer.C:
-		case <-closing:
-			closing = nil
-			s.shutdown()
-		}
 	}
-}
-
-// step handles everything that happened since the last wake-up.
-func (s *Session) step(now time.Time) {
 	s.mu.Lock()
 	in := s.inbox
 	s.inbox = s.spare[:0]
@@ -489,27 +472,17 @@ func (s *Session) step(now time.Time) {
 }
 
 // shutdown reacts to the endpoint closing.
-func (s *Session) shutdown() {
+func (s *Session) shutdown(now time.Time) {
 	s.mu.Lock()
 	s.closeReq = true
 	s.mu.Unlock()
-	s.shutdownAt = time.Now()
+	s.shutdownAt = now
 	if s.state < stateOpen || s.state == stateFarClose {
 		s.finishClose(ErrEndpointClosed)
 	}
 }
 
-// resetTimer arms the session timer for the earliest pending deadline.
-func (s *Session) resetTimer(now time.Time) {
-	next := s.nextDeadline(now)
-	d := next.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	s.timer.Reset(d)
-}
-
-// exit releases everything when the goroutine ends.
+// exit releases everything when the session ends (its worker).
 func (s *Session) exit() {
 	s.mu.Lock()
 	if s.err == nil {
@@ -535,15 +508,17 @@ func (s *Session) exit() {
 		f.end(err)
 	}
 	s.ep.removeSession(s)
+	s.ep.timers.set(s, time.Time{})
 	s.acct.Close()
 	if s.hs != nil {
 		s.hs.fail(err)
 	}
 	s.markDone()
+	s.ep.wg.Done()
 }
 
-// markDone closes Done: the session is of no further use, though its
-// goroutine may linger to answer the far end's close.
+// markDone closes Done: the session is of no further use, though it may
+// linger to answer the far end's close.
 func (s *Session) markDone() {
 	s.closeOnce.Do(func() { close(s.done) })
 }

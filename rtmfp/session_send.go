@@ -10,7 +10,8 @@ import (
 
 func newQueue(fragSize int) *sendbuf.Queue { return sendbuf.New(fragSize) }
 
-// builder assembles one packet body in s.body.
+// builder assembles one packet body in s.body, in place: in the slot of the
+// worker's batch where the sealed packet goes.
 type builder struct {
 	hdrLen   int
 	chunks   bool
@@ -36,7 +37,8 @@ func (s *Session) begin(now time.Time) builder {
 	if !s.tcRecvAt.IsZero() && now.Sub(s.tcRecvAt) < timeCriticalTimeout {
 		h.Flags |= wire.HeaderTimeCriticalReverse
 	}
-	s.body = h.Append(s.body[:0])
+	off := 4 + s.prefix
+	s.body = h.Append(s.w.out.slot()[off:off])
 	b.hdrLen = len(s.body)
 	return b
 }
@@ -51,13 +53,9 @@ func (s *Session) emit(now time.Time, b *builder) {
 	if b.tc {
 		s.body[0] |= wire.HeaderTimeCritical
 	}
-	out := s.crypto.Send.Seal(append(s.batch.slot(), 0, 0, 0, 0), s.body)
+	out := s.crypto.Send.Seal(s.w.out.slot()[:4], s.body)
 	scramble(out, s.farID)
-	s.batch.bufs[s.batch.n] = out
-	s.batch.n++
-	if s.batch.n == maxBatch {
-		s.ep.writeBatch(&s.batch, s.RemoteAddr())
-	}
+	s.w.out.add(out, s.RemoteAddr())
 	s.stats.packetsOut.Add(1)
 	s.stats.bytesOut.Add(uint64(len(out)))
 	if b.echo {
@@ -85,7 +83,6 @@ func (s *Session) sendControl(now time.Time, chunks ...[]byte) {
 		}
 	}
 	s.emit(now, &b)
-	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // flush sends what is due: close chunks, ping replies, acknowledgements and
@@ -103,7 +100,6 @@ func (s *Session) flush(now time.Time) {
 			s.closeSentAt = now
 		}
 		s.emit(now, &b)
-		s.ep.writeBatch(&s.batch, s.RemoteAddr())
 		return
 	}
 	for _, d := range s.pingReplies {
@@ -121,7 +117,6 @@ func (s *Session) flush(now time.Time) {
 		s.sendAcks(now, &b, true)
 	}
 	s.emit(now, &b)
-	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // sendAcks appends the acknowledgements that are due: all of them when
@@ -194,7 +189,7 @@ func (s *Session) appendAck(now time.Time, b *builder, f *RecvFlow) {
 // data is still waiting.
 func (s *Session) sendData(now time.Time, b *builder) bool {
 	s.pacedUntil = time.Time{}
-	var buf [maxDatagram]byte
+	var buf [64]byte
 	blocked := map[*SendFlow]bool(nil)
 	for {
 		f := s.pickFlow(blocked)
@@ -243,12 +238,17 @@ func (s *Session) sendData(now time.Time, b *builder) bool {
 			blocked[f] = true
 			continue
 		}
-		chunk := s.dataChunk(buf[:0], b, f, frag)
-		if len(chunk) > s.room() {
+		// The chunk is encoded in place; if it overflows the packet it
+		// goes in the next one.
+		mark := len(s.body)
+		s.body = s.dataChunk(s.body, b, f, frag)
+		if len(s.body) > s.maxBody && b.chunks {
+			s.body = s.body[:mark]
 			s.emit(now, b)
-			chunk = s.dataChunk(buf[:0], b, f, frag)
+			mark = len(s.body)
+			s.body = s.dataChunk(s.body, b, f, frag)
 		}
-		s.body = append(s.body, chunk...)
+		chunk := s.body[mark:]
 		b.chunks = true
 		b.prevFlow, b.prevSeq = f, frag.Seq
 		if f.opts.TimeCritical {

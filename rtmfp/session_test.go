@@ -247,9 +247,11 @@ func FuzzEndpointReceive(f *testing.F) {
 	}
 	defer srv.Close()
 	// A session that is never started: the fuzz goroutine plays its
-	// owner. Its far end is a loopback port nobody listens on.
+	// worker. Its far end is a loopback port nobody listens on.
 	far := netip.MustParseAddrPort("127.0.0.1:9")
 	sess := srv.newSession(0x1234, false, far)
+	sess.w = &worker{e: srv}
+	sess.w.out.init(srv)
 	sess.setOpen(0x99, &profile.SessionCrypto{Send: plain.NewCodec(7), Recv: plain.NewCodec(7)}, time.Now())
 	seal := plain.NewCodec(7)
 	startup, _ := flash.NewCodec([]byte(flash.DefaultKey), flash.Integrity{})
@@ -276,6 +278,7 @@ func FuzzEndpointReceive(f *testing.F) {
 			if sess.state == stateOpen || sess.state == stateFarClose {
 				sess.flush(now)
 			}
+			sess.w.out.flush()
 		} else {
 			srv.handleStartup(p)
 		}
