@@ -25,12 +25,12 @@ const (
 // runQueue is the endpoint's queue of sessions with work, served by its
 // workers.
 type runQueue struct {
-	mu    sync.Mutex
-	q     []*Session // ring buffer of len(q) slots
-	head  int
-	n     int
-	idle  int           // workers waiting on wake
-	wake  chan struct{} // one token per idle worker woken
+	mu   sync.Mutex
+	q    []*Session // ring buffer of len(q) slots
+	head int
+	n    int
+	idle int           // workers waiting on wake
+	wake chan struct{} // one token per idle worker woken
 }
 
 func newRunQueue(workers int) *runQueue {
