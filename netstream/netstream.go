@@ -230,7 +230,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		return
 	}
 	s = c.srv.Registry.Get(info.App, info.Instance, name)
-	sink := &playerSink{ns: ns, sink: c.t.MediaSink(streamID)}
+	sink := newPlayerSink(ns, c.t.MediaSink(streamID))
 	ns.mu.Lock()
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
@@ -389,6 +389,26 @@ func (ns *netStream) stopPlaying(notify bool) {
 type playerSink struct {
 	ns   *netStream
 	sink Sink
+}
+
+// directPlayerSink is a playerSink whose transport takes messages without
+// blocking (a DirectSink).
+type directPlayerSink struct {
+	playerSink
+	direct DirectSink
+}
+
+// newPlayerSink returns the sink of a player: a DirectSink when the
+// transport's is one.
+func newPlayerSink(ns *netStream, sink Sink) Sink {
+	if d, ok := sink.(DirectSink); ok {
+		return &directPlayerSink{playerSink: playerSink{ns: ns, sink: sink}, direct: d}
+	}
+	return &playerSink{ns: ns, sink: sink}
+}
+
+func (p *directPlayerSink) TryWriteMedia(m media.Message) (bool, error) {
+	return p.direct.TryWriteMedia(m)
 }
 
 func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {

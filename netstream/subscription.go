@@ -27,6 +27,19 @@ type BatchSink interface {
 	WriteMediaBatch(ctx context.Context, msgs []media.Message) error
 }
 
+// DirectSink is a Sink that can take a message without blocking:
+// TryWriteMedia returns false, having taken nothing, when the message would
+// have to wait (its transport's buffer is full). While a subscription's
+// queue is empty it hands each message to such a sink directly, on the
+// publisher's goroutine, with no hand-off to its own; it queues messages
+// only while the sink is behind, and its goroutine then delivers them with
+// WriteMedia (or a batch) as for any sink. TryWriteMedia is called with the
+// stream locked: it must be quick and must not call back into the stream.
+type DirectSink interface {
+	Sink
+	TryWriteMedia(m media.Message) (bool, error)
+}
+
 // Bounds of one batch given to a BatchSink.
 const (
 	maxBatch      = 32
@@ -68,7 +81,9 @@ type SubscribeOptions struct {
 }
 
 // Subscription is one consumer of a stream: a bounded queue and a goroutine
-// draining it into a Sink. The publisher only ever appends to the queue, so
+// draining it into a Sink (a DirectSink takes messages straight from the
+// publisher while the queue is empty). The publisher only ever appends to
+// the queue or hands a message to a sink that takes it at once, so
 // a slow consumer never slows the publisher or other consumers: when the
 // queue is over its limit, whole groups of pictures are dropped from its
 // head (audio and data with them) and after a drop video restarts at the
@@ -79,6 +94,7 @@ type SubscribeOptions struct {
 type Subscription struct {
 	stream *Stream
 	sink   Sink
+	direct DirectSink // sink, when it takes messages without blocking
 	opts   SubscribeOptions
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,6 +107,7 @@ type Subscription struct {
 	noAudio     bool
 	noVideo     bool
 	paused      bool
+	writing     bool // the goroutine is delivering messages taken off q
 	ready       chan struct{}
 	stats       SubscriptionStats
 	closeErr    error
@@ -141,6 +158,7 @@ func newSubscription(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := &Subscription{stream: s, sink: sink, opts: o, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
+	sub.direct, _ = sink.(DirectSink)
 	go sub.run()
 	return sub
 }
@@ -230,6 +248,16 @@ func (sub *Subscription) push(m media.Message, kind stickyKind) {
 			return
 		}
 		sub.waitKey = false
+	}
+	if sub.direct != nil && len(sub.q) == 0 && !sub.writing {
+		// Nothing waits: straight to the sink, if it takes it now. An
+		// error ends the subscription on its goroutine (WriteMedia
+		// reports it again).
+		if ok, err := sub.direct.TryWriteMedia(m); ok && err == nil {
+			sub.stats.Delivered++
+			sub.behindSince = time.Time{}
+			return
+		}
 	}
 	if sticky {
 		sub.supersede(kind)
@@ -410,6 +438,7 @@ func (sub *Subscription) run() {
 			clear(sub.q[:n])
 			sub.q = sub.q[n:]
 			sub.take(-cost)
+			sub.writing = true
 			sub.mu.Unlock()
 			err := bs.WriteMediaBatch(sub.ctx, batch)
 			clear(batch)
@@ -423,9 +452,11 @@ func (sub *Subscription) run() {
 		sub.q[0] = entry{}
 		sub.q = sub.q[1:]
 		sub.take(-e.cost())
+		sub.writing = true
 		sub.mu.Unlock()
 		if e.fn != nil {
 			e.fn()
+			sub.doneWriting()
 			continue
 		}
 		if !sub.delivered(sub.sink.WriteMedia(sub.ctx, e.m), 1) {
@@ -452,6 +483,15 @@ func (sub *Subscription) delivered(err error, n int) bool {
 	}
 	sub.mu.Lock()
 	sub.stats.Delivered += uint64(n)
+	sub.writing = false
 	sub.mu.Unlock()
 	return true
+}
+
+// doneWriting notes that the goroutine delivered what it took off the
+// queue.
+func (sub *Subscription) doneWriting() {
+	sub.mu.Lock()
+	sub.writing = false
+	sub.mu.Unlock()
 }

@@ -48,6 +48,7 @@ type Endpoint struct {
 
 	runq        *runQueue
 	timers      *timerWheel
+	reader      *worker // the receive goroutine, running what it received
 	stopWorkers chan struct{}
 	stopOnce    sync.Once
 	workersDone sync.WaitGroup
@@ -117,6 +118,8 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 	e.runq = newRunQueue(cfg.Workers)
 	e.timers = newTimerWheel(e)
 	e.stopWorkers = make(chan struct{})
+	e.reader = &worker{e: e}
+	e.reader.out.init(e)
 	e.startWorkers(cfg.Workers)
 	for range cfg.HandshakeWorkers {
 		e.wg.Add(1)
@@ -244,6 +247,7 @@ func (e *Endpoint) readLoop() {
 		if e.receive(p, n, from) {
 			p = getPacket()
 		}
+		e.reader.runReceived()
 	}
 }
 
@@ -288,7 +292,7 @@ func (e *Endpoint) receive(p *packet, n int, from netip.AddrPort) bool {
 		e.stats.dropUnknownSession.Add(1)
 		return false
 	}
-	if !s.deliver(p) {
+	if !s.deliver(p, e.reader) {
 		e.stats.dropInboxFull.Add(1)
 		return false
 	}

@@ -97,14 +97,17 @@ func (s *Session) schedule() {
 	}
 }
 
-// worker runs sessions with work. Each worker collects the datagrams of
+// worker runs sessions with work: the endpoint's worker goroutines, and the
+// receive goroutine for the sessions it delivered datagrams to. Each worker
+// collects the datagrams of
 // every session it runs in one batch, sent with as few system calls as the
 // socket allows (sendmmsg, UDP GSO), when the batch is full or when the
 // worker runs out of work.
 type worker struct {
-	e   *Endpoint
-	out outBatch
-	ack ackScratch
+	e     *Endpoint
+	out   outBatch
+	ack   ackScratch
+	local []*Session // the receive goroutine's: sessions it queued for itself
 }
 
 // ackScratch is a worker's space for parsing acknowledgements.
@@ -148,7 +151,7 @@ func (w *worker) runSession(s *Session) {
 		s.sched.Store(schedDead)
 		return
 	}
-	w.e.timers.set(s, s.nextDeadline(now))
+	w.e.timers.set(s, s.nextDeadline(now), now)
 	s.w = nil
 	if !s.sched.CompareAndSwap(schedRunning, schedIdle) {
 		// schedAgain: work arrived while it ran.

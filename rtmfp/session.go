@@ -52,7 +52,6 @@ const (
 	recvFlowLinger       = 120 * time.Second
 	timeCriticalTimeout  = 800 * time.Millisecond
 	maxEchoAge           = 128 * time.Second
-	expireCheckPeriod    = 20 * time.Millisecond
 	persistInitial       = time.Second
 	persistMax           = 60 * time.Second
 	maxPendingPingReplys = 4
@@ -108,6 +107,8 @@ type Session struct {
 	newFlows  []*SendFlow
 	dirty     []*SendFlow
 	dirtyRecv []*RecvFlow
+	spareSend []*SendFlow // the worker's: dirty's next backing array
+	spareRecv []*RecvFlow
 	fihellos  [][]byte
 	closeReq  bool
 	abortErr  error
@@ -382,7 +383,9 @@ func (s *Session) windowOpened(f *RecvFlow) {
 
 // deliver hands a received datagram to the session (receive goroutine). It
 // reports false, keeping ownership with the caller, when the inbox is full.
-func (s *Session) deliver(p *packet) bool {
+// With a reader, an idle session is queued for the reader itself, which
+// runs it after the datagrams of its system call (worker.runReceived).
+func (s *Session) deliver(p *packet, reader *worker) bool {
 	s.mu.Lock()
 	if s.exited || len(s.inbox) >= s.ep.cfg.InboxSize {
 		s.mu.Unlock()
@@ -390,6 +393,10 @@ func (s *Session) deliver(p *packet) bool {
 	}
 	s.inbox = append(s.inbox, p)
 	s.mu.Unlock()
+	if reader != nil && s.sched.CompareAndSwap(schedIdle, schedQueued) {
+		reader.local = append(reader.local, s)
+		return true
+	}
 	s.schedule()
 	return true
 }
@@ -418,7 +425,8 @@ func (s *Session) step(now time.Time) {
 	in := s.inbox
 	s.inbox = s.spare[:0]
 	newFlows, dirty, dirtyRecv := s.newFlows, s.dirty, s.dirtyRecv
-	s.newFlows, s.dirty, s.dirtyRecv = nil, nil, nil
+	s.newFlows, s.dirty, s.dirtyRecv = nil, s.spareSend, s.spareRecv
+	s.spareSend, s.spareRecv = nil, nil
 	for _, f := range dirty {
 		f.dirty = false
 	}
@@ -459,6 +467,9 @@ func (s *Session) step(now time.Time) {
 	for _, f := range dirtyRecv {
 		s.recvFlowChanged(f)
 	}
+	clear(dirty)
+	clear(dirtyRecv)
+	s.spareSend, s.spareRecv = dirty[:0], dirtyRecv[:0]
 	if len(fih) > 0 && s.state == stateOpen {
 		s.sendControl(now, fih...)
 	}
@@ -508,7 +519,7 @@ func (s *Session) exit() {
 		f.end(err)
 	}
 	s.ep.removeSession(s)
-	s.ep.timers.set(s, time.Time{})
+	s.ep.timers.set(s, time.Time{}, time.Time{})
 	s.acct.Close()
 	if s.hs != nil {
 		s.hs.fail(err)

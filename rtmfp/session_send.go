@@ -352,8 +352,10 @@ func (s *Session) onTimers(now time.Time) {
 		s.pingDue = true
 		s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	}
-	if !now.Before(s.nextExpire) {
-		s.nextExpire = now.Add(expireCheckPeriod)
+	if !s.nextExpire.IsZero() && !now.Before(s.nextExpire) {
+		// Messages whose lifetime ended (nextExpire is the earliest
+		// deadline, as of the last run).
+		s.nextExpire = time.Time{}
 		for i := len(s.order) - 1; i >= 0; i-- { // finishSendFlow may remove s.order[i]
 			if f := s.order[i]; f.q.Timed() {
 				s.inFlight -= f.q.Expire(now)
@@ -492,6 +494,7 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 		at(s.rtoBase.Add(s.rtt.ERTO()))
 	}
 	ld := s.lossDelay()
+	s.nextExpire = time.Time{}
 	for _, f := range s.order {
 		if d, ok := f.q.LossDeadline(ld); ok {
 			at(d.Add(time.Microsecond))
@@ -499,10 +502,11 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 		if !f.persist.IsZero() && f.rwnd == 0 && f.q.HasWork() {
 			at(f.persist)
 		}
-		if f.q.Timed() {
-			at(s.nextExpire)
+		if d, ok := f.q.NextDeadline(); ok && (s.nextExpire.IsZero() || d.Before(s.nextExpire)) {
+			s.nextExpire = d
 		}
 	}
+	at(s.nextExpire)
 	if s.pacedUntil.After(now) {
 		at(s.pacedUntil)
 	}

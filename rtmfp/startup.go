@@ -80,7 +80,7 @@ func (e *Endpoint) handleStartup(p *packet) {
 				continue
 			}
 			p.body = body
-			if !s.deliver(p) {
+			if !s.deliver(p, nil) {
 				e.stats.dropInboxFull.Add(1)
 				break
 			}

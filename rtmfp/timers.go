@@ -5,10 +5,15 @@ import (
 	"time"
 )
 
-// timerTick is the resolution of session deadlines: a session whose
+// timerTick is the finest resolution of session deadlines: a session whose
 // deadline falls within a tick runs at the end of that tick, together with
-// every other session due in it.
+// every other session due in it. Deadlines further away are rounded up
+// more coarsely (timerWheel.tickOf), so that the sessions due about the
+// same time share one wake-up.
 const timerTick = time.Millisecond
+
+// maxTimerSlack bounds the rounding of a far deadline.
+const maxTimerSlack = 1024 * timerTick
 
 // timerWheel holds the next deadline of every session of an endpoint, in
 // buckets of one tick, and one runtime timer for the earliest bucket: when
@@ -39,19 +44,25 @@ func newTimerWheel(e *Endpoint) *timerWheel {
 	return tw
 }
 
-// tickOf returns the tick in which t falls, rounded up: a session never
-// runs before its deadline.
-func (tw *timerWheel) tickOf(t time.Time) int64 {
-	d := t.Sub(tw.epoch)
-	return int64((d + timerTick - 1) / timerTick)
+// tickOf returns the tick in which t falls, rounded up (a session never
+// runs before its deadline) to a multiple of a power of two of ticks no
+// larger than a sixteenth of the time left until t: a 200 ms
+// retransmission timeout within 8 ms, a 15 s keepalive within a second.
+func (tw *timerWheel) tickOf(t, now time.Time) int64 {
+	tick := int64((t.Sub(tw.epoch) + timerTick - 1) / timerTick)
+	g := int64(1)
+	for left := t.Sub(now) / 16; g < int64(maxTimerSlack/timerTick) && time.Duration(2*g)*timerTick <= left; {
+		g *= 2
+	}
+	return (tick + g - 1) / g * g
 }
 
-// set makes at the deadline of s (owned by the caller, its worker). The
-// zero time removes it.
-func (tw *timerWheel) set(s *Session, at time.Time) {
+// set makes at the deadline of s (owned by the caller, its worker) at now.
+// The zero time removes it.
+func (tw *timerWheel) set(s *Session, at, now time.Time) {
 	tick := int64(0)
 	if !at.IsZero() {
-		tick = max(tw.tickOf(at), 1)
+		tick = max(tw.tickOf(at, now), 1)
 	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
@@ -88,7 +99,9 @@ func (tw *timerWheel) set(s *Session, at time.Time) {
 	}
 }
 
-// unlink removes s from its bucket (tw.mu held).
+// unlink removes s from its bucket (tw.mu held). An empty bucket stays in
+// the heap until its tick comes, unless it is the earliest: the timer is
+// then armed for the next bucket that holds a session.
 func (tw *timerWheel) unlink(s *Session) {
 	b := s.tbucket
 	if s.tprev != nil {
@@ -100,7 +113,23 @@ func (tw *timerWheel) unlink(s *Session) {
 		s.tnext.tprev = s.tprev
 	}
 	s.tbucket, s.tnext, s.tprev = nil, nil, nil
-	// An empty bucket stays in the heap until its tick comes.
+	if b.head == nil && b.tick == tw.armed {
+		for len(tw.ticks) > 0 {
+			top := tw.buckets[tw.ticks[0]]
+			if top.head != nil {
+				break
+			}
+			tw.ticks.pop()
+			delete(tw.buckets, top.tick)
+			tw.free = append(tw.free, top)
+		}
+		tw.armed = 0
+		if len(tw.ticks) > 0 {
+			tw.arm(tw.ticks[0])
+		} else {
+			tw.t.Stop()
+		}
+	}
 }
 
 // arm sets the runtime timer for tick (tw.mu held).

@@ -354,7 +354,18 @@ func (mf *mediaFlows) WriteMedia(ctx context.Context, m media.Message) error {
 	if err != nil {
 		return err
 	}
-	return tcflow.Write(ctx, f, m, life)
+	return tcflow.WriteShared(ctx, f, m, life)
+}
+
+// TryWriteMedia sends one message on the flow of its type if the flow has
+// room for it now (netstream.DirectSink): a live stream's messages then go
+// from the publisher to the session without a goroutine in between.
+func (mf *mediaFlows) TryWriteMedia(m media.Message) (bool, error) {
+	f, life, err := mf.flow(m.Type)
+	if err != nil {
+		return false, err
+	}
+	return tcflow.TryWrite(f, m, life)
 }
 
 func (mf *mediaFlows) close() {
@@ -385,4 +396,5 @@ func (t *transport) CloseStream(id uint32) {
 }
 
 var _ netstream.Transport = (*transport)(nil)
+var _ netstream.DirectSink = (*mediaFlows)(nil)
 var _ netstream.Accounted = (*transport)(nil)
