@@ -209,4 +209,3 @@ func gsoControl(size int) []byte {
 	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
 	return b
 }
-

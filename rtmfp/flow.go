@@ -48,8 +48,8 @@ type SendFlow struct {
 	pending  []pendingMsg
 	spare    []pendingMsg // the session's: pending's next backing array
 	pendBuf  int          // bytes in pending
-	queued   int // bytes in the send queue, as last published by the session
-	charged  int // bytes counted in the session's memory account
+	queued   int          // bytes in the send queue, as last published by the session
+	charged  int          // bytes counted in the session's memory account
 	closeReq bool
 	err      error
 	done     chan struct{}

@@ -131,4 +131,3 @@ func BenchmarkSendPath(b *testing.B) {
 		b.Fatalf("%d bytes wait to be sent: the session does not keep up", n)
 	}
 }
-
