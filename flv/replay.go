@@ -57,3 +57,16 @@ func ReadFile(path string, limit int) ([]media.Message, error) {
 		out = append(out, m)
 	}
 }
+
+func replayPath(ctx context.Context, path string, base uint32, c media.Clock, write func(media.Message) error) (uint32, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return base, 0, err
+	}
+	defer f.Close()
+	r, err := NewReader(f, 0)
+	if err != nil {
+		return base, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return media.Replay(ctx, r.Read, base, c, write)
+}

@@ -244,7 +244,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	if a, ok := c.t.(Accounted); ok {
 		opts.Account = a.Account()
 	}
-	sub := s.SubscribeWith(sink, opts)
+	sub := c.subscribe(s, sink, opts)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten

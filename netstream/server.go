@@ -45,6 +45,11 @@ type Config struct {
 	// (dropping) without catching up for this long, whatever it answers to
 	// pings. Default DefaultSlowConsumer; negative: never.
 	SlowConsumer time.Duration
+	// GOPCache bounds the group of pictures each live stream keeps for
+	// players that start at its last key frame (HTTP-FLV), in bytes; at
+	// most half of PlayerQueue. 0 keeps none: they start at the next key
+	// frame.
+	GOPCache int
 	// MaxStreamsPerConn caps createStream per connection. Default 64.
 	MaxStreamsPerConn int
 	// NoMedia refuses publish and play: the server only introduces peers
@@ -209,6 +214,8 @@ func NewServer(cfg Config) *Server {
 	}
 	reg := NewRegistry()
 	reg.MaxSticky = cfg.MaxSticky
+	cfg.GOPCache = min(cfg.GOPCache, cfg.PlayerQueue/2)
+	reg.GOPCache = cfg.GOPCache
 	return &Server{cfg: cfg, log: cfg.Logger, Registry: reg, conns: make(map[*Conn]struct{})}
 }
 

@@ -37,6 +37,7 @@ type Stream struct {
 	audioHdr  *media.Message
 	listeners []StreamListener
 	stats     StreamStats
+	gop       gopCache  // the last group of pictures (see gopcache.go)
 	since     time.Time // when the current publisher started
 }
 
@@ -129,6 +130,7 @@ func (s *Stream) Write(p Publisher, m media.Message) {
 	}
 	s.stats.Messages++
 	s.stats.Bytes += uint64(len(m.Payload))
+	s.gop.add(m, kind != notSticky, s.reg.GOPCache)
 	for sub := range s.subs {
 		sub.push(m, kind)
 	}
@@ -157,6 +159,11 @@ func (s *Stream) SubscribeWith(sink Sink, o SubscribeOptions) *Subscription {
 		if m != nil {
 			kind := stickyOf(*m)
 			sub.push(*m, kind)
+		}
+	}
+	if o.AtKeyframe {
+		for _, m := range s.gop.msgs {
+			sub.push(m, notSticky)
 		}
 	}
 	s.subs[sub] = struct{}{}
@@ -224,6 +231,10 @@ type Registry struct {
 	// joiners and through queue drops, in bytes (0: DefaultMaxSticky). Set
 	// it before streams are used.
 	MaxSticky int
+	// GOPCache bounds the group of pictures each stream keeps for players
+	// that start at the last key frame (KeyframeTransport), in bytes; 0
+	// keeps none. Set it before streams are used.
+	GOPCache int
 }
 
 // DefaultMaxSticky is the largest metadata or codec header kept by
@@ -290,6 +301,8 @@ func (r *Registry) Publish(app, inst, name string, p Publisher) (*Stream, error)
 	}
 	s.publisher = p
 	s.metadata, s.videoHdr, s.audioHdr = nil, nil, nil
+	s.gop.reset()
+	s.gop.audio, s.gop.video = false, false
 	ls := append([]StreamListener(nil), s.listeners...)
 	subs := make([]*Subscription, 0, len(s.subs))
 	for sub := range s.subs {
@@ -315,6 +328,7 @@ func (r *Registry) Unpublish(s *Stream, p Publisher) {
 		return
 	}
 	s.publisher = nil
+	s.gop.reset()
 	ls := append([]StreamListener(nil), s.listeners...)
 	s.mu.Unlock()
 	for _, l := range ls {

@@ -78,6 +78,10 @@ type SubscribeOptions struct {
 	OnSlow func(error)
 	// Account is charged with what the queue holds.
 	Account *budget.Account
+	// AtKeyframe starts the consumer at the stream's last key frame (the
+	// group of pictures the stream keeps, see Config.GOPCache) instead of
+	// the next one.
+	AtKeyframe bool
 }
 
 // Subscription is one consumer of a stream: a bounded queue and a goroutine

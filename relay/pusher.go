@@ -172,14 +172,23 @@ func (p *pusher) run(sub *netstream.Subscription, sink *sink) {
 	}
 }
 
-// dial connects to the target, bounded by DialTimeout and cancelled when
-// the stream is unpublished.
+// dial connects to the target, bounded by DialTimeout. A stream
+// unpublished meanwhile leaves it DrainTimeout more to connect, so that
+// what is queued for the target (a short stream, the last frames) is still
+// sent.
 func (p *pusher) dial() (remote, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.m.cfg.DialTimeout)
 	defer cancel()
 	go func() {
 		select {
 		case <-p.stop:
+		case <-ctx.Done():
+			return
+		}
+		drain := time.NewTimer(p.m.cfg.DrainTimeout)
+		defer drain.Stop()
+		select {
+		case <-drain.C:
 			cancel()
 		case <-ctx.Done():
 		}

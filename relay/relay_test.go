@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -423,5 +424,85 @@ func TestRelayRecordsOnTarget(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("no recording completed")
 		}
+	}
+}
+
+// gatedProxy forwards TCP connections to addr once open is closed: a target
+// that is slow to answer.
+func gatedProxy(t *testing.T, addr string, open <-chan struct{}) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				<-open
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestRelayUnpublishWhileConnecting: a stream unpublished while its target
+// is still connecting reaches the target whole (the queue is drained once
+// the connection is up, within DrainTimeout).
+func TestRelayUnpublishWhileConnecting(t *testing.T) {
+	lib, err := mediafile.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	done := make(chan recorder.Done, 1)
+	rec, err := recorder.New(recorder.Config{Library: lib, Logger: quiet, OnRecordDone: func(d recorder.Done) { done <- d }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startRemoteWith(t, netstream.Config{Logger: quiet, Recorder: rec})
+	open := make(chan struct{})
+	proxy := gatedProxy(t, b.rtmp, open)
+	m := newManager(t, Config{Rules: []Rule{{Targets: []Target{{URL: "rtmp://" + proxy + "/live/{name}", Mode: ModeRecord}}}}})
+	l := publishLocal(t, m, "cam")
+	for range 25 {
+		l.frame()
+	}
+	l.unpublish(m)
+	if st, _ := statusOf(m, "rtmp://"); st.State != StateConnecting {
+		t.Fatalf("target %s before the proxy opened, want %s", st.State, StateConnecting)
+	}
+	close(open)
+	select {
+	case d := <-done:
+		if d.Err != nil {
+			t.Fatalf("recording %+v", d)
+		}
+		msgs, err := flv.ReadFile(d.Path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := 0
+		for _, m := range msgs {
+			if m.IsVideo() && !m.IsSequenceHeader() {
+				frames++
+			}
+		}
+		if frames != 25 {
+			t.Errorf("the target recorded %d frames, 25 published", frames)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the target recorded nothing")
 	}
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests need (ffmpeg, nginx with
-# the RTMP module) from Debian when they are missing, then runs go vet and the
-# tests, always afresh (-count=1: a cached pass is not a pass).
+# the RTMP module, Chromium for the browser tests) from Debian when they are
+# missing, then runs go vet and the tests, always afresh (-count=1: a cached
+# pass is not a pass).
 #
 # The tests run with the race detector, except the long multicast
 # simulations (multicast/mcsim), which take minutes under it: they run once
@@ -9,6 +10,7 @@
 #
 # Environment:
 #   RTMFPD_TEST_FLAGS  flags for go test (default: -race -timeout 25m)
+#   RTMFPD_CHROMIUM    a Chromium or Chrome to use instead of Debian's chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,7 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 if ! command -v nginx >/dev/null 2>&1; then need+=(nginx-light); fi
 if [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then need+=(libnginx-mod-rtmp); fi
+if [ -z "${RTMFPD_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium fonts-dejavu-core); fi
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -ne 0 ] && sudo="sudo"

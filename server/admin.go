@@ -67,7 +67,9 @@ type admin struct {
 // maxAdminBody bounds what an admin request may send.
 const maxAdminBody = 4 << 10
 
-func (d *Daemon) adminRoutes(mux *http.ServeMux, cfg AdminConfig) {
+// adminRoutes adds the admin API and the dashboard to mux and returns
+// what answers "/".
+func (d *Daemon) adminRoutes(mux *http.ServeMux, cfg AdminConfig) http.Handler {
 	a := &admin{d: d, cfg: cfg, gate: make(chan struct{}, 2)}
 	mux.Handle("GET /admin/sessions", a.auth(a.sessions))
 	mux.Handle("DELETE /admin/sessions/{id}", a.auth(a.closeSession))
@@ -83,6 +85,7 @@ func (d *Daemon) adminRoutes(mux *http.ServeMux, cfg AdminConfig) {
 		mux.Handle("/debug/pprof/symbol", a.auth(pprof.Symbol))
 		mux.Handle("/debug/pprof/trace", a.auth(pprof.Trace))
 	}
+	return a.dashboardRoutes(mux)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

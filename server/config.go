@@ -79,6 +79,9 @@ type Config struct {
 	Limits LimitsConfig `json:"limits"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
+	// HTTP configures HTTP-FLV playback and RTMP over WebSocket (see
+	// httpmedia.go).
+	HTTP HTTPConfig `json:"http"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -302,6 +305,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Media.validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

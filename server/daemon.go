@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"sync"
@@ -13,10 +14,12 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/budget"
+	"github.com/rtmfpd/rtmfpd/internal/wsconn"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
+	"github.com/rtmfpd/rtmfpd/netstream/httpflv"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmfpnc"
 	"github.com/rtmfpd/rtmfpd/netstream/rtmpnc"
 	"github.com/rtmfpd/rtmfpd/recorder"
@@ -29,21 +32,25 @@ import (
 
 // Daemon is a running rtmfpd.
 type Daemon struct {
-	cfg        Config
-	log        *slog.Logger
-	prof       *flash.Profile
-	endpoints  []*rtmfp.Endpoint
-	ns         *netstream.Server
-	nc         *rtmfpnc.Server
-	rtmp       *rtmpnc.Server
-	relay      *relay.Manager
-	rtmpAddrs  []string
-	stop       context.CancelFunc
-	intro      *introducer.Introducer
-	status     *statusServer
-	groups     []*serverGroup // under groupsMu: a reload replaces them
-	groupsMu   sync.Mutex
-	groupsOnce sync.Once
+	cfg         Config
+	log         *slog.Logger
+	prof        *flash.Profile
+	endpoints   []*rtmfp.Endpoint
+	ns          *netstream.Server
+	nc          *rtmfpnc.Server
+	rtmp        *rtmpnc.Server
+	relay       *relay.Manager
+	rtmpAddrs   []string
+	flv         *httpflv.Server  // HTTP-FLV players, nil when off
+	rtmpWS      *wsconn.Listener // RTMP over WebSocket, nil when off
+	httpServers []*http.Server   // the players' HTTP listeners
+	httpAddrs   []string
+	stop        context.CancelFunc
+	intro       *introducer.Introducer
+	status      *statusServer
+	groups      []*serverGroup // under groupsMu: a reload replaces them
+	groupsMu    sync.Mutex
+	groupsOnce  sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
 	library      *mediafile.Library
@@ -51,6 +58,8 @@ type Daemon struct {
 	vod          *vod.Service
 	memory       *budget.Pool
 	sessions     *sessionLog
+	refusals     *refusalRing // the last refusals logged, for the dashboard
+	rates        rateTracker  // streams' bitrates, for the dashboard
 	started      time.Time
 	wg           sync.WaitGroup
 
@@ -77,8 +86,10 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	refusals := &refusalRing{}
+	log = slog.New(&refusalTap{next: log.Handler(), ring: refusals})
 	lim := cfg.Limits.withDefaults()
-	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory)}
+	d := &Daemon{cfg: cfg, log: log, prof: prof, started: time.Now(), memory: budget.NewPool(lim.Memory), refusals: refusals}
 	for _, o := range opts {
 		o(d)
 	}
@@ -108,6 +119,9 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
+	}
+	if cfg.HTTP.flv() {
+		nsc.GOPCache = cfg.HTTP.gopCache()
 	}
 	d.ns = netstream.NewServer(nsc)
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
@@ -215,7 +229,7 @@ func (d *Daemon) startRTMP() error {
 			d.rtmp.Serve(ctx, l)
 		}()
 	}
-	return nil
+	return d.startHTTPMedia(ctx)
 }
 
 // Relay returns the relay manager: add rules, or set its OnPublish hook
@@ -310,6 +324,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			}
 		})
 	}
+	wg.Go(func() {
+		if err := d.shutdownHTTPMedia(cctx); err != nil && cctx.Err() == nil {
+			fail(fmt.Errorf("http: %w", err))
+		}
+	})
 	for _, ep := range d.endpoints {
 		wg.Go(func() {
 			switch err := ep.Shutdown(cctx); {
@@ -380,6 +399,7 @@ func (d *Daemon) close() {
 	if d.rtmp != nil {
 		d.rtmp.Shutdown(context.Background())
 	}
+	d.shutdownHTTPMedia(context.Background())
 	d.wg.Wait()
 }
 

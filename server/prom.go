@@ -81,6 +81,15 @@ func (d *Daemon) samples() []metrics.Sample {
 		counter("bytes_total", "Bytes received and sent by client sessions.", st.BytesOut, "proto", "rtmp", "direction", "out")
 	}
 
+	if d.flv != nil {
+		st := d.flv.Stats()
+		gauge("sessions", "RTMFP sessions and RTMP connections open.", float64(st.Active), "proto", "http-flv")
+		counter("bytes_total", "Bytes received and sent by client sessions.", st.BytesOut, "proto", "http-flv", "direction", "out")
+		const fr, frHelp = "flv_requests_total", "HTTP-FLV requests by outcome."
+		counter(fr, frHelp, st.Played, "outcome", "played")
+		counter(fr, frHelp, st.Refused, "outcome", "refused")
+	}
+
 	// NetConnections and streams.
 	ns := d.ns.Stats()
 	counter("connects_total", "NetConnection connects by outcome.", ns.Connects, "outcome", "accepted")

@@ -67,6 +67,7 @@ func (d *Daemon) Reload(cfg Config) error {
 		{"session", old.Session, cfg.Session}, {"introducer", old.Introducer, cfg.Introducer},
 		{"noMediaRelay", old.NoMediaRelay, cfg.NoMediaRelay}, {"limits", old.Limits, cfg.Limits},
 		{"admin", old.Admin, cfg.Admin}, {"logLevel", old.LogLevel, cfg.LogLevel}, {"logFormat", old.LogFormat, cfg.LogFormat},
+		{"http", old.HTTP, cfg.HTTP},
 		{"relay (other than rules)", relaySettings(old.Relay), relaySettings(cfg.Relay)},
 	} {
 		if !reflect.DeepEqual(f.a, f.b) {

@@ -112,9 +112,11 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 		w.Write(b)
 	})
 	mux.Handle("GET /metrics", metrics.Handler(d.samples))
+	var other http.Handler
 	if d.cfg.Admin.Enabled {
-		d.adminRoutes(mux, d.cfg.Admin)
+		other = d.adminRoutes(mux, d.cfg.Admin)
 	}
+	d.mediaRoutes(mux, other)
 	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil

@@ -203,7 +203,7 @@ func TestPublishChecksInput(t *testing.T) {
 	for _, c := range []struct{ file, want string }{
 		{filepath.Join(dir, "missing.flv"), "no such file or directory"},
 		{notFLV, "not an FLV file"},
-		{noMedia, "no audio or video tags"},
+		{noMedia, "no audio or video"},
 	} {
 		for _, cmd := range [][]string{{"publish"}, {"group-publish", "-spec", testSpec}} {
 			code, _, errOut := clitest.Run(t, bin, append(cmd, c.file, url)...)

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/client"
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/group"
 	"github.com/rtmfpd/rtmfpd/groupstream"
 	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/multicast"
 )
 
@@ -261,7 +261,7 @@ func groupPublishCmd(ctx context.Context, con *console, stdout io.Writer, args [
 			ipmcErrors = st.Errors
 		}
 	}
-	err = flv.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
+	err = mediafile.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
 		if err := pub.WriteMedia(ctx, m); err != nil {
 			return fmt.Errorf("publishing: %w", err)
 		}

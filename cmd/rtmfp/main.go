@@ -1,6 +1,6 @@
-// Command rtmfp is a command-line RTMFP client: it publishes FLV files to a
-// server in real time, plays streams into FLV files, and prints the status
-// events it receives.
+// Command rtmfp is a command-line RTMFP client: it publishes media files
+// (FLV; MP4/F4V and MP3 by their extension) to a server in real time,
+// plays streams into FLV files, and prints the status events it receives.
 //
 // Usage:
 //

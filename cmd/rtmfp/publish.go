@@ -6,14 +6,14 @@ import (
 	"io"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 )
 
 // closeWait bounds the unpublishing at the end.
 const closeWait = 5 * time.Second
 
-// publishCmd publishes an FLV file in real time.
+// publishCmd publishes a media file (FLV, MP4/F4V, MP3) in real time.
 func publishCmd(ctx context.Context, con *console, stdout io.Writer, args []string) error {
 	c := newCommand("publish", "publish [-loop] [flags] file.flv rtmfp://host[:port]/app[/instance]/stream", stdout, con)
 	loop := c.Bool("loop", false, "publish the file again and again (until Ctrl-C)")
@@ -46,7 +46,7 @@ func publishCmd(ctx context.Context, con *console, stdout io.Writer, args []stri
 	con.line("publishing %s to %s", file, pos[1])
 	go con.printStatus(st.Status(), "stream")
 	prog := newProgress(con)
-	err = flv.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
+	err = mediafile.ReplayLoop(ctx, file, *loop, func(m media.Message) error {
 		if err := st.WriteMedia(ctx, m); err != nil {
 			return fmt.Errorf("publishing: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/rtmfpd/rtmfpd/client"
 	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
+	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/rtmfp"
 )
 
@@ -90,7 +91,7 @@ func withLimit(ctx context.Context, d time.Duration) (context.Context, context.C
 // checkInput refuses an input file that cannot be published, before
 // anything connects.
 func checkInput(path string) error {
-	if err := flv.CheckFile(path); err != nil {
+	if err := mediafile.CheckFile(path); err != nil {
 		return fmt.Errorf("input %w", err)
 	}
 	return nil

@@ -54,6 +54,7 @@ examples:
   rtmfpd                                       built-in defaults: RTMFP and RTMP on port 1935, IPv4 and IPv6
   rtmfpd -listen 127.0.0.1:1935 -status off    one address, no status endpoint
   rtmfpd -rtmp-listen off                      RTMFP only
+  rtmfpd -http-listen 0.0.0.0:8080             HTTP-FLV (/app/stream.flv) and RTMP over WebSocket (/rtmp) for players
   rtmfpd -config rtmfpd.json -check-config     check a configuration file and exit
   rtmfpd -config rtmfpd.json -log-format json
   rtmfpd token -config rtmfpd.json -app live -stream 'cam*' -act publish -ttl 24h
@@ -80,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "RTMFP UDP addresses, comma separated (overrides the configuration)")
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP TCP addresses, comma separated, or off (overrides the configuration; default: the RTMFP addresses)")
 	status := fs.String("status", "", "HTTP status endpoint address, or off (overrides the configuration; default 127.0.0.1:8935)")
+	httpListen := fs.String("http-listen", "", "HTTP addresses for players (HTTP-FLV, RTMP over WebSocket), comma separated (overrides the configuration; default: the status endpoint only)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the configuration)")
 	logFormat := fs.String("log-format", "", "text or json (overrides the configuration)")
 	check := fs.Bool("check-config", false, "check the configuration (and the media files it names) and exit")
@@ -120,6 +122,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if *status != "" {
 			cfg.Status = *status
+		}
+		if *httpListen != "" {
+			cfg.HTTP.Listen = strings.Split(*httpListen, ",")
 		}
 		if *logLevel != "" {
 			cfg.LogLevel = *logLevel

@@ -62,6 +62,8 @@ func TestCheckConfig(t *testing.T) {
 		{" \n\t", nil, 0, "configuration ok"},
 		{`{}`, []string{"-status", "127.0.0.1:9000", "-listen", "127.0.0.1:1935", "-rtmp-listen", "off", "-log-format", "json"}, 0, "configuration ok"},
 		{`{}`, []string{"-status", "nowhere"}, 2, `status: address "nowhere"`},
+		{`{}`, []string{"-http-listen", "127.0.0.1:8080,nowhere"}, 2, `http.listen: address "nowhere"`},
+		{`{"http": {"rtmpPath": "rtmp"}}`, nil, 2, `http.rtmpPath: "rtmp": want a path`},
 		{`{"shutdownTimeout": "-1s"}`, nil, 2, "shutdownTimeout: -1s is negative"},
 		{`{"session": {"idleTimeout": "-5s"}}`, nil, 2, "session.idleTimeout: -5s is negative"},
 		{`{"session": {"maxSessions": -1}}`, nil, 2, "session.maxSessions: -1 is negative"},

@@ -25,7 +25,7 @@ import (
 const NginxRTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 // installHint ends every missing-tool failure.
-const installHint = "run ./scripts/test.sh, which installs ffmpeg, nginx and libnginx-mod-rtmp"
+const installHint = "run ./scripts/test.sh, which installs ffmpeg, nginx, libnginx-mod-rtmp and chromium"
 
 // Require fails the test unless every named program is on PATH, and
 // returns their paths in order.

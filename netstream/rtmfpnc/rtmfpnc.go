@@ -260,6 +260,12 @@ func (t *transport) readFlow(streamID uint32, f *rtmfp.RecvFlow) {
 func (t *transport) Protocol() string   { return "rtmfp" }
 func (t *transport) RemoteAddr() string { return t.s.RemoteAddr().String() }
 
+// Bytes returns the bytes received and sent in the session.
+func (t *transport) Bytes() (in, out uint64) {
+	st := t.s.Stats()
+	return st.BytesIn, st.BytesOut
+}
+
 // Account is the session's share of the memory budget (nil without one):
 // the player queues of its streams are charged to it.
 func (t *transport) Account() *budget.Account { return t.s.Account() }

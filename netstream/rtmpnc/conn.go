@@ -224,6 +224,9 @@ func (t *transport) Protocol() string { return "rtmp" }
 // RemoteAddr is the client's TCP address.
 func (t *transport) RemoteAddr() string { return t.rc.RemoteAddr().String() }
 
+// Bytes returns the bytes received and sent on the connection.
+func (t *transport) Bytes() (in, out uint64) { return t.rc.BytesRead(), t.rc.BytesWritten() }
+
 // Send queues a control message: commands and status events on their
 // stream, User Control events on stream 0 (§7.1.7). Stream Begin precedes
 // NetStream.Play.PublishNotify and Stream EOF precedes
