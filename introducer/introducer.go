@@ -202,12 +202,11 @@ func (in *Introducer) AddConn(s *rtmfp.Session, c *netstream.Conn) {
 	in.peers[p.id] = p
 	in.byAddr[p.addr] = p
 	in.mu.Unlock()
-	go func() {
-		<-s.Done()
+	s.OnDone(func() {
 		in.mu.Lock()
 		in.removeLocked(p)
 		in.mu.Unlock()
-	}()
+	})
 }
 
 // removeLocked forgets a peer and its memberships.

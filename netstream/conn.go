@@ -42,7 +42,6 @@ type ConnectedNotifier interface {
 type Conn struct {
 	srv *Server
 	t   Transport
-	log *slog.Logger
 
 	mu        sync.Mutex
 	connected bool
@@ -60,10 +59,15 @@ type Conn struct {
 	ID string
 }
 
+// logger returns the logger of the connection's events, made when a line
+// is logged so that an idle connection holds none of its own.
+func (c *Conn) logger() *slog.Logger {
+	return c.srv.log.With("session", c.ID, "proto", c.t.Protocol(), "remote", c.t.RemoteAddr())
+}
+
 // NewConn registers a connection arriving on transport t.
 func (srv *Server) NewConn(t Transport, id string) *Conn {
 	c := &Conn{srv: srv, t: t, streams: make(map[uint32]*netStream), nextID: 1, ID: id}
-	c.log = srv.log.With("session", id, "proto", t.Protocol(), "remote", t.RemoteAddr())
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -148,7 +152,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		}
 		if len(cmd.Name) > MaxCommandBytes {
 			why := tooLong("command name", len(cmd.Name), MaxCommandBytes)
-			c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
+			c.logger().Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
 			c.callFailed(streamID, cmd.TxnID, why)
 			return nil
 		}
@@ -170,7 +174,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 					return nil
 				}
 				if len(h) > MaxCommandBytes {
-					c.log.Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
+					c.logger().Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
 					return nil
 				}
 			}
@@ -218,7 +222,7 @@ func (c *Conn) stream(id uint32) *netStream {
 // the connection on its own when it is gone).
 func (c *Conn) send(streamID uint32, m media.Message) {
 	if err := c.t.Send(streamID, m); err != nil {
-		c.log.Debug("send failed", "streamID", streamID, "err", err)
+		c.logger().Debug("send failed", "streamID", streamID, "err", err)
 	}
 }
 
@@ -226,7 +230,7 @@ func (c *Conn) send(streamID uint32, m media.Message) {
 func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, args ...amf.Value) {
 	m, err := EncodeCommand(name, txn, obj, args...)
 	if err != nil {
-		c.log.Warn("encoding reply", "err", err)
+		c.logger().Warn("encoding reply", "err", err)
 		return
 	}
 	c.send(streamID, m)
@@ -241,7 +245,7 @@ func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Pr
 				attrs = append(attrs, "stream", Clip(s))
 			}
 		}
-		c.log.Info("refused", attrs...)
+		c.logger().Info("refused", attrs...)
 	}
 	info := Info(code, description)
 	info.Props = append(info.Props, extra...)
@@ -361,7 +365,7 @@ func (c *Conn) streamName(streamID uint32, cmd Command) (string, bool) {
 	name, _ := cmd.ArgString(0)
 	if len(name) > MaxNameBytes {
 		why := tooLong("stream name", len(name), MaxNameBytes)
-		c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
+		c.logger().Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
 		c.callFailed(streamID, cmd.TxnID, why)
 		return "", false
 	}
@@ -380,7 +384,7 @@ func (c *Conn) connect(cmd Command) error {
 	obj, _ := amf.AsObject(cmd.Object)
 	if why := checkConnect(obj, cmd.Args); why != "" {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "reason", why)
+		c.logger().Info("connect refused", "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(ConnectRejected, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
@@ -404,7 +408,7 @@ func (c *Conn) connect(cmd Command) error {
 	info.Object = obj
 	reject := func(code, why, redirect string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
+		c.logger().Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
 		res := Info(code, why)
 		if redirect != "" {
 			// FMS's application.redirectConnection: the client reads
@@ -451,7 +455,7 @@ func (c *Conn) connect(cmd Command) error {
 	if n, ok := c.t.(ConnectedNotifier); ok {
 		n.Connected()
 	}
-	c.log.Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
+	c.logger().Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
 	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
 		h(c)
 	}

@@ -131,7 +131,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "app", Clip(info.App), "stream", Clip(name))
+	c.logger().Info("publish", "app", Clip(info.App), "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
 	switch r := c.srv.cfg.Recorder; {
@@ -219,7 +219,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 			c.playRecorded(ns, pb, name, start, length, reset)
 			return
 		case !errors.Is(err, ErrNotFound):
-			c.log.Info("play failed", "stream", Clip(name), "err", err)
+			c.logger().Info("play failed", "stream", Clip(name), "err", err)
 			c.status(streamID, PlayFailed, "failed to play "+Clip(name)+": "+err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
@@ -238,7 +238,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	opts := SubscribeOptions{Limit: c.srv.cfg.PlayerQueue, SlowTimeout: c.srv.cfg.SlowConsumer,
 		OnSlow: func(err error) {
 			c.srv.stats.slowPlayers.Add(1)
-			c.log.Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
+			c.logger().Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
 			c.t.Close(err)
 		}}
 	if a, ok := c.t.(Accounted); ok {
@@ -250,7 +250,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
+	c.logger().Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
 }
 
 // playStarting sends what precedes a played stream's media: Stream Begin,
@@ -349,7 +349,7 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
+	ns.c.logger().Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
 	if notify {
 		ns.c.status(ns.id, UnpublishSuccess, Clip(name)+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
@@ -376,7 +376,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
-	ns.c.log.Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
+	ns.c.logger().Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
 	if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
 		h(ns.c, name)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // In-order reading. RFC 7016 flows are independent: each delivers its own
@@ -25,10 +26,11 @@ type arrival struct {
 
 // inOrderQueue is a session's queue of arrivals.
 type inOrderQueue struct {
-	mu    sync.Mutex
-	q     []arrival
-	head  int
-	ready chan struct{}
+	mu     sync.Mutex
+	q      []arrival
+	head   int
+	ready  chan struct{}
+	notify atomic.Pointer[func()] // Session.NotifyInOrder's
 }
 
 func (q *inOrderQueue) push(a arrival) {
@@ -39,6 +41,21 @@ func (q *inOrderQueue) push(a arrival) {
 	case q.ready <- struct{}{}:
 	default:
 	}
+	q.wake()
+}
+
+// wake calls the function NotifyInOrder set, if any.
+func (q *inOrderQueue) wake() {
+	if fn := q.notify.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
+// pending reports whether the queue holds an arrival.
+func (q *inOrderQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head < len(q.q)
 }
 
 func (q *inOrderQueue) pop() (arrival, bool) {
@@ -73,11 +90,7 @@ func (s *Session) ReadInOrder(ctx context.Context) (*RecvFlow, []byte, error) {
 	}
 	for {
 		if a, ok := q.pop(); ok {
-			if a.msg != nil {
-				a.f.consumed(len(a.msg))
-				return a.f, a.msg, nil
-			}
-			return a.f, nil, a.err
+			return a.deliver()
 		}
 		select {
 		case <-q.ready:
@@ -91,6 +104,77 @@ func (s *Session) ReadInOrder(ctx context.Context) (*RecvFlow, []byte, error) {
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// NotifyInOrder makes the session call fn whenever an arrival is queued
+// for ReadInOrder and once when the session ends, so that a reader needs no
+// goroutine blocked in ReadInOrder while the session is idle: fn starts
+// one that reads with TryReadInOrder until nothing is left. fn runs on the
+// endpoint's goroutines and must not block. Only for sessions read in
+// order; fn is called at once if something is already waiting.
+func (s *Session) NotifyInOrder(fn func()) {
+	q := s.ordered
+	if q == nil {
+		return
+	}
+	q.notify.Store(&fn)
+	select {
+	case <-s.done:
+		fn()
+		return
+	default:
+	}
+	if q.pending() {
+		fn()
+	}
+}
+
+// InOrderPending reports whether TryReadInOrder has something to return:
+// a queued arrival, or the session's end.
+func (s *Session) InOrderPending() bool {
+	q := s.ordered
+	if q == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return true
+	default:
+	}
+	return q.pending()
+}
+
+// TryReadInOrder is ReadInOrder without waiting: ok is false when nothing
+// is queued and the session has not ended. When it has ended and the queue
+// is empty, it returns a nil flow, ok and the session's error.
+func (s *Session) TryReadInOrder() (f *RecvFlow, msg []byte, ok bool, err error) {
+	q := s.ordered
+	if q == nil {
+		return nil, nil, true, errNotInOrder
+	}
+	if a, ok := q.pop(); ok {
+		f, msg, err = a.deliver()
+		return f, msg, true, err
+	}
+	select {
+	case <-s.done:
+		if a, ok := q.pop(); ok { // queued as the session ended
+			f, msg, err = a.deliver()
+			return f, msg, true, err
+		}
+		return nil, nil, true, s.Err()
+	default:
+		return nil, nil, false, nil
+	}
+}
+
+// deliver hands an arrival to the reader.
+func (a arrival) deliver() (*RecvFlow, []byte, error) {
+	if a.msg != nil {
+		a.f.consumed(len(a.msg))
+		return a.f, a.msg, nil
+	}
+	return a.f, nil, a.err
 }
 
 var errNotInOrder = errors.New("rtmfp: the session is not read in order (Config.InOrder)")

@@ -76,7 +76,6 @@ type Session struct {
 	ep        *Endpoint
 	nearID    uint32
 	initiator bool
-	log       *slog.Logger
 	opened    chan struct{}
 	done      chan struct{}
 	acceptCh  chan *RecvFlow
@@ -98,6 +97,9 @@ type Session struct {
 	peerMode  bool // opened to a peer ID rather than a server URL
 	ordered   *inOrderQueue
 	closeOnce sync.Once
+	doneMu    sync.Mutex
+	onDone    []func() // OnDone's, until Done closes (doneMu)
+	ended     bool     // Done is closed (doneMu)
 	acct      *budget.Account // what the far end makes this end hold (nil: unaccounted)
 	unread    atomic.Int64    // bytes of received messages not yet read
 
@@ -167,14 +169,12 @@ func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort
 		initiator: initiator,
 		opened:    make(chan struct{}),
 		done:      make(chan struct{}),
-		acceptCh:  make(chan *RecvFlow, e.cfg.MaxRecvFlows),
 		sendFlows: make(map[uint64]*SendFlow),
 		recvFlows: make(map[uint64]*RecvFlow),
 		rtt:       rtt.New(),
 		nextFlow:  1,
 	}
 	s.addr.Store(&addr)
-	s.log = e.log.With("session", nearID)
 	return s
 }
 
@@ -192,15 +192,27 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 		s.prefix = p.Prefix()
 	}
 	s.cc = congestion.New(s.maxBody)
-	s.log = s.log.With("session", sc.FarPeerID.String())
 	if cfg := &s.ep.cfg; cfg.Memory != nil || cfg.PeerMemory > 0 {
 		s.acct = cfg.Memory.Open("rtmfp session "+sc.FarPeerID.String()[:16]+" ("+s.RemoteAddr().String()+")",
 			cfg.PeerMemory, s.endForMemory)
 	}
 	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
 		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
+	} else {
+		s.acceptCh = make(chan *RecvFlow, s.ep.cfg.MaxRecvFlows)
 	}
 	close(s.opened)
+}
+
+// logger returns the logger of the session's events: the far end's peer
+// ID once the session is open (the worker's, or after Opened), its near
+// session ID before. Made when a line is logged, so that an idle session
+// holds no logger of its own.
+func (s *Session) logger() *slog.Logger {
+	if s.crypto != nil {
+		return s.ep.log.With("session", s.crypto.FarPeerID.String())
+	}
+	return s.ep.log.With("session", s.nearID)
 }
 
 // Account is the session's share of the server-wide memory budget
@@ -212,7 +224,7 @@ func (s *Session) Account() *budget.Account { return s.acct }
 // shed to keep the server within its budget.
 func (s *Session) endForMemory(err error) {
 	s.ep.stats.closedMemory.Add(1)
-	s.log.Debug("closing: memory budget", "err", err)
+	s.logger().Debug("closing: memory budget", "err", err)
 	s.abort(err)
 }
 
@@ -531,7 +543,33 @@ func (s *Session) exit() {
 // markDone closes Done: the session is of no further use, though it may
 // linger to answer the far end's close.
 func (s *Session) markDone() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		close(s.done)
+		if s.ordered != nil {
+			s.ordered.wake()
+		}
+		s.doneMu.Lock()
+		fns := s.onDone
+		s.onDone, s.ended = nil, true
+		s.doneMu.Unlock()
+		for _, fn := range fns {
+			go fn()
+		}
+	})
+}
+
+// OnDone makes the session call fn, on a goroutine of its own, once Done
+// is closed (at once if it is): what follows a session's end needs no
+// goroutine waiting for it while the session lasts.
+func (s *Session) OnDone(fn func()) {
+	s.doneMu.Lock()
+	if !s.ended {
+		s.onDone = append(s.onDone, fn)
+		s.doneMu.Unlock()
+		return
+	}
+	s.doneMu.Unlock()
+	go fn()
 }
 
 // finishClose marks the session closed with err.

@@ -254,7 +254,7 @@ func (s *Session) recvBudgetExhausted(now time.Time) {
 		return
 	}
 	s.ep.stats.closedRecvBudget.Add(1)
-	s.log.Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
+	s.logger().Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
 	s.beginClose(now, ErrRecvBudget)
 }
 

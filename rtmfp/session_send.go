@@ -330,7 +330,7 @@ func (s *Session) onTimers(now time.Time) {
 		return
 	}
 	if s.unansweredAtShutdown(now) {
-		s.log.Debug("no answer since the shutdown began; session abandoned")
+		s.logger().Debug("no answer since the shutdown began; session abandoned")
 		s.mu.Lock()
 		s.err = ErrAbandoned // whatever the close was for
 		s.mu.Unlock()
@@ -344,7 +344,7 @@ func (s *Session) onTimers(now time.Time) {
 		return
 	}
 	if now.Sub(s.lastRecv) >= s.ep.cfg.IdleTimeout {
-		s.log.Debug("session idle, closing", "idle", now.Sub(s.lastRecv))
+		s.logger().Debug("session idle, closing", "idle", now.Sub(s.lastRecv))
 		s.beginClose(now, ErrTimeout)
 		return
 	}
@@ -389,7 +389,7 @@ func (s *Session) onTimers(now time.Time) {
 			s.stalledSince = now
 		} else if d := now.Sub(s.stalledSince); d >= s.ep.cfg.RetransmitLimit {
 			s.ep.stats.closedStalled.Add(1)
-			s.log.Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
+			s.logger().Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
 			s.beginClose(now, ErrStalled)
 			return
 		}
