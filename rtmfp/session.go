@@ -98,8 +98,8 @@ type Session struct {
 	ordered   *inOrderQueue
 	closeOnce sync.Once
 	doneMu    sync.Mutex
-	onDone    []func() // OnDone's, until Done closes (doneMu)
-	ended     bool     // Done is closed (doneMu)
+	onDone    []func()        // OnDone's, until Done closes (doneMu)
+	ended     bool            // Done is closed (doneMu)
 	acct      *budget.Account // what the far end makes this end hold (nil: unaccounted)
 	unread    atomic.Int64    // bytes of received messages not yet read
 
