@@ -72,6 +72,30 @@ func readStatus(tb testing.TB, addr string) serverStatus {
 	return st
 }
 
+// serverProfiles collects the server's garbage (its heap profile with
+// gc=1), so that the live heap its status reports next is exact, and
+// writes its heap and goroutine profiles into dir unless dir is empty.
+func serverProfiles(tb testing.TB, status, dir string) {
+	c := http.Client{Timeout: time.Minute}
+	for _, p := range []string{"heap?gc=1", "goroutine?debug=1"} {
+		resp, err := c.Get("http://" + status + "/debug/pprof/" + p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		dump, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			tb.Fatalf("%s: %s %v", p, resp.Status, err)
+		}
+		if dir == "" {
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, p[:strings.IndexByte(p, '?')]), dump, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // rssKB is a process's resident set (VmRSS) in KB.
 func rssKB(tb testing.TB, pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -139,8 +163,9 @@ func idleConnect(ctx context.Context, ep *rtmfp.Endpoint, url string, addr netip
 // (what the last collection kept), its resident set and its goroutines,
 // each less the server's own before the clients came; and the server's
 // CPU over the idle window. Memory: the clients hold about as much again.
-// RTMFPD_IDLE_PPROF names a folder for the server's goroutine and heap
-// profiles at the end of the window.
+// RTMFPD_IDLE_PPROF names a folder for the server's heap and goroutine
+// profiles at the end of the window (go tool pprof
+// -sample_index=inuse_space).
 func BenchmarkIdleSessions(b *testing.B) {
 	n, nAddrs, secs := 200000, 250, 30
 	if v := envInt("RTMFPD_IDLE_N"); v > 0 {
@@ -166,7 +191,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	for b.Loop() {
 		srv := startServer(b, fmt.Sprintf(`{"status": "127.0.0.1:0", "admin": {"enabled": true, "pprof": true}, "rtmp": [], "session": {"maxSessions": %d, "startupRate": 1000000, "startupBurst": 1000000}}`, n+1000))
 		pid := srv.cmd.Process.Pid
-		time.Sleep(time.Second) // the server's start-up garbage collected
+		serverProfiles(b, srv.status, "")
 		st0, rss0 := readStatus(b, srv.status), rssKB(b, pid)
 		url := urlOf(srv.addr, "live")
 
@@ -218,23 +243,10 @@ func BenchmarkIdleSessions(b *testing.B) {
 		stA := readStatus(b, srv.status)
 		cpuA, tA := srv.cpu(b), time.Now()
 		time.Sleep(time.Duration(secs) * time.Second)
-		stB := readStatus(b, srv.status)
 		idle, window := srv.cpu(b)-cpuA, time.Since(tA)
+		serverProfiles(b, srv.status, os.Getenv("RTMFPD_IDLE_PPROF"))
+		stB := readStatus(b, srv.status)
 		rss := rssKB(b, pid)
-		if dir := os.Getenv("RTMFPD_IDLE_PPROF"); dir != "" {
-			// The server's goroutines and heap, for a look at what an idle
-			// session holds (go tool pprof -sample_index=inuse_space).
-			c := http.Client{Timeout: time.Minute}
-			for _, p := range []string{"goroutine?debug=1", "heap?gc=1"} {
-				resp, err := c.Get("http://" + srv.status + "/debug/pprof/" + p)
-				if err != nil {
-					b.Fatal(err)
-				}
-				dump, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				os.WriteFile(filepath.Join(dir, p[:strings.IndexByte(p, '?')]), dump, 0o644)
-			}
-		}
 		open := stB.Endpoints[0].Stats.Sessions
 		if open < n*99/100 {
 			b.Fatalf("only %d of %d sessions open after the idle window (%d NetConnections)", open, n, stB.NetStream.Conns)

@@ -36,12 +36,31 @@ type inOrderQueue struct {
 func (q *inOrderQueue) push(a arrival) {
 	q.mu.Lock()
 	q.q = append(q.q, a)
+	ready := q.ready
 	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
+	if ready != nil {
+		select {
+		case ready <- struct{}{}:
+		default:
+		}
 	}
 	q.wake()
+}
+
+// popOrWait pops the next arrival or, when there is none, returns the
+// channel a push signals (made on first use: a queue read through
+// NotifyInOrder never needs it).
+func (q *inOrderQueue) popOrWait() (arrival, bool, chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.q) {
+		if q.ready == nil {
+			q.ready = make(chan struct{}, 1)
+		}
+		return arrival{}, false, q.ready
+	}
+	a := q.popLocked()
+	return a, true, nil
 }
 
 // wake calls the function NotifyInOrder set, if any.
@@ -64,13 +83,17 @@ func (q *inOrderQueue) pop() (arrival, bool) {
 	if q.head == len(q.q) {
 		return arrival{}, false
 	}
+	return q.popLocked(), true
+}
+
+func (q *inOrderQueue) popLocked() arrival {
 	a := q.q[q.head]
 	q.q[q.head] = arrival{}
 	q.head++
 	if q.head == len(q.q) {
 		q.q, q.head = q.q[:0], 0
 	}
-	return a, true
+	return a
 }
 
 // InOrder reports whether the session's flows are read with ReadInOrder.
@@ -89,15 +112,15 @@ func (s *Session) ReadInOrder(ctx context.Context) (*RecvFlow, []byte, error) {
 		return nil, nil, errNotInOrder
 	}
 	for {
-		if a, ok := q.pop(); ok {
+		a, ok, ready := q.popOrWait()
+		if ok {
 			return a.deliver()
 		}
 		select {
-		case <-q.ready:
+		case <-ready:
 		case <-s.done:
-			if a, ok := q.pop(); ok {
-				q.push(a) // deliver what is left before the end
-				continue
+			if a, ok := q.pop(); ok { // what is left before the end
+				return a.deliver()
 			}
 			return nil, nil, s.Err()
 		case <-ctx.Done():

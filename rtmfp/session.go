@@ -197,7 +197,7 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 			cfg.PeerMemory, s.endForMemory)
 	}
 	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
-		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
+		s.ordered = &inOrderQueue{}
 	} else {
 		s.acceptCh = make(chan *RecvFlow, s.ep.cfg.MaxRecvFlows)
 	}

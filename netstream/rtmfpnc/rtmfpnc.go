@@ -97,9 +97,9 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 // session read in arrival order (rtmfp.Config.InOrder) holds no goroutine
 // while it is idle: one runs while its messages wait to be handled.
 func (srv *Server) Start(s *rtmfp.Session, ended func()) {
-	t := &transport{srv: srv, s: s, ctrl: map[uint32]*rtmfp.SendFlow{}, media: map[uint32]*mediaFlows{}}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t := &transport{srv: srv, s: s}
 	if !s.InOrder() {
+		t.ctx, t.cancel = context.WithCancel(context.Background())
 		go func() {
 			srv.handleFlows(t)
 			<-s.Done()
@@ -107,6 +107,8 @@ func (srv *Server) Start(s *rtmfp.Session, ended func()) {
 		}()
 		return
 	}
+	// Nothing to cancel: the session's end ends what waits on its flows.
+	t.ctx, t.cancel = context.Background(), func() {}
 	t.flows = map[*rtmfp.RecvFlow]*flowState{}
 	t.ended = ended
 	s.NotifyInOrder(t.kick)
@@ -290,7 +292,8 @@ type transport struct {
 	ended   func()
 
 	mu    sync.Mutex
-	ctrl  map[uint32]*rtmfp.SendFlow
+	ctrl0 *rtmfp.SendFlow            // the NetConnection's control flow
+	ctrl  map[uint32]*rtmfp.SendFlow // the other streams' (made when needed)
 	media map[uint32]*mediaFlows
 }
 
@@ -343,6 +346,9 @@ func (t *transport) Connected() {
 func (t *transport) control(id uint32) (*rtmfp.SendFlow, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if f := t.ctrl0; id == 0 && f != nil {
+		return f, nil
+	}
 	if f := t.ctrl[id]; f != nil {
 		return f, nil
 	}
@@ -350,7 +356,14 @@ func (t *transport) control(id uint32) (*rtmfp.SendFlow, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.ctrl[id] = f
+	switch {
+	case id == 0:
+		t.ctrl0 = f
+	case t.ctrl == nil:
+		t.ctrl = map[uint32]*rtmfp.SendFlow{id: f}
+	default:
+		t.ctrl[id] = f
+	}
 	return f, nil
 }
 
@@ -384,6 +397,9 @@ func (t *transport) MediaSink(id uint32) netstream.Sink {
 	mf := t.media[id]
 	if mf == nil {
 		mf = &mediaFlows{t: t, id: id}
+		if t.media == nil {
+			t.media = map[uint32]*mediaFlows{}
+		}
 		t.media[id] = mf
 	}
 	return mf
@@ -450,6 +466,9 @@ func (t *transport) CloseStream(id uint32) {
 	delete(t.media, id)
 	f := t.ctrl[id]
 	delete(t.ctrl, id)
+	if id == 0 {
+		f, t.ctrl0 = t.ctrl0, nil
+	}
 	t.mu.Unlock()
 	if mf != nil {
 		mf.close()
