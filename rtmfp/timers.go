@@ -135,7 +135,7 @@ func (tw *timerWheel) unlink(s *Session) {
 // arm sets the runtime timer for tick (tw.mu held).
 func (tw *timerWheel) arm(tick int64) {
 	tw.armed = tick
-	tw.t.Reset(tw.epoch.Add(time.Duration(tick) * timerTick).Sub(time.Now()))
+	tw.t.Reset(time.Until(tw.epoch.Add(time.Duration(tick) * timerTick)))
 }
 
 // fire queues the sessions whose deadline passed and arms the timer for
