@@ -329,5 +329,17 @@ func (e *Endpoint) removeSession(s *Session) {
 	}
 }
 
+// forgetRIKeying drops what a responder session keeps to answer a repeated
+// IIKeying once its cookie has expired (no such IIKeying is accepted any
+// more): the RIKeying datagram and the session's entry by cookie.
+func (e *Endpoint) forgetRIKeying(s *Session) {
+	e.mu.Lock()
+	if e.byCookie[string(s.rikeyCookie)] == s {
+		delete(e.byCookie, string(s.rikeyCookie))
+	}
+	s.rikeying, s.rikeyCookie = nil, nil
+	e.mu.Unlock()
+}
+
 // Logger returns the endpoint's logger.
 func (e *Endpoint) Logger() *slog.Logger { return e.log }

@@ -122,8 +122,8 @@ type Session struct {
 	// Owned by the worker running the session.
 	state        sessionState
 	hs           *initiatorState
-	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying
-	rikeyCookie  []byte
+	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying (e.mu to clear)
+	rikeyCookie  []byte // until the cookie expires (forgetRIKeying)
 	sendFlows    map[uint64]*SendFlow
 	order        []*SendFlow // round-robin order of send flows
 	rr           int

@@ -3,6 +3,7 @@ package rtmfp
 import (
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/recvbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
@@ -351,6 +352,9 @@ func (s *Session) onTimers(now time.Time) {
 	if !now.Before(s.keepaliveAt) {
 		s.pingDue = true
 		s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
+	}
+	if s.rikeying != nil && now.Sub(s.openedAt) >= cookie.Lifetime {
+		s.ep.forgetRIKeying(s)
 	}
 	if !s.nextExpire.IsZero() && !now.Before(s.nextExpire) {
 		// Messages whose lifetime ended (nextExpire is the earliest
