@@ -158,7 +158,8 @@ func idleConnect(ctx context.Context, ep *rtmfp.Endpoint, url string, addr netip
 // NetConnection.connect, no stream; RTMFPD_IDLE_N, default 200,000) opened
 // from A client endpoints on as many 127.0.0.0/8 addresses
 // (RTMFPD_IDLE_ADDRS, default 250), then left idle with both ends' default
-// keepalives (15 s) for a window (RTMFPD_IDLE_SECONDS, default 30 s).
+// keepalives (15 s) for a window (RTMFPD_IDLE_SECONDS, default 120 s: past
+// the 95 s for which a responder keeps what answers a repeated IIKeying).
 // rtmfpd runs as its own process; reported per session: its live heap
 // (what the last collection kept), its resident set and its goroutines,
 // each less the server's own before the clients came; and the server's
@@ -167,7 +168,7 @@ func idleConnect(ctx context.Context, ep *rtmfp.Endpoint, url string, addr netip
 // profiles at the end of the window (go tool pprof
 // -sample_index=inuse_space).
 func BenchmarkIdleSessions(b *testing.B) {
-	n, nAddrs, secs := 200000, 250, 30
+	n, nAddrs, secs := 200000, 250, 120
 	if v := envInt("RTMFPD_IDLE_N"); v > 0 {
 		n = v
 	}
