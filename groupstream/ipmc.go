@@ -103,6 +103,8 @@ type ipmcSender struct {
 	drop   func(id uint64) bool // tests: simulate loss
 	buf    []byte
 	errors atomic.Uint64
+	// failing is whether the latest send failed (loop goroutine only).
+	failing bool
 }
 
 // IPMulticastPublishAddress is the option of Publish that sends the
@@ -160,9 +162,25 @@ func (p *Publication) sendIPMC(key multicast.StreamKey, raw []byte) {
 		}
 	}
 	x.buf = encodeIPMC(x.buf[:0], x.name, key, raw)
-	if err := x.s.Send(x.buf); err != nil {
+	err := x.s.Send(x.buf)
+	if err != nil {
 		x.errors.Add(1)
 	}
+	if failing := err != nil; failing != x.failing {
+		x.failing = failing
+		if f := p.onIPMCErr.Load(); f != nil {
+			(*f)(err)
+		}
+	}
+}
+
+// OnIPMulticastSendError calls f when sending to native IP multicast starts
+// failing (with the error, e.g. ENETUNREACH on a host with no multicast
+// route) and with nil when sends succeed again, so a server can say it
+// once instead of once per datagram; [Publication.IPMulticastStats] has the
+// counts. f runs on the group's goroutine and must not block.
+func (p *Publication) OnIPMulticastSendError(f func(err error)) {
+	p.onIPMCErr.Store(&f)
 }
 
 // IPMulticastStats returns the IP multicast sender's counters.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +190,54 @@ func fusion(t *testing.T, groupAddr string) {
 			i, len(got), st.FragmentsReceivedFromIPMulticast, st.FragmentsPushedFromPeers, st.FragmentsRequestedFromPeers)
 	}
 	t.Logf("sender: %+v", pub.IPMulticastStats())
+}
+
+// TestIPMulticastSendErrorReported: when native IP multicast sends fail
+// (a route makes the group unreachable, as on a host with no multicast
+// route), OnIPMulticastSendError hears it once with the error, not once
+// per datagram, and the sender's counters hold every failure. It runs in a
+// private network namespace.
+func TestIPMulticastSendErrorReported(t *testing.T) {
+	netns.Run(t, func(t *testing.T) {
+		if err := netns.AddUnreachableRoute(netip.MustParsePrefix("239.255.0.0/16")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sg := New(quiet)
+		defer sg.Close()
+		pub, err := sg.Publish("cam", multicast.Config{}, IPMulticastPublishAddress("239.255.0.1:30000", "", IPMulticastOptions{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports := make(chan error, 16)
+		pub.OnIPMulticastSendError(func(err error) { reports <- err })
+		for _, m := range synthetic(300_000, time.Second) {
+			if err := pub.WriteMedia(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case err := <-reports:
+			if err == nil || !strings.Contains(err.Error(), "unreachable") && !strings.Contains(err.Error(), "no route") {
+				t.Fatalf("reported %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no send error reported; sender %+v", pub.IPMulticastStats())
+		}
+		// Wait until more sends failed after the report: still one report.
+		for pub.IPMulticastStats().Errors < 10 {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("sender %+v", pub.IPMulticastStats())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if n := len(reports); n != 0 {
+			t.Fatalf("%d more reports for one outage", n)
+		}
+		if st := pub.IPMulticastStats(); st.Datagrams != 0 || st.LastError == "" {
+			t.Fatalf("sender %+v", st)
+		}
+	})
 }

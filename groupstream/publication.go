@@ -20,6 +20,7 @@ type Publication struct {
 	mu                     sync.Mutex
 	meta, video, audioHdrs *media.Message
 	ipmc                   atomic.Pointer[ipmcSender]
+	onIPMCErr              atomic.Pointer[func(error)]
 }
 
 // PublishOption sets up a publication before it starts, as the NetStream

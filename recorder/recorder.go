@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
@@ -247,6 +248,10 @@ func (r *Recorder) Publish(c *netstream.Conn, s *netstream.Stream, name, mode st
 	notify := func(code, desc string) {
 		netstream.Notify(p, code, desc, amf.Property{Key: "details", Value: name})
 	}
+	var account *budget.Account
+	if a, ok := c.Transport().(netstream.Accounted); ok {
+		account = a.Account()
+	}
 	if mode == "live" || mode == "" {
 		if pol.DeleteOnLive {
 			r.deleteRecording(s.App, s.Inst, name)
@@ -256,7 +261,7 @@ func (r *Recorder) Publish(c *netstream.Conn, s *netstream.Stream, name, mode st
 			if !netstream.MatchPattern(a.Instance, s.Inst) || !netstream.MatchPattern(a.Stream, name) {
 				continue
 			}
-			rec, err := r.Record(s, Options{Name: netstream.ExpandName(a.name(), s.App, s.Inst, name), Mode: a.Mode, Notify: notify})
+			rec, err := r.Record(s, Options{Name: netstream.ExpandName(a.name(), s.App, s.Inst, name), Mode: a.Mode, Notify: notify, Account: account})
 			if err == nil {
 				stops = append(stops, rec.Stop)
 			}
@@ -274,7 +279,7 @@ func (r *Recorder) Publish(c *netstream.Conn, s *netstream.Stream, name, mode st
 		notify(netstream.RecordNoAccess, "recording is not allowed in application "+s.App+"; "+name+" is published live")
 		return nil
 	}
-	rec, err := r.Record(s, Options{Name: name, Mode: mode, Notify: notify})
+	rec, err := r.Record(s, Options{Name: name, Mode: mode, Notify: notify, Account: account})
 	if err != nil {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/flv"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/mediafile"
@@ -490,5 +491,40 @@ func TestDVR(t *testing.T) {
 			t.Fatalf("%s: read %d+%d, then %v", name, got, more, err)
 		}
 		src.Close()
+	}
+}
+
+// TestQueueCharged: a recording's queue is charged to the account it was
+// given (the publisher's): while the disk is stalled the queued frames
+// count against it, past its limit the account ends (the server closes
+// that publisher), and what reaches the disk is released.
+func TestQueueCharged(t *testing.T) {
+	e := newEnv(t, Config{})
+	s, p := e.publish("cam")
+	ended := make(chan error, 1)
+	acct := budget.NewPool(0).Open("publisher", 256<<10, func(err error) { ended <- err })
+	rec, err := e.r.Record(s, Options{Account: acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock() // the disk stalls: WriteMedia waits
+	write(s, p, stream(0, 100, 4000))
+	select {
+	case err := <-ended:
+		if !errors.Is(err, budget.ErrPeerLimit) {
+			t.Fatalf("account ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		rec.mu.Unlock()
+		t.Fatalf("account not ended; it holds %d bytes", acct.Used())
+	}
+	if used := acct.Used(); used < 256<<10 {
+		t.Fatalf("account holds %d bytes", used)
+	}
+	rec.mu.Unlock()
+	e.reg.Unpublish(s, p)
+	<-rec.Done()
+	if used := acct.Used(); used != 0 {
+		t.Fatalf("account still holds %d bytes after the recording", used)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/amf"
+	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/mediafile"
 	"github.com/rtmfpd/rtmfpd/netstream"
@@ -39,6 +40,12 @@ type Options struct {
 	// .DiskQuotaExceeded); nil: they go to the stream's publisher when it
 	// is a client NetStream.
 	Notify func(code, description string)
+	// Account, when set, is charged with what the recording's queue holds
+	// (frames received and not yet on disk): the publisher's memory
+	// account, so that a disk slower than a client sends counts against
+	// that client's budget and the server-wide one, as a player's queue
+	// does.
+	Account *budget.Account
 }
 
 // Recording is one stream being recorded into one file.
@@ -141,7 +148,7 @@ func (r *Recorder) record(s *netstream.Stream, opts Options, notify func(string,
 	r.active[rel] = rec
 	r.mu.Unlock()
 	rec.removeLive = r.lib.SetLive(rel, rec)
-	rec.sub = s.Subscribe(rec, r.cfg.QueueBytes)
+	rec.sub = s.SubscribeWith(rec, netstream.SubscribeOptions{Limit: r.cfg.QueueBytes, Account: opts.Account})
 	rec.unlisten = s.Listen(rec)
 	go func() {
 		// However the subscription ends, the file is completed.

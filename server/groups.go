@@ -273,6 +273,7 @@ func (d *Daemon) startGroups() error {
 func (d *Daemon) joinGroup(gc GroupConfig) (*serverGroup, error) {
 	ep, addrs := d.endpoints[0], d.reportAddresses()
 	sg := &serverGroup{cfg: gc, log: d.log.With("spec", gc.Spec)}
+	sg.streams.log = sg.log
 	sg.g = groupstream.New(sg.log)
 	keep := gc.keepNeighbors()
 	m, err := netgroup.Join(context.Background(), netgroup.Config{Endpoint: ep, Spec: gc.Spec, Logger: sg.log, Addresses: addrs,

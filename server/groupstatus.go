@@ -1,11 +1,13 @@
 package server
 
 import (
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/groupstream"
+	"github.com/rtmfpd/rtmfpd/ipmulticast"
 	"github.com/rtmfpd/rtmfpd/multicast"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
@@ -13,6 +15,7 @@ import (
 // groupStreams follows the streams the server publishes into one group,
 // for GET /status and /metrics.
 type groupStreams struct {
+	log  *slog.Logger // where IP multicast send failures are said
 	mu   sync.Mutex
 	list map[*groupstream.Publication]*groupStream
 }
@@ -36,6 +39,18 @@ func (gs *groupStreams) add(pub *groupstream.Publication, name, source string, c
 	g := &groupStream{name: name, source: source, cfg: cfg, since: time.Now(), pub: pub}
 	if ip != nil {
 		g.ipmc = ip.Address
+		if log := gs.log; log != nil {
+			// One line when sends start failing and one when they work
+			// again, not one per datagram; /status counts them.
+			log = log.With("stream", name, "address", ip.Address)
+			pub.OnIPMulticastSendError(func(err error) {
+				if err != nil {
+					log.Warn("ip multicast send failed", "err", err)
+				} else {
+					log.Info("ip multicast send recovered", "failed", pub.IPMulticastStats().Errors)
+				}
+			})
+		}
 	}
 	gs.list[pub] = g
 }
@@ -72,6 +87,9 @@ type GroupStreamStatus struct {
 	PublishingTime float64             `json:"publishingTime"`
 	Multicast      MulticastProperties `json:"multicast"`
 	IPMulticast    string              `json:"ipMulticast,omitempty"`
+	// IPMulticastSent counts the datagrams sent to IPMulticast and the
+	// sends that failed, with the last error (none without IPMulticast).
+	IPMulticastSent *ipmulticast.SenderStats `json:"ipMulticastSent,omitempty"`
 	// MulticastInfo holds the statistics of Flash's NetStreamMulticastInfo
 	// (bytesPushedToPeers, fragmentsRequestedByPeers, sendDataBytesPerSecond,
 	// ...) and the engine's own counters.
@@ -88,7 +106,12 @@ func (gs *groupStreams) status() []GroupStreamStatus {
 	out := make([]GroupStreamStatus, 0, len(list))
 	for _, g := range list {
 		c := g.cfg
-		out = append(out, GroupStreamStatus{Name: g.name, Source: g.source, PublishingTime: seconds(time.Since(g.since)),
+		var sent *ipmulticast.SenderStats
+		if g.ipmc != "" {
+			st := g.pub.IPMulticastStats()
+			sent = &st
+		}
+		out = append(out, GroupStreamStatus{IPMulticastSent: sent, Name: g.name, Source: g.source, PublishingTime: seconds(time.Since(g.since)),
 			IPMulticast: g.ipmc, MulticastInfo: g.pub.Stats(),
 			Multicast: MulticastProperties{WindowDuration: c.Window.Seconds(), RelayMarginDuration: c.RelayMargin.Seconds(),
 				FetchPeriod: c.FetchPeriod.Seconds(), AvailabilityUpdatePeriod: c.UpdatePeriod.Seconds(),

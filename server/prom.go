@@ -127,6 +127,10 @@ func (d *Daemon) samples() []metrics.Sample {
 			counter("group_stream_fragments_requested_total", "Group stream fragments sent for peers' pulls.", m.FragmentsRequestedByPeers, l...)
 			gauge("group_stream_neighbors", "Neighbours of a group stream.", float64(m.Neighbors), l...)
 			gauge("group_stream_send_bytes_per_second", "Group stream send rate (multicastInfo.sendDataBytesPerSecond).", m.SendDataBytesPerSecond, l...)
+			if ip := s.IPMulticastSent; ip != nil {
+				counter("group_stream_ip_multicast_datagrams_total", "Datagrams a group stream sent to native IP multicast.", ip.Datagrams, l...)
+				counter("group_stream_ip_multicast_send_errors_total", "Failed sends of a group stream to native IP multicast.", ip.Errors, l...)
+			}
 		}
 	}
 
