@@ -216,7 +216,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 
 		start, cpu0 := time.Now(), srv.cpu(b)
 		var next, failed atomic.Int64
-		var firstErr atomic.Value
+		var firstErr error
+		var errOnce sync.Once
 		var wg sync.WaitGroup
 		for range 96 {
 			wg.Go(func() {
@@ -230,7 +231,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 					cancel()
 					if err != nil {
 						failed.Add(1)
-						firstErr.CompareAndSwap(nil, err)
+						errOnce.Do(func() { firstErr = err })
 					}
 				}
 			})
@@ -238,7 +239,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 		wg.Wait()
 		setup, setupCPU := time.Since(start), srv.cpu(b)-cpu0
 		if f := failed.Load(); f > 0 {
-			b.Logf("%d of %d connects failed, the first: %v", f, n, firstErr.Load())
+			b.Logf("%d of %d connects failed, the first: %v", f, n, firstErr)
 		}
 
 		stA := readStatus(b, srv.status)
