@@ -46,6 +46,20 @@ type Options struct {
 	// StatusBuffer bounds the status events kept for Status readers.
 	// Default 64; older events are dropped when nobody reads.
 	StatusBuffer int
+	// AMF0 announces objectEncoding 0 in connect instead of Flash's 3
+	// (ObjectEncoding is then ignored).
+	AMF0 bool
+	// CommandsAMF3 sends the commands after connect in AMF3 command
+	// messages (type 17: a 0x00 format byte, then the AMF0 values, RFC
+	// 7425 §5.1) rather than AMF0 ones (type 20). connect itself is always
+	// an AMF0 command, as Flash sends it.
+	CommandsAMF3 bool
+	// OnMessage, when set, sees every TC message the far end sends on this
+	// connection's flows (commands, status, user control events, media),
+	// with its stream ID, before the connection acts on it. It runs on the
+	// connection's reading goroutines and must not block or keep the
+	// payload.
+	OnMessage func(streamID uint32, m media.Message)
 	// OnCall answers the server's calls of the NetConnection's client
 	// methods (onBWCheck, onBWDone, ...), as a Flash NetConnection.client
 	// object does: its value goes back in _result, an error in _error. It
@@ -152,15 +166,6 @@ func Dial(ctx context.Context, rawurl string, opts Options) (*Conn, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.ObjectEncoding == 0 {
-		opts.ObjectEncoding = 3
-	}
-	if opts.FlashVer == "" {
-		opts.FlashVer = "WIN 32,0,0,465"
-	}
-	if opts.StatusBuffer <= 0 {
-		opts.StatusBuffer = 64
-	}
 	ep, own := opts.Endpoint, false
 	if ep == nil {
 		prof, err := flash.New(flash.Config{})
@@ -205,6 +210,15 @@ func NewConn(ctx context.Context, s *rtmfp.Session, u *url.URL, opts Options) (*
 	}
 	if opts.StatusBuffer <= 0 {
 		opts.StatusBuffer = 64
+	}
+	switch {
+	case opts.AMF0:
+		opts.ObjectEncoding = 0
+	case opts.ObjectEncoding == 0:
+		opts.ObjectEncoding = 3
+	}
+	if opts.FlashVer == "" {
+		opts.FlashVer = "WIN 32,0,0,465"
 	}
 	nc, err := s.OpenFlow(tcflow.Metadata(0), rtmfp.FlowOptions{Priority: 3})
 	if err != nil {
@@ -302,7 +316,7 @@ func (c *Conn) callObj(ctx context.Context, streamID uint32, name string, obj am
 		delete(c.pending, txn)
 		c.mu.Unlock()
 	}()
-	m, err := netstream.EncodeCommand(name, txn, obj, args...)
+	m, err := c.encodeCommand(name, txn, obj, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +341,35 @@ func (c *Conn) callObj(ctx context.Context, streamID uint32, name string, obj am
 		}
 		return nil, c.closedErr()
 	}
+}
+
+// encodeCommand builds a command message, as an AMF3 command (type 17)
+// after connect when Options.CommandsAMF3 asks for it.
+func (c *Conn) encodeCommand(name string, txn float64, obj amf.Value, args ...amf.Value) (media.Message, error) {
+	m, err := netstream.EncodeCommand(name, txn, obj, args...)
+	if err != nil || !c.opts.CommandsAMF3 || name == "connect" {
+		return m, err
+	}
+	m.Type = media.TypeCommandAMF3
+	m.Payload = append([]byte{0}, m.Payload...)
+	return m, nil
+}
+
+// SetPeerInfo announces the addresses where this client's endpoint may be
+// reached directly (RFC 7425 §5.3.3), as Flash does after connect:
+// "setPeerInfo", 0, null, "ip:port", "[ipv6]:port"... The server answers
+// nothing; introducers give these addresses to the peers that ask for this
+// client (rtmfp-cpp's introduces only clients that sent it).
+func (c *Conn) SetPeerInfo(ctx context.Context, addrs ...netip.AddrPort) error {
+	args := make([]amf.Value, len(addrs))
+	for i, a := range addrs {
+		args[i] = a.String()
+	}
+	m, err := c.encodeCommand("setPeerInfo", 0, nil, args...)
+	if err != nil {
+		return err
+	}
+	return tcflow.Write(ctx, c.nc, m, 0)
 }
 
 func (r callResult) result(name string) ([]amf.Value, error) {
@@ -472,6 +515,9 @@ func (c *Conn) readFlow(id uint32, f *rtmfp.RecvFlow) {
 
 // dispatch routes a server message: call answers, status events, media.
 func (c *Conn) dispatch(id uint32, m media.Message) {
+	if c.opts.OnMessage != nil {
+		c.opts.OnMessage(id, m)
+	}
 	switch m.Type {
 	case media.TypeCommandAMF0, media.TypeCommandAMF3:
 		cmd, err := netstream.DecodeCommand(m)

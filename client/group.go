@@ -43,6 +43,10 @@ func (c *Conn) JoinGroup(ctx context.Context, id group.GroupID) (*Group, error) 
 // Members returns the peer IDs the server introduces.
 func (g *Group) Members() <-chan profile.PeerID { return g.members }
 
+// Err returns why the join flow failed: a *rtmfp.FlowException when the
+// server refused it (a server without NetGroups), nil while it is open.
+func (g *Group) Err() error { return g.out.Err() }
+
 // Leave ends the membership.
 func (g *Group) Leave() error { return g.out.Close() }
 

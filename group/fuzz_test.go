@@ -58,7 +58,7 @@ func FuzzReport(f *testing.F) {
 
 func FuzzSpec(f *testing.F) {
 	for _, s := range []string{traceSpec, "G:027f02010101000103010c050e74657374011b00",
-		"G:01010103010C050E74657374011B00", "G:010c160e666d732e6d756c746963617374" + "2e6578616d706c6500070aef0102037530"} {
+		"G:01010103010C050E74657374011B00", "G:010c160e666d732e6d756c746963617374" + "2e6578616d706c6500070aef0102037530", osmfAuthSpec} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -71,6 +71,10 @@ func FuzzSpec(f *testing.F) {
 		}
 		_ = sp.GroupID()
 		_ = sp.IPMulticastAddresses()
+		_ = sp.Authorized()
+		if w, err := ParseSpec(sp.WithoutAuthorizations()); err != nil || w.GroupID() != sp.GroupID() || len(w.Authorizations()) != 0 {
+			t.Fatalf("without authorizations %q: %v", sp.WithoutAuthorizations(), err)
+		}
 		// Rebuilding from the parsed options in wire order gives a spec
 		// with the same options.
 		b := &SpecBuilder{}

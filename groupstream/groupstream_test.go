@@ -283,3 +283,40 @@ func TestPublishStream(t *testing.T) {
 		}
 	})
 }
+
+// TestPublishStreamDeliversItsQueue: when the source unpublishes right
+// after a burst (an encoder's last frames), the group gets every message
+// the republication still held before the stream ends.
+func TestPublishStreamDeliversItsQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simnet.New(simnet.Config{Seed: 5, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
+		defer n.Close()
+		sh, _ := n.NewHost()
+		sg := New(quiet)
+		t.Cleanup(sg.Close)
+		url := server(t, sh, sg)
+		pb := player(t, n, url, "cam")
+		time.Sleep(10 * time.Second) // the mesh forms
+		reg := netstream.NewRegistry()
+		src, err := reg.Publish("live", netstream.DefaultInstance, "cam", fakePublisher{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := sg.PublishStream(src, "cam", multicast.Config{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sp.Close)
+		msgs := synthetic(200_000, 4*time.Second)
+		publishPaced(t, msgs[:100], func(m media.Message) error { src.Write(fakePublisher{}, m); return nil })
+		for _, m := range msgs[100:] { // the rest at once, then the end
+			src.Write(fakePublisher{}, m)
+		}
+		reg.Unpublish(src, fakePublisher{})
+		<-sp.Closed()
+		got := readUntilIdle(pb, 5*time.Second)
+		if len(got) == 0 || got[len(got)-1].Timestamp != msgs[len(msgs)-1].Timestamp || got[len(got)-1].Type != msgs[len(msgs)-1].Type {
+			t.Fatalf("got %d messages, the last %+v; want the last of %d", len(got), got[len(got)-1:], len(msgs))
+		}
+	})
+}

@@ -36,6 +36,9 @@ func (g *Group) PublishStream(src *netstream.Stream, name string, cfg multicast.
 	return sp, nil
 }
 
+// Closed is closed once the republication has ended.
+func (sp *StreamPublication) Closed() <-chan struct{} { return sp.Publication.s.ended }
+
 // Close ends the republication.
 func (sp *StreamPublication) Close() {
 	sp.once.Do(func() {
@@ -49,4 +52,18 @@ func (sp *StreamPublication) Close() {
 type stopper struct{ sp *StreamPublication }
 
 func (s stopper) PublishStarted(*netstream.Stream) {}
-func (s stopper) PublishStopped(*netstream.Stream) { go s.sp.Close() }
+
+// PublishStopped ends the republication once the group has every message
+// its subscription still holds (an encoder's last frames arrive in a burst
+// just before its unpublish), or at once if the subscription has ended.
+func (s stopper) PublishStopped(*netstream.Stream) {
+	queued := make(chan struct{})
+	s.sp.sub.After(func() { close(queued) })
+	go func() {
+		select {
+		case <-queued:
+		case <-s.sp.sub.Done():
+		}
+		s.sp.Close()
+	}()
+}

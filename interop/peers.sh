@@ -43,18 +43,8 @@
 # wrote every video frame of the media, 1 otherwise, 2 on a setup error.
 set -euo pipefail
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-	exit 0
-fi
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-die() { echo "peers.sh: $*" >&2; exit 2; }
-need() {
-	local v=$1 what=$2
-	[[ -n ${!v:-} ]] || die "\$$v is not set: it must name $what (built outside the repository; see interop/FINDINGS.md)"
-	[[ -x ${!v} ]] || die "\$$v=${!v} is not an executable ($what)"
-}
+# shellcheck source=interop/lib.sh
+. "$(dirname "$0")/lib.sh"
 need RTMFPD_TCSERVER "rtmfp-cpp's tcserver"
 need RTMFPD_MONATINY "MonaServer2's MonaTiny"
 need RTMFPD_TESTCLIENT "librtmfp's TestClient"
@@ -92,16 +82,6 @@ flvcount=$bin/flvcount
 read -r _ src_video src_key src_audio _ _ _ src_last _ < <("$flvcount" -tsv "$media")
 seconds=$(((src_last + 999) / 1000))
 echo "media: $media: video $src_video (key $src_key), audio $src_audio, ${seconds} s"
-
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # Servers, on loopback only.
 p_rtmfpd=$base p_rtmfpd_rtmp=$((base + 1))

@@ -25,8 +25,12 @@ var groupMetadata = []byte("GC")
 type grp struct {
 	id      group.GroupID
 	ring    group.Ring
-	members map[profile.PeerID]*membership
+	members map[profile.PeerID]*membership // local and remote
+	nlocal  int                            // local members
 }
+
+// local returns the number of members on this node.
+func (g *grp) local() int { return g.nlocal }
 
 // membership is one peer in one group: its GC flow and the server's
 // return flow.
@@ -41,6 +45,9 @@ type membership struct {
 	// endpoint (JoinLocal); closed marks it left.
 	local  chan profile.PeerID
 	closed bool
+	// node is the cluster node holding a remote member (RemoteJoin); ""
+	// for a member of this node.
+	node string
 }
 
 // send introduces another member to this one (0B message).
@@ -181,10 +188,12 @@ func (in *Introducer) groupForJoinLocked(p *peer, id group.GroupID) *grp {
 	case len(p.groups) >= in.cfg.MaxGroupsPerSession:
 		return nil
 	}
-	if g == nil {
-		if len(in.groups) >= in.cfg.MaxGroups {
+	if g == nil || g.nlocal == 0 {
+		if in.nLocalGroups >= in.cfg.MaxGroups {
 			return nil
 		}
+	}
+	if g == nil {
 		g = &grp{id: id, members: map[profile.PeerID]*membership{}}
 		in.groups[id] = g
 	}
@@ -198,9 +207,18 @@ func (in *Introducer) groupForJoinLocked(p *peer, id group.GroupID) *grp {
 // introductions and unlocks in.mu.
 func (in *Introducer) addMemberLocked(p *peer, g *grp, m *membership) *membership {
 	id := g.id
+	if old := g.members[p.id]; old != nil {
+		in.leaveLocked(old) // a remote claim of the same peer: the local one wins
+	}
 	g.members[p.id] = m
 	p.groups[id] = m
 	g.ring.Add(p.id)
+	if g.nlocal++; g.nlocal == 1 {
+		in.nLocalGroups++
+	}
+	if in.cluster != nil {
+		in.cluster.Joined(id, p.id)
+	}
 	bootstrap, told := in.bootstrapLocked(g, p.id)
 	size := g.ring.Len()
 	in.mu.Unlock()
@@ -210,6 +228,10 @@ func (in *Introducer) addMemberLocked(p *peer, g *grp, m *membership) *membershi
 		m.send(other.p.id)
 	}
 	for _, other := range told {
+		if other.node != "" {
+			in.cluster.Tell(other.node, id, other.p.id, p.id)
+			continue
+		}
 		other.send(p.id)
 	}
 	in.stats.membersIntroduced.Add(uint64(len(bootstrap) + len(told)))
@@ -249,13 +271,22 @@ func (in *Introducer) leaveLocked(m *membership) {
 		return
 	}
 	delete(g.members, m.p.id)
+	g.ring.Remove(m.p.id)
+	if len(g.members) == 0 {
+		delete(in.groups, g.id)
+	}
+	if m.node != "" {
+		return
+	}
 	delete(m.p.groups, g.id)
 	if in.gcFlows[m.in] == m {
 		delete(in.gcFlows, m.in)
 	}
-	g.ring.Remove(m.p.id)
-	if len(g.members) == 0 {
-		delete(in.groups, g.id)
+	if g.nlocal--; g.nlocal == 0 {
+		in.nLocalGroups--
+	}
+	if in.cluster != nil {
+		in.cluster.Left(g.id, m.p.id)
 	}
 	in.stats.leaves.Add(1)
 	in.log.Info("group leave", "session", m.p.id.String(), "group", g.id.String(), "members", len(g.members))
@@ -270,7 +301,7 @@ func (in *Introducer) leaveLocked(m *membership) {
 	m.mu.Unlock()
 }
 
-// GroupMembers returns the peer IDs of a group's members.
+// GroupMembers returns the peer IDs of a group's members on this node.
 func (in *Introducer) GroupMembers(id group.GroupID) []profile.PeerID {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -278,9 +309,11 @@ func (in *Introducer) GroupMembers(id group.GroupID) []profile.PeerID {
 	if g == nil {
 		return nil
 	}
-	out := make([]profile.PeerID, 0, len(g.members))
-	for pid := range g.members {
-		out = append(out, pid)
+	out := make([]profile.PeerID, 0, g.nlocal)
+	for pid, m := range g.members {
+		if m.node == "" {
+			out = append(out, pid)
+		}
 	}
 	return out
 }
@@ -299,15 +332,19 @@ func (in *Introducer) connOf(s *rtmfp.Session) *netstream.Conn {
 type GroupInfo struct {
 	ID      group.GroupID
 	Members int
+	// Remote counts the members of other cluster nodes.
+	Remote int
 }
 
 // Groups returns the groups and their member counts, in no order.
 func (in *Introducer) Groups() []GroupInfo {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make([]GroupInfo, 0, len(in.groups))
+	out := make([]GroupInfo, 0, in.nLocalGroups)
 	for id, g := range in.groups {
-		out = append(out, GroupInfo{ID: id, Members: len(g.members)})
+		if g.nlocal > 0 {
+			out = append(out, GroupInfo{ID: id, Members: g.nlocal, Remote: len(g.members) - g.nlocal})
+		}
 	}
 	return out
 }

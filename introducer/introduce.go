@@ -31,8 +31,21 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 	if target != nil && in.cfg.RequirePeerInfo && len(target.conn.PeerAddresses()) == 0 {
 		target = nil
 	}
+	initiator := in.byAddr[req.From]
+	in.mu.Unlock()
+	// The initiator's addresses: the observed one first.
+	from := []wire.Address{{AddrPort: req.From, Origin: wire.OriginObserved}}
+	if initiator != nil && initiator.conn != nil {
+		from = appendReported(from, initiator.conn.PeerAddresses(), req.From)
+	}
 	if target == nil {
+		// A peer of another node: that node forwards, this one redirects.
+		if in.cluster != nil && in.remoteIntroduce(func(to []wire.Address) bool { return ep.Redirect(req, to) }, req.Target, req.EPD, req.Tag, from) {
+			in.log.Debug("introduction", "remote", req.From, "peerID", req.Target.String(), "node", "remote")
+			return
+		}
 		in.stats.unknownTarget.Add(1)
+		in.mu.Lock()
 		_, repeated := in.unknown[string(req.Tag)]
 		in.unknown[string(req.Tag)] = now
 		in.sweepUnknown(now)
@@ -45,24 +58,7 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 		}
 		return
 	}
-	initiator := in.byAddr[req.From]
-	in.mu.Unlock()
-
-	// Forwarded IHellos to the target: one per address of the initiator,
-	// the observed one first, as many as the target's limit allows.
-	from := []wire.Address{{AddrPort: req.From, Origin: wire.OriginObserved}}
-	if initiator != nil {
-		from = appendReported(from, initiator.conn.PeerAddresses(), req.From)
-	}
-	for _, a := range from {
-		if !in.forwards.Allow(req.Target, now) {
-			in.stats.forwardLimited.Add(1)
-			break
-		}
-		if err := target.s.ForwardIHello(req.EPD, a, req.Tag); err == nil {
-			in.stats.fihellos.Add(1)
-		}
-	}
+	in.forward(target, req.EPD, req.Tag, from, now)
 	// Redirect the initiator to the target's addresses.
 	to := []wire.Address{{AddrPort: target.s.RemoteAddr(), Origin: wire.OriginObserved}}
 	to = appendReported(to, target.conn.PeerAddresses(), target.s.RemoteAddr())
@@ -71,6 +67,20 @@ func (in *Introducer) Introduce(ep *rtmfp.Endpoint, req rtmfp.Introduction) {
 	}
 	in.stats.introductions.Add(1)
 	in.log.Debug("introduction", "remote", req.From, "peerID", req.Target.String(), "peerAddr", target.s.RemoteAddr(), "addresses", len(to))
+}
+
+// forward sends target one Forwarded IHello per address of the initiator,
+// as many as the target's limit allows.
+func (in *Introducer) forward(target *peer, epd, tag []byte, from []wire.Address, now time.Time) {
+	for _, a := range from {
+		if !in.forwards.Allow(target.id, now) {
+			in.stats.forwardLimited.Add(1)
+			break
+		}
+		if err := target.s.ForwardIHello(epd, a, tag); err == nil {
+			in.stats.fihellos.Add(1)
+		}
+	}
 }
 
 // appendReported adds the addresses a peer announced with setPeerInfo

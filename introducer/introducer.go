@@ -152,8 +152,13 @@ type Introducer struct {
 	groups  map[group.GroupID]*grp
 	gcFlows map[*rtmfp.RecvFlow]*membership // GC flows read in arrival order
 	locals  map[profile.PeerID]*peer        // members on the server's own endpoint
-	unknown map[string]time.Time            // tags of IHellos for unknown peers, for DeadPeerRedirect
-	rnd     *rand.Rand
+	byConn  map[*netstream.Conn]*peer
+	// nLocalGroups counts the groups with members on this node (MaxGroups
+	// caps them; groups of remote members only are capped apart).
+	nLocalGroups int
+	cluster      Cluster              // nil: a single node
+	unknown      map[string]time.Time // tags of IHellos for unknown peers, for DeadPeerRedirect
+	rnd          *rand.Rand
 
 	stats counters
 }
@@ -162,6 +167,7 @@ type counters struct {
 	introductions, unknownTarget, rateLimited, redirects, fihellos atomic.Uint64
 	forwardLimited                                                 atomic.Uint64
 	joins, leaves, membersIntroduced, refusedJoins                 atomic.Uint64
+	remoteIntroductions                                            atomic.Uint64
 }
 
 // peer is a connected client.
@@ -186,6 +192,7 @@ func New(cfg Config) *Introducer {
 		groups:   make(map[group.GroupID]*grp),
 		gcFlows:  make(map[*rtmfp.RecvFlow]*membership),
 		locals:   make(map[profile.PeerID]*peer),
+		byConn:   make(map[*netstream.Conn]*peer),
 		unknown:  make(map[string]time.Time),
 		rnd:      cfg.Rand,
 	}
@@ -201,6 +208,12 @@ func (in *Introducer) AddConn(s *rtmfp.Session, c *netstream.Conn) {
 	}
 	in.peers[p.id] = p
 	in.byAddr[p.addr] = p
+	if c != nil {
+		in.byConn[c] = p
+	}
+	if in.cluster != nil {
+		in.cluster.PeerUp(p.id, []netip.AddrPort{p.addr})
+	}
 	in.mu.Unlock()
 	s.OnDone(func() {
 		in.mu.Lock()
@@ -213,6 +226,12 @@ func (in *Introducer) AddConn(s *rtmfp.Session, c *netstream.Conn) {
 func (in *Introducer) removeLocked(p *peer) {
 	if in.peers[p.id] == p {
 		delete(in.peers, p.id)
+		if in.cluster != nil {
+			in.cluster.PeerDown(p.id)
+		}
+	}
+	if p.conn != nil && in.byConn[p.conn] == p {
+		delete(in.byConn, p.conn)
 	}
 	if in.byAddr[p.addr] == p {
 		delete(in.byAddr, p.addr)
@@ -237,20 +256,30 @@ type Stats struct {
 	Leaves            uint64 `json:"leaves"`
 	MembersIntroduced uint64 `json:"membersIntroduced"`
 	RefusedJoins      uint64 `json:"refusedJoins"`
+	// Cluster: members of other nodes on this node's group rings, and
+	// introductions to peers of other nodes.
+	RemoteMembers       int    `json:"remoteMembers"`
+	RemoteIntroductions uint64 `json:"remoteIntroductions"`
 }
 
 // Stats returns the counters.
 func (in *Introducer) Stats() Stats {
 	in.mu.Lock()
-	st := Stats{Peers: len(in.peers), Groups: len(in.groups)}
+	st := Stats{Peers: len(in.peers)}
 	for _, g := range in.groups {
-		st.Members += len(g.members)
+		local := g.local()
+		st.Members += local
+		st.RemoteMembers += len(g.members) - local
+		if local > 0 {
+			st.Groups++
+		}
 	}
 	in.mu.Unlock()
 	c := &in.stats
 	st.Introductions, st.UnknownTargets, st.RateLimited = c.introductions.Load(), c.unknownTarget.Load(), c.rateLimited.Load()
 	st.Redirects, st.ForwardedIHellos, st.ForwardLimited = c.redirects.Load(), c.fihellos.Load(), c.forwardLimited.Load()
 	st.Joins, st.Leaves, st.MembersIntroduced, st.RefusedJoins = c.joins.Load(), c.leaves.Load(), c.membersIntroduced.Load(), c.refusedJoins.Load()
+	st.RemoteIntroductions = c.remoteIntroductions.Load()
 	return st
 }
 

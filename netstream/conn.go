@@ -333,6 +333,15 @@ func (c *Conn) handleCommand(streamID uint32, cmd Command) error {
 		c.mu.Lock()
 		c.peerAddrs = addrs
 		c.mu.Unlock()
+		if cmd.TxnID != 0 {
+			// Flash sends it with transaction 0 and wants no answer;
+			// a client that numbers it is answered, as rtmfp-cpp's
+			// servers do.
+			c.reply(streamID, "_result", cmd.TxnID, nil, amf.Undefined{})
+		}
+		if h := c.srv.cfg.Hooks.OnPeerInfo; h != nil {
+			h(c, addrs)
+		}
 	case "getStreamLength":
 		name, _ := cmd.ArgString(0)
 		c.reply(streamID, "_result", cmd.TxnID, nil, c.streamLength(name))

@@ -103,6 +103,9 @@ type Hooks struct {
 	// OnCall answers a client call the server does not implement itself.
 	// Return ErrUnknownMethod for NetConnection.Call.Failed.
 	OnCall func(c *Conn, cmd Command) (result any, err error)
+	// OnPeerInfo is told of each setPeerInfo (RFC 7425 §5.3.3) of a
+	// connected client, with the addresses it announced (at most 16).
+	OnPeerInfo func(c *Conn, addrs []string)
 }
 
 // DefaultSlowConsumer is the default Config.SlowConsumer: as long as RTMP's

@@ -275,6 +275,15 @@ func (r *Registry) Lookup(app, inst, name string) (*Stream, bool) {
 	return s, ok
 }
 
+// LookupKey returns the stream whose Key is key (app/instance/name), if it
+// exists.
+func (r *Registry) LookupKey(key string) (*Stream, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.streams[key]
+	return s, ok
+}
+
 // Streams returns a snapshot of the streams.
 func (r *Registry) Streams() []*Stream {
 	r.mu.Lock()

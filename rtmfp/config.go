@@ -9,6 +9,7 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
 // Config configures an Endpoint. The zero value of every field but Profile
@@ -35,6 +36,14 @@ type Config struct {
 	// Endpoint.Redirect and Session.ForwardIHello. It runs on the
 	// endpoint's receive goroutine and must not block. Default: ignored.
 	OnIntroduction func(Introduction)
+
+	// Redirect, when set, is asked about each IHello that opens a session
+	// to this endpoint as a server (its endpoint discriminator names no
+	// peer): when it returns addresses, the initiator is sent a Redirect to
+	// them instead of the RHello (RFC 7016 §3.5.1.1.1, §3.5.1.4), as a
+	// cluster node over its load or draining does. It runs on the
+	// endpoint's receive goroutine and must not block. Default: none.
+	Redirect func(from netip.AddrPort) []wire.Address
 
 	// InOrder chooses, for each session as it opens, whether its flows are
 	// read together in arrival order with Session.ReadInOrder (true) or

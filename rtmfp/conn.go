@@ -1,11 +1,12 @@
 package rtmfp
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
 
 // PacketConn is the datagram socket an Endpoint runs on. *net.UDPConn
@@ -46,17 +47,12 @@ func putPacket(p *packet) {
 }
 
 // unscramble recovers the session ID from the first 12 bytes of a datagram
-// (RFC 7016 §2.2.1): the ID field XOR the first two 32-bit words of the
-// encrypted packet that follows it.
-func unscramble(d []byte) uint32 {
-	return binary.BigEndian.Uint32(d[0:4]) ^ binary.BigEndian.Uint32(d[4:8]) ^ binary.BigEndian.Uint32(d[8:12])
-}
+// (RFC 7016 §2.2.1).
+func unscramble(d []byte) uint32 { return wire.SessionID(d) }
 
 // scramble writes the session ID field of a datagram whose encrypted part is
 // already in place from byte 4 on.
-func scramble(d []byte, ssid uint32) {
-	binary.BigEndian.PutUint32(d[0:4], ssid^binary.BigEndian.Uint32(d[4:8])^binary.BigEndian.Uint32(d[8:12]))
-}
+func scramble(d []byte, ssid uint32) { wire.ScrambleSessionID(d, ssid) }
 
 // timestampPeriod is the unit of the 16-bit packet timestamps (RFC 7016
 // §2.2.4): 4 ms.

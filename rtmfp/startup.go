@@ -163,6 +163,12 @@ func (e *Endpoint) handleIHello(epdRaw, tag []byte, reply netip.AddrPort, reques
 			e.stats.dropRefusedEPD.Add(1)
 			return
 		}
+		if e.cfg.Redirect != nil && request > 0 {
+			if to := e.cfg.Redirect(reply); len(to) > 0 {
+				e.Redirect(Introduction{From: reply, Tag: bytes.Clone(tag), size: request}, to)
+				return
+			}
+		}
 	}
 	select {
 	case <-e.closing:

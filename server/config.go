@@ -74,14 +74,22 @@ type Config struct {
 	Groups []GroupConfig `json:"groups"`
 	// Relay republishes streams to other servers (multipoint publishing).
 	Relay RelayConfig `json:"relay"`
+	// NATCheck turns on the connectivity-check responder (natcheck.go);
+	// absent or null: off.
+	NATCheck *NATCheckConfig `json:"natCheck,omitempty"`
 	// Limits bounds what peers can make the server hold in memory (see
 	// limits.go).
 	Limits LimitsConfig `json:"limits"`
 	// Media configures recording and video on demand (see media.go).
 	Media MediaConfig `json:"media"`
+	// Cluster makes the server one node of a cluster (see cluster.go).
+	Cluster ClusterConfig `json:"cluster"`
 	// HTTP configures HTTP-FLV playback and RTMP over WebSocket (see
 	// httpmedia.go).
 	HTTP HTTPConfig `json:"http"`
+	// MulticastService is Adobe Media Server's multicast service,
+	// drop-in (see mcservice.go).
+	MulticastService MulticastServiceConfig `json:"multicastService"`
 }
 
 // RelayConfig holds the relay rules and their retry policy (zero: the relay
@@ -293,7 +301,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("status: address %q: %w", c.Status, err)
 		}
 	}
-	if _, err := compilePolicy(c); err != nil {
+	pol, err := compilePolicy(c)
+	if err != nil {
+		return err
+	}
+	if err := c.MulticastService.validate(pol); err != nil {
 		return err
 	}
 	if err := c.Admin.validate(c.Status); err != nil {
@@ -304,8 +316,16 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("groups[%d].%w", i, err)
 		}
 	}
+	if c.NATCheck != nil {
+		if err := c.NATCheck.validate(c.Apps); err != nil {
+			return err
+		}
+	}
 	if err := c.Media.validate(); err != nil {
 		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
+		return fmt.Errorf("cluster.%w", err)
 	}
 	if err := c.HTTP.validate(); err != nil {
 		return err

@@ -64,7 +64,15 @@ func (ct *control) netstreamHooks(next netstream.Hooks) netstream.Hooks {
 			next.OnDisconnect(c)
 		}
 	}
-	h.CheckPublish = ct.checkPublish
+	h.CheckPublish = func(c *netstream.Conn, req *netstream.StreamRequest) error {
+		if err := ct.checkPublish(c, req); err != nil {
+			return err
+		}
+		if next.CheckPublish != nil {
+			return next.CheckPublish(c, req)
+		}
+		return nil
+	}
 	h.CheckPlay = ct.checkPlay
 	h.OnUnpublish = func(c *netstream.Conn, s *netstream.Stream) {
 		ct.onUnpublish(c, s)

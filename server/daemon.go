@@ -13,10 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/rtmfpd/rtmfpd/budget"
+	"github.com/rtmfpd/rtmfpd/cluster"
+	"github.com/rtmfpd/rtmfpd/cluster/natsembed"
 	"github.com/rtmfpd/rtmfpd/internal/wsconn"
 	"github.com/rtmfpd/rtmfpd/introducer"
 	"github.com/rtmfpd/rtmfpd/mediafile"
+	"github.com/rtmfpd/rtmfpd/natcheck"
 	"github.com/rtmfpd/rtmfpd/netgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/netstream/httpflv"
@@ -53,11 +58,16 @@ type Daemon struct {
 	groupsOnce  sync.Once
 	// groupsClosed: the shutdown left the groups; a reload joins none
 	groupsClosed bool
+	mcs          *mcService // AMS's multicast service
 	library      *mediafile.Library
 	recorder     *recorder.Recorder
 	vod          *vod.Service
 	memory       *budget.Pool
 	sessions     *sessionLog
+	cluster      *cluster.Node     // nil: a single node
+	streams      *cluster.Streams  // nil: streams not shared
+	nats         *natsembed.Server // the embedded NATS server, if any
+	natsConn     *nats.Conn
 	refusals     *refusalRing // the last refusals logged, for the dashboard
 	rates        rateTracker  // streams' bitrates, for the dashboard
 	started      time.Time
@@ -70,6 +80,12 @@ type Daemon struct {
 	source  func() (Config, error)
 	cfgMu   sync.Mutex // one Reload at a time; cfg's reloadable fields
 	reloads atomic.Uint64
+	// listening is set once Start has made every listener (d.rtmp, d.flv
+	// are then read without a lock).
+	listening atomic.Bool
+
+	nat     *natcheck.Responder             // natcheck.go
+	natHook func(*netstream.Conn, []string) // natcheck.go
 }
 
 // Start opens the sockets and starts serving. It returns once everything
@@ -95,6 +111,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.sessions = newSessionLog(d)
+	d.mcs = newMCService(d, cfg.MulticastService)
 	rc := cfg.Relay
 	d.relay, err = relay.New(relay.Config{Logger: log, Rules: rc.Rules,
 		MinBackoff: time.Duration(rc.MinBackoff), MaxBackoff: time.Duration(rc.MaxBackoff), MaxAttempts: rc.MaxAttempts,
@@ -117,6 +134,15 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	nsc := netstream.Config{Logger: log, NoMedia: cfg.NoMediaRelay,
 		PlayerQueue: lim.PlayerQueue, MaxSticky: lim.StickyBytes, SlowConsumer: time.Duration(lim.SlowConsumer),
 		Hooks: d.bandwidthChecker().Hooks(d.relay.Hooks(d.ctl.netstreamHooks(d.groupHooks())))}
+	nsc.Hooks.OnPeerInfo = d.intro.PeerInfo // the cluster's; natHooks adds its own
+	nsc.Hooks = d.natHooks(nsc.Hooks)
+	if d.streams, err = d.clusterStreams(); err != nil {
+		d.closeMedia()
+		return nil, err
+	}
+	if d.streams != nil {
+		nsc.Hooks = d.streams.Hooks(nsc.Hooks)
+	}
 	if d.recorder != nil {
 		nsc.Recorder, nsc.Files = d.recorder, d.vod
 	}
@@ -124,8 +150,17 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		nsc.GOPCache = cfg.HTTP.gopCache()
 	}
 	d.ns = netstream.NewServer(nsc)
+	if d.streams != nil {
+		d.streams.SetNetStream(d.ns)
+	}
 	d.nc = rtmfpnc.New(rtmfpnc.Config{NS: d.ns, Logger: log, OnConn: d.intro.AddConn,
 		OnGroupFlow: d.intro.HandleGroupFlow, OnGroupMessage: d.intro.GroupMessage})
+	// The cluster is joined before any packet is read, so that every
+	// introduction and IHello may use it.
+	if err := d.startCluster(); err != nil {
+		d.close()
+		return nil, err
+	}
 	for _, a := range cfg.RTMFP {
 		ap := netip.MustParseAddrPort(a)
 		network := "udp4"
@@ -136,6 +171,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		ep, err := rtmfp.Listen(network, a, rtmfp.Config{
 			Profile:           prof,
 			OnIntroduction:    d.intro.Hook(epp),
+			Redirect:          d.redirect,
 			InOrder:           netConnectionsInOrder,
 			Logger:            log,
 			MaxSessions:       cfg.Session.MaxSessions,
@@ -160,12 +196,20 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		d.endpoints = append(d.endpoints, ep)
 		log.Info("RTMFP endpoint listening", "address", ep.LocalAddr().String())
 	}
+	if d.cluster != nil {
+		d.cluster.Advertise(d.prof.PeerID(), d.advertised())
+	}
 	// The groups are joined before any session or publication is accepted.
 	if len(cfg.Groups) > 0 && len(d.endpoints) == 0 {
 		d.close()
 		return nil, errors.New("groups need an RTMFP endpoint")
 	}
 	if err := d.startGroups(); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.announceGroups()
+	if err := d.startNATCheck(); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -190,6 +234,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		d.status = st
 		log.Info("status endpoint listening", "address", "http://"+st.addr+"/status")
 	}
+	d.listening.Store(true)
 	log.Info("rtmfpd started", "peerID", prof.PeerID().String())
 	return d, nil
 }
@@ -256,10 +301,13 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 		if !d.sessions.follow(s) {
 			continue
 		}
+		if d.cluster != nil {
+			d.cluster.SessionOpened(s.RemoteAddr())
+		}
 		if s.PeerMode() {
 			// A NetGroup neighbour of the server's own group membership
 			// (configured groups); without one the session is closed.
-			if len(d.groupList()) == 0 {
+			if !d.inGroups() {
 				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
 					"reason", "the server is a member of no group")
 				s.Close()
@@ -306,6 +354,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	// Leave the groups first: neighbours hear it while sessions are up.
 	d.closeGroups()
+	d.drainCluster(ctx)
 	cctx, cancel := connectionsContext(ctx)
 	defer cancel()
 	var rtmpCut, epCut atomic.Bool
@@ -358,6 +407,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	d.closeMedia()
+	d.stopCluster()
 	if err := d.ctl.http.Close(ctx); err != nil {
 		d.log.Warn("shutdown: HTTP callback reports left unsent", "err", err)
 	}
@@ -365,6 +415,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.status != nil {
 		d.status.close()
 	}
+	d.closeNATCheck()
 	d.log.Info("shutdown complete", "duration", time.Since(start).Round(time.Millisecond),
 		"sessions", d.sessions.closed.Load(), "abandoned", d.sessions.dropped.Load(),
 		"cutShort", epCut.Load() || rtmpCut.Load() || relayCut)
@@ -387,6 +438,8 @@ func (d *Daemon) close() {
 	d.cancel()
 	d.ctl.http.Close(context.Background())
 	d.closeGroups()
+	d.stopCluster()
+	d.closeNATCheck()
 	for _, ep := range d.endpoints {
 		ep.Close()
 	}

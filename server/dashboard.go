@@ -41,6 +41,9 @@ type DashboardFrame struct {
 	// counts them all.
 	Refusals      []Refusal `json:"refusals"`
 	RefusalsTotal uint64    `json:"refusalsTotal"`
+	// Cluster is the node's view of its cluster, as in GET /status, with
+	// at most a page of pulls (absent on a single node).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // DashboardTotals sums up the server.
@@ -225,6 +228,9 @@ func (d *Daemon) dashboardFrame(q dashboardQuery) DashboardFrame {
 	f.Groups = d.dashboardGroups()
 	is := d.intro.Stats()
 	t.Groups, t.Members = is.Groups, is.Members
+	if f.Cluster = d.clusterStatus(); f.Cluster != nil {
+		f.Cluster.Pulls = page(f.Cluster.Pulls, 0, defaultPage)
+	}
 	return f
 }
 

@@ -51,6 +51,7 @@ func (d *Daemon) reloadGroups(gcs []GroupConfig) error {
 	d.groupsMu.Lock()
 	d.groups = next
 	d.groupsMu.Unlock()
+	d.announceGroups()
 	for _, sg := range old {
 		if !kept[sg] {
 			sg.log.Info("group left by a reload")

@@ -335,18 +335,31 @@ func (d *Daemon) reportAddresses() []netip.AddrPort {
 	return out
 }
 
-// groupHooks republishes matching streams into the groups.
+// groupHooks republishes streams into the groups: the multicast service's
+// (checked after the access rules), else the configured rules'.
 func (d *Daemon) groupHooks() netstream.Hooks {
 	return netstream.Hooks{
+		CheckPublish: d.mcs.checkPublish,
 		OnPublish: func(c *netstream.Conn, s *netstream.Stream) error {
+			if handled, err := d.mcs.onPublish(c, s); handled || err != nil {
+				return err
+			}
 			for _, sg := range d.groupList() {
 				sg.onPublish(s)
 			}
 			return nil
 		},
-		OnUnpublish: func(c *netstream.Conn, s *netstream.Stream) { d.groupUnpublish(s) },
+		OnUnpublish: func(c *netstream.Conn, s *netstream.Stream) {
+			d.mcs.onUnpublish(s)
+			d.groupUnpublish(s)
+		},
+		OnDisconnect: d.mcs.forget,
 	}
 }
+
+// inGroups reports whether the server is a member of any group (P2P
+// sessions to it are accepted then).
+func (d *Daemon) inGroups() bool { return len(d.groupList()) > 0 || len(d.mcs.ownGroups()) > 0 }
 
 func (sg *serverGroup) onPublish(s *netstream.Stream) {
 	for _, r := range sg.cfg.Publish {
@@ -373,7 +386,7 @@ func (sg *serverGroup) onPublish(s *netstream.Stream) {
 // configured), nil if the server is not in it: post and route messages
 // with it.
 func (d *Daemon) GroupMember(spec string) *netgroup.Member {
-	for _, sg := range d.groupList() {
+	for _, sg := range append(d.groupList(), d.mcs.ownGroups()...) {
 		if sg.cfg.Spec == spec {
 			return sg.member
 		}
@@ -394,7 +407,7 @@ type GroupStatus struct {
 
 func (d *Daemon) groupStatus() []GroupStatus {
 	var out []GroupStatus
-	for _, sg := range d.groupList() {
+	for _, sg := range append(d.groupList(), d.mcs.ownGroups()...) {
 		out = append(out, GroupStatus{Spec: sg.cfg.Spec, GroupID: sg.member.GroupID().String(), Member: sg.member.Stats(),
 			Streams: sg.streams.status(), Play: sg.ingestStatus()})
 	}
@@ -411,5 +424,6 @@ func (d *Daemon) closeGroups() {
 		for _, sg := range groups {
 			sg.close()
 		}
+		d.mcs.close()
 	})
 }

@@ -54,30 +54,10 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Publish paced media until the member has what it needs (bounded by
-	// ctx): codec headers, then 25 frames a second with a key frame each
-	// second.
+	// ctx).
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	go func() {
-		st.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
-		st.WriteMedia(pubCtx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for i := uint32(0); ; i++ {
-			select {
-			case <-pubCtx.Done():
-				return
-			case <-tick.C:
-			}
-			flag := byte(0x27)
-			if i%25 == 0 {
-				flag = 0x17
-			}
-			p := make([]byte, 2000)
-			p[0], p[1] = flag, 1
-			st.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
-		}
-	}()
+	go publishSynthetic(pubCtx, st)
 	readFromKeyFrame(ctx, t, d, pb, 50)
 	stopPub()
 
@@ -94,16 +74,48 @@ func TestDaemonPublishesIntoGroup(t *testing.T) {
 	}
 }
 
+// publishSynthetic publishes codec headers, then 25 frames a second with a
+// key frame each second, until ctx ends.
+func publishSynthetic(ctx context.Context, st interface {
+	WriteMedia(context.Context, media.Message) error
+}) {
+	st.WriteMedia(ctx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
+	st.WriteMedia(ctx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
+	tick := time.NewTicker(40 * time.Millisecond)
+	defer tick.Stop()
+	for i := uint32(0); ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		flag := byte(0x27)
+		if i%25 == 0 {
+			flag = 0x17
+		}
+		p := make([]byte, 2000)
+		p[0], p[1] = flag, 1
+		st.WriteMedia(ctx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
+	}
+}
+
 // groupPlayer joins the group through d as a client member and plays name.
 func groupPlayer(ctx context.Context, t *testing.T, d *Daemon, name string) *groupstream.Playback {
 	t.Helper()
-	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/live"
+	return groupPlayerIn(ctx, t, d, "live", testGroupSpec, name)
+}
+
+// groupPlayerIn joins spec through d's application app as a client member
+// and plays name.
+func groupPlayerIn(ctx context.Context, t *testing.T, d *Daemon, app, spec, name string) *groupstream.Playback {
+	t.Helper()
+	url := "rtmfp://" + d.Endpoints()[0].LocalAddr().String() + "/" + app
 	pc, err := client.Dial(ctx, url, client.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	m, err := groupstream.JoinClient(ctx, pc, testGroupSpec)
+	m, err := groupstream.JoinClient(ctx, pc, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,5 +149,6 @@ func (d *Daemon) samples() []metrics.Sample {
 	counter("hook_reports_total", "HTTP callback reports (the done hooks) by outcome.", hs2.Sent, "outcome", "sent")
 	counter("hook_reports_total", "HTTP callback reports (the done hooks) by outcome.", hs2.Dropped, "outcome", "dropped")
 	counter("config_reloads_total", "Configuration reloads applied.", d.reloads.Load())
+	d.clusterSamples(gauge, counter)
 	return out
 }

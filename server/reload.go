@@ -53,6 +53,8 @@ func (d *Daemon) Reload(cfg Config) error {
 	}
 	d.relay.SetRules(cfg.Relay.Rules)
 	d.ctl.pol.Store(pol)
+	d.mcs.cfg.Store(&cfg.MulticastService)
+	d.cfg.MulticastService = cfg.MulticastService
 	old := d.cfg
 	d.cfg.Apps, d.cfg.DefaultApp, d.cfg.AppKey, d.cfg.Tokens, d.cfg.Hooks = cfg.Apps, cfg.DefaultApp, cfg.AppKey, cfg.Tokens, cfg.Hooks
 	d.cfg.Relay.Rules = cfg.Relay.Rules
@@ -66,6 +68,7 @@ func (d *Daemon) Reload(cfg Config) error {
 		{"status", old.Status, cfg.Status}, {"identityFile", old.IdentityFile, cfg.IdentityFile},
 		{"session", old.Session, cfg.Session}, {"introducer", old.Introducer, cfg.Introducer},
 		{"noMediaRelay", old.NoMediaRelay, cfg.NoMediaRelay}, {"limits", old.Limits, cfg.Limits},
+		{"cluster", old.Cluster, cfg.Cluster},
 		{"admin", old.Admin, cfg.Admin}, {"logLevel", old.LogLevel, cfg.LogLevel}, {"logFormat", old.LogFormat, cfg.LogFormat},
 		{"http", old.HTTP, cfg.HTTP},
 		{"relay (other than rules)", relaySettings(old.Relay), relaySettings(cfg.Relay)},

@@ -33,6 +33,8 @@ type Status struct {
 	Groups     []GroupStatus         `json:"groups"`
 	Memory     MemoryStatus          `json:"memory"`
 	Recordings []RecordingStatus     `json:"recordings"`
+	// Cluster is this node's view of its cluster (absent without one).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // EndpointStatus is one RTMFP endpoint's counters.
@@ -93,6 +95,7 @@ func (d *Daemon) Snapshot() Status {
 		st.RTMP.Stats = d.rtmp.Stats()
 	}
 	st.Streams = d.streamStatus()
+	st.Cluster = d.clusterStatus()
 	return st
 }
 
@@ -111,13 +114,14 @@ func (d *Daemon) startStatus(addr string) (*statusServer, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
+	d.multicastRoutes(mux)
 	mux.Handle("GET /metrics", metrics.Handler(d.samples))
 	var other http.Handler
 	if d.cfg.Admin.Enabled {
 		other = d.adminRoutes(mux, d.cfg.Admin)
 	}
 	d.mediaRoutes(mux, other)
-	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	s := &statusServer{addr: ln.Addr().String(), srv: &http.Server{Handler: d.multicastManifests(mux), ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil
 }

@@ -8,6 +8,10 @@
 //	rtmfp play [-o out.flv] [-t duration] rtmfp://host[:port]/app[/instance]/stream
 //	rtmfp group-play -spec G:… [-o out.flv] rtmfp://host/app/stream
 //	rtmfp group-publish -spec G:… file.flv rtmfp://host/app/stream
+//	rtmfp check [-nat] [-json] rtmfp://host[:port]/app
+//
+// check runs the conformance checks of package rtmfpcheck against a server
+// (or, with -nat, the connectivity checks) and prints a report.
 //
 // group-play and group-publish join the NetGroup of the groupspec through
 // the server and play or publish a P2P multicast stream (flags -window,
@@ -46,6 +50,7 @@ const usageText = `usage:
   rtmfp play [flags] rtmfp://host[:port]/app[/instance]/stream
   rtmfp group-publish -spec G:… [flags] file.flv rtmfp://host/app/stream
   rtmfp group-play -spec G:… [flags] rtmfp://host/app/stream
+  rtmfp check [-nat] [-json] [flags] rtmfp://host[:port]/app
 
 examples:
   rtmfp publish -loop video.flv rtmfp://127.0.0.1/live/cam
@@ -53,12 +58,14 @@ examples:
   rtmfp play -o - rtmfp://127.0.0.1/live/cam | ffplay -
   rtmfp group-publish -spec G:027f0201010103010c050e74657374011b00 video.flv rtmfp://127.0.0.1/live/cam
   rtmfp group-play -spec G:027f0201010103010c050e74657374011b00 -o out.flv rtmfp://127.0.0.1/live/cam
+  rtmfp check rtmfp://127.0.0.1/live
 
 Flags may come before or after the file and the URL; "rtmfp COMMAND -h"
 lists a command's flags.
 
 exit status: 0 success; 1 runtime failure (no answer from the server,
-nothing received, a file that cannot be read, ...); 2 usage error.
+nothing received, a file that cannot be read, a check that failed, ...);
+2 usage error.
 `
 
 // run runs the command of args and returns the exit status.
@@ -77,6 +84,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, con *console) int
 		err = groupPlayCmd(ctx, con, stdout, args[1:])
 	case "group-publish":
 		err = groupPublishCmd(ctx, con, stdout, args[1:])
+	case "check":
+		return checkCmd(ctx, con, stdout, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -194,6 +194,37 @@ function renderGroups(f) {
   fill("membership", g.membership.map((x) => el("tr", {}, td(x.name, "mono"), td(fmtNum(x.count), "num"))), 2, "no group has members");
 }
 
+// renderCluster draws the node's view of its cluster (absent on a single
+// node): the other nodes with their load and trunk, and the pulls.
+function renderCluster(f) {
+  const c = f.cluster;
+  const box = document.getElementById("cluster-section");
+  box.hidden = !c;
+  if (!c) return;
+  const r = c.registry;
+  document.getElementById("cluster-count").textContent = `(node ${c.node}, ${c.nodes.length} other${c.nodes.length === 1 ? "" : "s"})`;
+  document.getElementById("cluster-self").textContent =
+    `NATS ${r.connected ? "connected" : "down"} · registry: ${fmtNum(r.localPeers)} own peers, ${fmtNum(r.remotePeers)} of others · ` +
+    `${fmtNum(r.localMembers + r.remoteMembers)} group members · ${fmtNum(r.localStreams + r.remoteStreams)} streams · ` +
+    `${fmtNum(c.redirects)} sessions redirected`;
+  const conns = new Map(((c.trunk && c.trunk.conns) || []).map((x) => [x.node, x]));
+  const now = new Date(f.time);
+  const row = (n, self) => {
+    const tc = conns.get(n.name);
+    const st = n.draining ? "draining" : self ? "this node" : "up";
+    return el("tr", { "data-node": n.name },
+      td(n.name, "mono"), el("td", {}, el("span", { class: "badge " + (n.draining ? "draining" : "publishing") }, st)),
+      td(fmtNum(n.load.sessions), "num"), td(Number(n.load.cpu || 0).toFixed(0) + " %", "num"), td(fmtRate(n.load.bitsOut || 0), "num"),
+      td((n.rtmfp || []).join(" "), "mono wrap"), td(n.trunk || "—", "mono"),
+      td(tc ? fmtNum(tc.streams) : "—", "num"), td(tc ? fmtDuration((now - new Date(tc.since)) / 1000) : "—", "num"));
+  };
+  fill("cluster-nodes", [row(c.self, true), ...c.nodes.map((n) => row(n, false))], 9, "");
+  fill("cluster-pulls", (c.pulls || []).map((p) => el("tr", {},
+    td(p.stream, "mono wrap"), td(p.origin, "mono"), td(p.state),
+    td(fmtDuration((now - new Date(p.since)) / 1000), "num"), td(fmtNum(p.messages), "num"), td(fmtBytes(p.bytes), "num"))),
+  6, "no stream pulled");
+}
+
 function renderRelay(f) {
   document.getElementById("relay-count").textContent = `(${f.relay.length})`;
   fill("relay", f.relay.map((r) => el("tr", {},
@@ -244,6 +275,7 @@ function render(f) {
   renderCards(f);
   renderStreams(f);
   renderGroups(f);
+  renderCluster(f);
   renderRelay(f);
   renderSessions(f);
   renderRefusals(f);

@@ -188,9 +188,14 @@ func serverCertificate(rand io.Reader) ([]byte, error) {
 	return c, nil
 }
 
-// staticCertificate returns the Flash-peer certificate for a group-2 public
-// key, 81 02 1D 02 <key> for a 128-byte key.
-func staticCertificate(k *dhKey) []byte {
-	v := vlu.Append(make([]byte, 0, 1+len(k.pub)), uint64(k.g.id))
-	return vlu.AppendOption(nil, certStaticKey, append(v, k.pub...))
+// staticCertificate returns the certificate of static keys: one option 0x1D
+// (VLU group ‖ public key) per key, which for Flash's single group-2 key is
+// 81 02 1D 02 <key> for a 128-byte key.
+func staticCertificate(keys []*dhKey) []byte {
+	var c []byte
+	for _, k := range keys {
+		v := vlu.Append(make([]byte, 0, 1+len(k.pub)), uint64(k.g.id))
+		c = vlu.AppendOption(c, certStaticKey, append(v, k.pub...))
+	}
+	return c
 }

@@ -116,7 +116,8 @@ func (c *component) ephemeralKey(g uint64) ([]byte, bool) {
 // session sequence numbers; Config documents the rule.
 type policy struct {
 	requestHMAC, requestSequence bool
-	hmacLen                      int // 4 to 32
+	sendHMAC, sendSequence       bool // send always (flag 0x04)
+	hmacLen                      int  // 4 to 32
 }
 
 const defaultHMACLength = 10
@@ -131,12 +132,12 @@ type negotiated struct {
 var errNegotiation = errors.New("flash: the far end cannot provide the requested packet protection")
 
 // negotiateOne applies the rule of Config to one option.
-func negotiateOne(farFlags byte, weRequest bool) (send, recv bool, err error) {
+func negotiateOne(farFlags byte, weRequest, weSendAlways bool) (send, recv bool, err error) {
 	offers := farFlags&(flagSendAlways|flagSendOnRequest) != 0
 	if weRequest && !offers {
 		return false, false, errNegotiation
 	}
-	send = farFlags&flagRequest != 0
+	send = farFlags&flagRequest != 0 || weSendAlways
 	recv = farFlags&flagSendAlways != 0 || weRequest
 	return send, recv, nil
 }
@@ -145,7 +146,7 @@ func negotiateOne(farFlags byte, weRequest bool) (send, recv bool, err error) {
 func (p policy) negotiate(far *component) (negotiated, error) {
 	var n negotiated
 	var err error
-	if n.hmacSend, n.hmacRecv, err = negotiateOne(far.hmacFlags, p.requestHMAC); err != nil {
+	if n.hmacSend, n.hmacRecv, err = negotiateOne(far.hmacFlags, p.requestHMAC, p.sendHMAC); err != nil {
 		return n, err
 	}
 	if n.hmacRecv {
@@ -154,7 +155,7 @@ func (p policy) negotiate(far *component) (negotiated, error) {
 		}
 		n.hmacRecvLen = int(far.hmacLen)
 	}
-	if n.seqSend, n.seqRecv, err = negotiateOne(far.seqFlags, p.requestSequence); err != nil {
+	if n.seqSend, n.seqRecv, err = negotiateOne(far.seqFlags, p.requestSequence, p.sendSequence); err != nil {
 		return n, err
 	}
 	return n, nil
@@ -168,6 +169,12 @@ func (p policy) appendInitiatorOptions(b []byte) []byte {
 	}
 	if p.requestSequence {
 		sf |= flagRequest
+	}
+	if p.sendHMAC {
+		hf |= flagSendAlways
+	}
+	if p.sendSequence {
+		sf |= flagSendAlways
 	}
 	b = vlu.AppendOption(b, compHMAC, vlu.Append([]byte{hf}, uint64(p.hmacLen)))
 	return vlu.AppendOption(b, compSequence, []byte{sf})

@@ -403,3 +403,58 @@ func TestResponderCertificateChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestRtmfpCppLayout configures the profile as rtmfp-cpp's clients are:
+// static keys of groups 16, 14 and 2 (the 908-byte certificate of the
+// recordings), HMAC and sequence numbers sent always and requested. Against
+// our server (groups 2, 5, 14) group 14 is selected and both directions
+// carry HMACs and sequence numbers; as a P2P responder its static keys
+// serve every group it has.
+func TestRtmfpCppLayout(t *testing.T) {
+	cfg := Config{StaticGroups: []int{group16, group14, group2}, RequestHMAC: true, RequestSequence: true,
+		SendHMACAlways: true, SendSequenceAlways: true, HMACLength: 16}
+	cli, srv := newProfile(t, cfg), newProfile(t, Config{})
+	cert := cli.StaticCertificate()
+	if len(cert) != 908 {
+		t.Fatalf("certificate is %d bytes, rtmfp-cpp's are 908", len(cert))
+	}
+	c, err := parseCertificate(cert)
+	if err != nil || len(c.static) != 3 || c.static[0].group != 16 || c.static[1].group != 14 || c.static[2].group != 2 {
+		t.Fatalf("certificate keys %+v, %v", c, err)
+	}
+	if cli.StaticPrivateKey() == nil {
+		t.Fatal("no group-2 key to save")
+	}
+	h := handshake(t, cli, srv, URLEPD("rtmfp://127.0.0.1/live"))
+	if !bytes.HasPrefix(h.skic, []byte{2, 0x1d, 14, 0x41, 0x0e}) || !bytes.HasSuffix(h.skic, []byte{3, 0x1a, 7, 16, 2, 0x1e, 7}) {
+		t.Errorf("SKIC %x", h.skic)
+	}
+	if !bytes.HasPrefix(h.skrc, []byte{3, 0x1a, 7, 10, 2, 0x1e, 7}) {
+		t.Errorf("SKRC %x…", h.skrc[:7])
+	}
+	checkSessions(t, cli, srv, h)
+	// A Flash initiator opening a P2P session to it: group 2.
+	flashPeer := newProfile(t, Config{})
+	checkSessions(t, flashPeer, cli, handshake(t, flashPeer, cli, PeerEPD(cli.PeerID())))
+
+	// One group only: the certificate holds that key and the initiator
+	// selects it, or fails against a server without it.
+	g14 := newProfile(t, Config{StaticGroups: []int{group14}})
+	if g14.StaticPrivateKey() != nil {
+		t.Error("a group-2 key without group 2")
+	}
+	h = handshake(t, g14, srv, URLEPD("live"))
+	if !bytes.HasPrefix(h.skic, []byte{2, 0x1d, 14}) {
+		t.Errorf("SKIC %x…", h.skic[:3])
+	}
+	g16 := newProfile(t, Config{StaticGroups: []int{group16}})
+	in, _ := g16.NewInitiator(URLEPD("live"))
+	if _, _, err := in.Keying(srv.ServerCertificate()); !errors.Is(err, errDHGroup) {
+		t.Errorf("group 16 against a server without it: %v", err)
+	}
+	for _, bad := range [][]int{{3}, {2, 2}, {2, 5, 14, 16, 2, 5, 14, 16, 2}} {
+		if _, err := New(Config{StaticGroups: bad}); err == nil {
+			t.Errorf("StaticGroups %v accepted", bad)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type initiator struct {
 	epd  profile.EPD
 	rc   *certificate // responder certificate (owns its bytes)
 	g    *dhGroup
+	key  *dhKey // our static key of group g
 	k    []byte // shared secret, known at Keying for a static responder
 	skic []byte
 }
@@ -37,13 +38,13 @@ func (p *Profile) NewInitiator(epd []byte) (profile.Initiator, error) {
 // Keying checks the responder certificate against the discriminator (a
 // fingerprint must match it; a required hostname must be in it; ancillary
 // data needs a certificate that accepts it), picks the strongest group both
-// ends support (our static key is group 2, so in practice group 2) and
-// returns our static certificate and the 76-byte Flash initiator
-// component:
+// ends support (with Flash's certificate, group 2) and returns our static
+// certificate and the initiator component, for Flash the 76 bytes
 //
 //	02 1D 02 | 41 0E <64 random> | 03 1A 02 0A | 02 1E 02
 //
-// (with flag 0x01 added when Config requests HMAC or sequence numbers).
+// (with flag 0x01 added when Config requests HMAC or sequence numbers,
+// 0x04 when it sends them always, and the group selected).
 // Against a static (peer) certificate the secret is computed here, from the
 // two static keys.
 func (in *initiator) Keying(responderCert []byte) (initiatorCert, skic []byte, err error) {
@@ -56,8 +57,9 @@ func (in *initiator) Keying(responderCert []byte) (initiatorCert, skic []byte, e
 	}
 	p := in.p
 	var g *dhGroup
+	var key *dhKey
 	for _, id := range groupStrength {
-		if id == p.static.g.id && rc.supports(uint64(id)) {
+		if key = p.keyFor(groups[id]); key != nil && rc.supports(uint64(id)) {
 			g = groups[id]
 			break
 		}
@@ -68,7 +70,7 @@ func (in *initiator) Keying(responderCert []byte) (initiatorCert, skic []byte, e
 	var k []byte
 	if rc.isStatic() {
 		far, _ := rc.staticKey(uint64(g.id))
-		if k, err = p.static.sharedSecret(far); err != nil {
+		if k, err = key.sharedSecret(far); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -80,7 +82,7 @@ func (in *initiator) Keying(responderCert []byte) (initiatorCert, skic []byte, e
 	c = vlu.AppendOption(c, compGroupSelect, vlu.Append(nil, uint64(g.id)))
 	c = vlu.AppendOption(c, compExtraRandomness, extra[:])
 	c = p.pol.appendInitiatorOptions(c)
-	in.rc, in.g, in.k, in.skic = rc, g, k, c
+	in.rc, in.g, in.key, in.k, in.skic = rc, g, key, k, c
 	return p.StaticCertificate(), c[:len(c):len(c)], nil
 }
 
@@ -106,7 +108,7 @@ func (in *initiator) Finish(skrc []byte) (*profile.SessionCrypto, error) {
 		if !ok {
 			return nil, errComponent
 		}
-		if k, err = in.p.static.sharedSecret(far); err != nil {
+		if k, err = in.key.sharedSecret(far); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package flash
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 
@@ -18,7 +19,8 @@ import (
 // rule below is the one rtmfp-cpp, by the RFC's author, implements). For
 // each option and given the far end's flags:
 //
-//   - we send it when the far end sets Request (0x01);
+//   - we send it when the far end sets Request (0x01), or always when
+//     configured to (SendHMACAlways, SendSequenceAlways);
 //   - we expect it when the far end sets Will Send Always (0x04), or when
 //     we request it and the far end offers Will Send Always or Will Send On
 //     Request (0x02); a request the far end cannot satisfy fails the
@@ -27,8 +29,9 @@ import (
 //     bytes) and send ours at HMACLength.
 //
 // Our own flags: as initiator we offer Will Send On Request, plus Request
-// when configured, with HMACLength; by default that is Flash's exact
-// 03 1A 02 0A and 02 1E 02. As responder, an option used in neither
+// and Will Send Always when configured, with HMACLength; by default that is
+// Flash's exact 03 1A 02 0A and 02 1E 02 (rtmfp-cpp's clients send
+// 03 1A 07 10 and 02 1E 07). As responder, an option used in neither
 // direction is answered with no flags (03 1A 00 00, 02 1E 00: the prefix
 // librtmfp checks for), otherwise with Will Send On Request, plus Will Send
 // Always when we send and Request when we expect to receive.
@@ -58,6 +61,18 @@ type Config struct {
 	// HMACLength is the length of the HMACs this end sends: 4 to 32, 0
 	// meaning 10 (the length Flash announces).
 	HMACLength int
+	// SendHMACAlways and SendSequenceAlways make this end authenticate
+	// (number) every packet it sends whatever the far end asks, and say
+	// so with flag 0x04 of option 0x1A (0x1E), as rtmfp-cpp does.
+	SendHMACAlways, SendSequenceAlways bool
+	// StaticGroups are the Diffie-Hellman groups of the static keys in
+	// this endpoint's certificate, in order. nil means Flash's single
+	// group-2 key (81 02 1D 02 <key>); rtmfp-cpp's clients send keys of
+	// groups 16, 14 and 2. As initiator the strongest group both ends
+	// support is selected. The group-2 key, when present, is the one
+	// StaticPrivateKey gives; the others are generated. The certificate,
+	// hence the peer ID, covers every key.
+	StaticGroups []int
 	// Rand is the source of randomness; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -69,7 +84,8 @@ type Profile struct {
 	rand         io.Reader
 	exponentBits int
 	pol          policy
-	static       *dhKey
+	static       *dhKey   // the group-2 key of keys, or nil
+	keys         []*dhKey // the keys of the static certificate, in order
 	staticCert   []byte
 	peerID       profile.PeerID
 	serverCert   []byte
@@ -90,24 +106,45 @@ func New(cfg Config) (*Profile, error) {
 	if cfg.ExponentBits != 0 && cfg.ExponentBits < 160 {
 		return nil, errors.New("flash: DH exponents under 160 bits are too weak")
 	}
-	p.pol = policy{requestHMAC: cfg.RequestHMAC, requestSequence: cfg.RequestSequence, hmacLen: cfg.HMACLength}
+	p.pol = policy{requestHMAC: cfg.RequestHMAC, requestSequence: cfg.RequestSequence,
+		sendHMAC: cfg.SendHMACAlways, sendSequence: cfg.SendSequenceAlways, hmacLen: cfg.HMACLength}
 	if p.pol.hmacLen == 0 {
 		p.pol.hmacLen = defaultHMACLength
 	}
 	if p.pol.hmacLen < MinHMACLength || p.pol.hmacLen > MaxHMACLength {
 		return nil, errors.New("flash: HMAC length must be 4 to 32 bytes")
 	}
-	g := groups[group2]
+	gids := cfg.StaticGroups
+	if len(gids) == 0 {
+		gids = []int{group2}
+	}
+	if len(gids) > maxCertKeys {
+		return nil, errors.New("flash: too many static groups")
+	}
+	for _, id := range gids {
+		g, err := lookupGroup(uint64(id))
+		if err != nil {
+			return nil, fmt.Errorf("flash: static group %d: %w", id, err)
+		}
+		if p.keyFor(g) != nil {
+			return nil, fmt.Errorf("flash: static group %d given twice", id)
+		}
+		var k *dhKey
+		if g.id == group2 && cfg.StaticPrivateKey != nil {
+			k, err = g.keyFromPrivate(new(big.Int).SetBytes(cfg.StaticPrivateKey))
+		} else {
+			k, err = g.generateKey(p.rand, cfg.ExponentBits)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if g.id == group2 {
+			p.static = k
+		}
+		p.keys = append(p.keys, k)
+	}
+	p.staticCert = staticCertificate(p.keys)
 	var err error
-	if cfg.StaticPrivateKey != nil {
-		p.static, err = g.keyFromPrivate(new(big.Int).SetBytes(cfg.StaticPrivateKey))
-	} else {
-		p.static, err = g.generateKey(p.rand, cfg.ExponentBits)
-	}
-	if err != nil {
-		return nil, err
-	}
-	p.staticCert = staticCertificate(p.static)
 	if p.peerID, err = fingerprint(p.staticCert); err != nil {
 		return nil, err
 	}
@@ -127,8 +164,9 @@ func (p *Profile) StartupCodec() profile.PacketCodec { return p.startup }
 // PeerID returns the fingerprint of this endpoint's static certificate.
 func (p *Profile) PeerID() profile.PeerID { return p.peerID }
 
-// StaticCertificate returns this endpoint's static certificate,
-// 81 02 1D 02 <128-byte group-2 public key>. It must not be modified.
+// StaticCertificate returns this endpoint's static certificate: by default
+// 81 02 1D 02 <128-byte group-2 public key>, otherwise one option 0x1D per
+// Config.StaticGroups. It must not be modified.
 func (p *Profile) StaticCertificate() []byte {
 	return p.staticCert[:len(p.staticCert):len(p.staticCert)]
 }
@@ -139,9 +177,24 @@ func (p *Profile) ServerCertificate() []byte {
 	return p.serverCert[:len(p.serverCert):len(p.serverCert)]
 }
 
-// StaticPrivateKey returns the private exponent of the static key, for
-// Config.StaticPrivateKey.
-func (p *Profile) StaticPrivateKey() []byte { return p.static.x.Bytes() }
+// StaticPrivateKey returns the private exponent of the static group-2 key,
+// for Config.StaticPrivateKey (nil when Config.StaticGroups has no group 2).
+func (p *Profile) StaticPrivateKey() []byte {
+	if p.static == nil {
+		return nil
+	}
+	return p.static.x.Bytes()
+}
+
+// keyFor returns the static key of group g, or nil.
+func (p *Profile) keyFor(g *dhGroup) *dhKey {
+	for _, k := range p.keys {
+		if k.g == g {
+			return k
+		}
+	}
+	return nil
+}
 
 // ParseEPD interprets an endpoint discriminator (see the function
 // ParseEPD).

@@ -32,7 +32,7 @@ var errNotOurCertificate = errors.New("flash: responder certificate is not this 
 // we answered with the static certificate (an IHello naming our peer ID),
 // the secret comes from the two static keys and the component is the
 // 73-byte 03 1A 00 00 02 1E 00 41 0E <64 random bytes> that Flash peers
-// send; only group 2 is possible then.
+// send; only the groups of our static keys are possible then.
 func (p *Profile) Respond(responderCert, initiatorCert, skic []byte) ([]byte, *profile.SessionCrypto, error) {
 	var static bool
 	switch {
@@ -85,7 +85,8 @@ func (p *Profile) Respond(responderCert, initiatorCert, skic []byte) ([]byte, *p
 	skrc := p.pol.appendResponderOptions(make([]byte, 0, 16+g.size), n)
 	var k []byte
 	if static {
-		if g != p.static.g {
+		key := p.keyFor(g)
+		if key == nil {
 			return nil, nil, errDHGroup
 		}
 		var extra [64]byte
@@ -93,7 +94,7 @@ func (p *Profile) Respond(responderCert, initiatorCert, skic []byte) ([]byte, *p
 			return nil, nil, err
 		}
 		skrc = vlu.AppendOption(skrc, compExtraRandomness, extra[:])
-		k, err = p.static.sharedSecret(farPub)
+		k, err = key.sharedSecret(farPub)
 	} else {
 		var eph *dhKey
 		if eph, err = g.generateKey(p.rand, p.exponentBits); err != nil {
