@@ -215,12 +215,11 @@ func (in *Introducer) AddConn(s *rtmfp.Session, c *netstream.Conn) {
 		in.cluster.PeerUp(p.id, []netip.AddrPort{p.addr})
 	}
 	in.mu.Unlock()
-	go func() {
-		<-s.Done()
+	s.OnDone(func() {
 		in.mu.Lock()
 		in.removeLocked(p)
 		in.mu.Unlock()
-	}()
+	})
 }
 
 // removeLocked forgets a peer and its memberships.

@@ -43,7 +43,6 @@ type ConnectedNotifier interface {
 type Conn struct {
 	srv *Server
 	t   Transport
-	log *slog.Logger
 
 	mu        sync.Mutex
 	connected bool
@@ -66,10 +65,15 @@ type Conn struct {
 	ID string
 }
 
+// logger returns the logger of the connection's events, made when a line
+// is logged so that an idle connection holds none of its own.
+func (c *Conn) logger() *slog.Logger {
+	return c.srv.log.With("session", c.ID, "proto", c.t.Protocol(), "remote", c.t.RemoteAddr())
+}
+
 // NewConn registers a connection arriving on transport t.
 func (srv *Server) NewConn(t Transport, id string) *Conn {
 	c := &Conn{srv: srv, t: t, streams: make(map[uint32]*netStream), nextID: 1, ID: id}
-	c.log = srv.log.With("session", id, "proto", t.Protocol(), "remote", t.RemoteAddr())
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -190,7 +194,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		}
 		if len(cmd.Name) > MaxCommandBytes {
 			why := tooLong("command name", len(cmd.Name), MaxCommandBytes)
-			c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
+			c.logger().Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", Clip(cmd.Name))
 			c.callFailed(streamID, cmd.TxnID, why)
 			return nil
 		}
@@ -212,7 +216,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 					return nil
 				}
 				if len(h) > MaxCommandBytes {
-					c.log.Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
+					c.logger().Debug("data message dropped", "handler", Clip(h), "reason", "handler name too long")
 					return nil
 				}
 			}
@@ -260,7 +264,7 @@ func (c *Conn) stream(id uint32) *netStream {
 // the connection on its own when it is gone).
 func (c *Conn) send(streamID uint32, m media.Message) {
 	if err := c.t.Send(streamID, m); err != nil {
-		c.log.Debug("send failed", "streamID", streamID, "err", err)
+		c.logger().Debug("send failed", "streamID", streamID, "err", err)
 	}
 }
 
@@ -268,7 +272,7 @@ func (c *Conn) send(streamID uint32, m media.Message) {
 func (c *Conn) reply(streamID uint32, name string, txn float64, obj amf.Value, args ...amf.Value) {
 	m, err := EncodeCommand(name, txn, obj, args...)
 	if err != nil {
-		c.log.Warn("encoding reply", "err", err)
+		c.logger().Warn("encoding reply", "err", err)
 		return
 	}
 	c.send(streamID, m)
@@ -283,7 +287,7 @@ func (c *Conn) status(streamID uint32, code, description string, extra ...amf.Pr
 				attrs = append(attrs, "stream", Clip(s))
 			}
 		}
-		c.log.Info("refused", attrs...)
+		c.logger().Info("refused", attrs...)
 	}
 	info := Info(code, description)
 	info.Props = append(info.Props, extra...)
@@ -412,7 +416,7 @@ func (c *Conn) streamName(streamID uint32, cmd Command) (string, bool) {
 	name, _ := cmd.ArgString(0)
 	if len(name) > MaxNameBytes {
 		why := tooLong("stream name", len(name), MaxNameBytes)
-		c.log.Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
+		c.logger().Info("refused", "app", Clip(c.Info().App), "code", CallFailed, "reason", why, "command", cmd.Name, "stream", Clip(name))
 		c.callFailed(streamID, cmd.TxnID, why)
 		return "", false
 	}
@@ -431,7 +435,7 @@ func (c *Conn) connect(cmd Command) error {
 	obj, _ := amf.AsObject(cmd.Object)
 	if why := checkConnect(obj, cmd.Args); why != "" {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "reason", why)
+		c.logger().Info("connect refused", "reason", why)
 		c.reply(0, "_error", cmd.TxnID, nil, Info(ConnectRejected, why))
 		c.reply(0, "close", 0, nil)
 		c.t.Close(errors.New(why))
@@ -455,7 +459,7 @@ func (c *Conn) connect(cmd Command) error {
 	info.Object = obj
 	reject := func(code, why, redirect string) error {
 		c.srv.stats.rejects.Add(1)
-		c.log.Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
+		c.logger().Info("connect refused", "app", Clip(info.App), "instance", Clip(info.Instance), "code", code, "reason", why)
 		res := Info(code, why)
 		if redirect != "" {
 			// FMS's application.redirectConnection: the client reads
@@ -502,7 +506,7 @@ func (c *Conn) connect(cmd Command) error {
 	if n, ok := c.t.(ConnectedNotifier); ok {
 		n.Connected()
 	}
-	c.log.Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
+	c.logger().Info("connected", "app", Clip(info.App), "instance", Clip(info.Instance), "flashVer", Clip(info.FlashVer))
 	if h := c.srv.cfg.Hooks.OnConnected; h != nil {
 		h(c)
 	}

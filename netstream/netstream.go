@@ -136,7 +136,7 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 	ns.publishing, ns.pubName = s, name
 	ns.mu.Unlock()
 	c.srv.stats.publishes.Add(1)
-	c.log.Info("publish", "app", Clip(info.App), "stream", Clip(name))
+	c.logger().Info("publish", "app", Clip(info.App), "stream", Clip(name))
 	c.send(streamID, UserControl(EventStreamBegin, streamID))
 	c.status(streamID, PublishStart, Clip(name)+" is now published.", amf.Property{Key: "details", Value: name})
 	switch r := c.srv.cfg.Recorder; {
@@ -224,7 +224,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 			c.playRecorded(ns, pb, name, start, length, reset)
 			return
 		case !errors.Is(err, ErrNotFound):
-			c.log.Info("play failed", "stream", Clip(name), "err", err)
+			c.logger().Info("play failed", "stream", Clip(name), "err", err)
 			c.status(streamID, PlayFailed, "failed to play "+Clip(name)+": "+err.Error(), amf.Property{Key: "details", Value: name})
 			return
 		}
@@ -235,7 +235,7 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		return
 	}
 	s = c.srv.Registry.Get(info.App, info.Instance, name)
-	sink := &playerSink{ns: ns, sink: c.t.MediaSink(streamID)}
+	sink := newPlayerSink(ns, c.t.MediaSink(streamID))
 	ns.mu.Lock()
 	ns.playing, ns.playName = s, name
 	ns.mu.Unlock()
@@ -243,23 +243,19 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 	opts := SubscribeOptions{Limit: c.srv.cfg.PlayerQueue, SlowTimeout: c.srv.cfg.SlowConsumer,
 		OnSlow: func(err error) {
 			c.srv.stats.slowPlayers.Add(1)
-			c.log.Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
+			c.logger().Warn("closing a slow player", "stream", Clip(name), "reason", err.Error())
 			c.t.Close(err)
 		}}
 	if a, ok := c.t.(Accounted); ok {
 		opts.Account = a.Account()
 	}
-	var subSink Sink = sink
-	if d, ok := sink.sink.(DirectSink); ok {
-		subSink = directPlayerSink{sink, d}
-	}
-	sub := c.subscribe(s, subSink, opts)
+	sub := c.subscribe(s, sink, opts)
 	unlisten := s.Listen(ns)
 	ns.mu.Lock()
 	ns.sub, ns.unlisten = sub, unlisten
 	ns.mu.Unlock()
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
+	c.logger().Info("play", "app", Clip(info.App), "stream", Clip(name), "live", live)
 }
 
 // playStarting sends what precedes a played stream's media: Stream Begin,
@@ -358,7 +354,7 @@ func (ns *netStream) stopPublishing(notify bool) {
 	if h := ns.c.srv.cfg.Hooks.OnUnpublish; h != nil {
 		h(ns.c, s)
 	}
-	ns.c.log.Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
+	ns.c.logger().Info("unpublish", "app", Clip(s.App), "stream", Clip(name))
 	if notify {
 		ns.c.status(ns.id, UnpublishSuccess, Clip(name)+" is now unpublished.", amf.Property{Key: "details", Value: name})
 	}
@@ -385,7 +381,7 @@ func (ns *netStream) stopPlaying(notify bool) {
 	}
 	sub.Close()
 	unlisten()
-	ns.c.log.Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
+	ns.c.logger().Info("play stopped", "app", Clip(ns.c.Info().App), "stream", Clip(name))
 	if h := ns.c.srv.cfg.Hooks.OnPlayStop; h != nil {
 		h(ns.c, name)
 	}
@@ -400,6 +396,29 @@ type playerSink struct {
 	sink Sink
 }
 
+// directPlayerSink is a playerSink whose transport takes messages without
+// blocking (a DirectSink).
+type directPlayerSink struct {
+	playerSink
+	direct DirectSink
+}
+
+// newPlayerSink returns the sink of a player: a DirectSink when the
+// transport's is one.
+func newPlayerSink(ns *netStream, sink Sink) Sink {
+	if f, ok := sink.(FlushSink); ok {
+		return &flushPlayerSink{playerSink: playerSink{ns: ns, sink: sink}, flusher: f}
+	}
+	if d, ok := sink.(DirectSink); ok {
+		return &directPlayerSink{playerSink: playerSink{ns: ns, sink: sink}, direct: d}
+	}
+	return &playerSink{ns: ns, sink: sink}
+}
+
+func (p *directPlayerSink) TryWriteMedia(m media.Message) (bool, error) {
+	return p.direct.TryWriteMedia(m)
+}
+
 func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
 	if p.sink == nil {
 		return errors.New("netstream: transport has no media sink")
@@ -407,18 +426,18 @@ func (p *playerSink) WriteMedia(ctx context.Context, m media.Message) error {
 	return p.sink.WriteMedia(ctx, m)
 }
 
-// directPlayerSink is the playerSink of a transport sink that takes media
-// without blocking.
-type directPlayerSink struct {
-	*playerSink
-	d DirectSink
+// flushPlayerSink is a playerSink whose transport takes batches without
+// blocking (a FlushSink).
+type flushPlayerSink struct {
+	playerSink
+	flusher FlushSink
 }
 
-func (p directPlayerSink) TryWriteMedia(msgs []media.Message) (bool, error) {
-	return p.d.TryWriteMedia(msgs)
+func (p *flushPlayerSink) TryWriteMediaBatch(msgs []media.Message) (bool, error) {
+	return p.flusher.TryWriteMediaBatch(msgs)
 }
 
-func (p directPlayerSink) Prepare(m *media.Message) int { return p.d.Prepare(m) }
+func (p *flushPlayerSink) Prepare(m *media.Message) int { return p.flusher.Prepare(m) }
 
 // WriteMediaBatch passes a batch to a transport sink that takes batches,
 // and writes the messages one by one to one that does not.

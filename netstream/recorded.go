@@ -127,7 +127,7 @@ func (c *Conn) playRecorded(ns *netStream, pb Playback, name string, start, leng
 	}
 	pb.Start(&playbackOutput{ns: ns, sink: playerSink{ns: ns, sink: c.t.MediaSink(id)}}, start, length)
 	c.srv.stats.plays.Add(1)
-	c.log.Info("play", "stream", Clip(name), "recorded", true, "start", start, "len", length)
+	c.logger().Info("play", "stream", Clip(name), "recorded", true, "start", start, "len", length)
 }
 
 // setBufferLength handles User Control Set Buffer Length (event 3: stream

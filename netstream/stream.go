@@ -39,7 +39,7 @@ type Stream struct {
 	stats     StreamStats
 	gop       gopCache        // the last group of pictures (see gopcache.go)
 	since     time.Time       // when the current publisher started
-	held      []*Subscription // to flush: their DirectSinks hold messages
+	held      []*Subscription // to flush: their FlushSinks hold messages
 	spare     []*Subscription // the other buffer of held
 }
 
@@ -102,7 +102,7 @@ func (s *Stream) Write(p Publisher, m media.Message) { s.write(p, m, false) }
 
 // WriteHeld is Write for a publisher that calls Flush before it waits for
 // more input (an RTMP connection's reader, see Conn.HoldPublished). Players
-// whose transport takes messages without blocking (DirectSink) get m at the
+// whose transport takes batches without blocking (FlushSink) get m at the
 // next Flush, on the caller's goroutine, with the other messages held for
 // them: what the publisher sent together goes to each player in one write,
 // without a hand-off to the subscription's goroutine. The rest is queued as
@@ -152,7 +152,7 @@ func (s *Stream) write(p Publisher, m media.Message, direct bool) {
 	}
 }
 
-// Flush delivers what the players' DirectSinks hold (see WriteHeld).
+// Flush delivers what the players' FlushSinks hold (see WriteHeld).
 func (s *Stream) Flush() {
 	s.mu.Lock()
 	held := s.held

@@ -27,25 +27,38 @@ type BatchSink interface {
 	WriteMediaBatch(ctx context.Context, msgs []media.Message) error
 }
 
-// DirectSink is a BatchSink that can also take messages without ever
-// blocking. The publisher's goroutine then writes them itself when the
-// transport is idle — no hand-off to the subscription's goroutine — and the
-// messages a publisher sent together go out in one write (see
-// Stream.Flush). Only what the transport cannot take at once goes through
-// the subscription's queue and goroutine, whose bounds and drops are those
-// of any sink.
-type DirectSink interface {
+// FlushSink is a BatchSink that can also take a batch of messages without
+// ever blocking. A publisher that flushes (Stream.WriteHeld, an RTMP
+// connection's reader) then writes them itself when the transport is idle —
+// no hand-off to the subscription's goroutine — and the messages it read
+// together go out in one write (see Stream.Flush). Only what the transport
+// cannot take at once goes through the subscription's queue and goroutine,
+// whose bounds and drops are those of any sink.
+type FlushSink interface {
 	BatchSink
-	// TryWriteMedia writes msgs if the transport can take them without
-	// waiting, and returns false, having taken nothing, when it cannot. An
-	// error ends the subscription.
-	TryWriteMedia(msgs []media.Message) (bool, error)
+	// TryWriteMediaBatch writes msgs if the transport can take them
+	// without waiting, and returns false, having taken nothing, when it
+	// cannot. An error ends the subscription.
+	TryWriteMediaBatch(msgs []media.Message) (bool, error)
 	// Prepare is called, on the publisher's goroutine and before m is
 	// queued for anyone else, for each message queued for the sink: the
 	// sink may attach to m a serialized form of it that every sink of the
 	// fan-out writing the same form shares (m.Encoded). It returns the
 	// bytes that form holds, charged to the queue with m.
 	Prepare(m *media.Message) int
+}
+
+// DirectSink is a Sink that can take a message without blocking:
+// TryWriteMedia returns false, having taken nothing, when the message would
+// have to wait (its transport's buffer is full). While a subscription's
+// queue is empty it hands each message to such a sink directly, on the
+// publisher's goroutine, with no hand-off to its own; it queues messages
+// only while the sink is behind, and its goroutine then delivers them with
+// WriteMedia (or a batch) as for any sink. TryWriteMedia is called with the
+// stream locked: it must be quick and must not call back into the stream.
+type DirectSink interface {
+	Sink
+	TryWriteMedia(m media.Message) (bool, error)
 }
 
 // Bounds of one batch given to a BatchSink.
@@ -93,7 +106,9 @@ type SubscribeOptions struct {
 }
 
 // Subscription is one consumer of a stream: a bounded queue and a goroutine
-// draining it into a Sink. The publisher only ever appends to the queue, so
+// draining it into a Sink (a DirectSink takes messages straight from the
+// publisher while the queue is empty). The publisher only ever appends to
+// the queue or hands a message to a sink that takes it at once, so
 // a slow consumer never slows the publisher or other consumers: when the
 // queue is over its limit, whole groups of pictures are dropped from its
 // head (audio and data with them) and after a drop video restarts at the
@@ -102,13 +117,14 @@ type SubscribeOptions struct {
 // nothing queued still needs: whatever the publisher sends, the queue stays
 // within its bound. A consumer that stays behind for SlowTimeout is ended.
 type Subscription struct {
-	stream *Stream
-	sink   Sink
-	direct DirectSink // the sink, if it is one
-	opts   SubscribeOptions
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	stream  *Stream
+	sink    Sink
+	direct  DirectSink // sink, when it takes messages without blocking
+	flusher FlushSink  // sink, when it takes batches without blocking
+	opts    SubscribeOptions
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu          sync.Mutex
 	q           []entry
@@ -117,11 +133,11 @@ type Subscription struct {
 	noAudio     bool
 	noVideo     bool
 	paused      bool
+	writing     bool // the goroutine is delivering messages taken off q
 	ready       chan struct{}
 	stats       SubscriptionStats
 	closeErr    error
 	behindSince time.Time // first drop since the queue last caught up
-	writing     bool      // a batch is being delivered
 	held        bool      // the stream's next Flush delivers the queue
 	scratch     []media.Message
 }
@@ -167,6 +183,7 @@ func newSubscription(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 	sub := &Subscription{stream: s, sink: sink, opts: o, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
 	sub.direct, _ = sink.(DirectSink)
+	sub.flusher, _ = sink.(FlushSink)
 	go sub.run()
 	return sub
 }
@@ -239,10 +256,10 @@ func (sub *Subscription) take(n int) {
 
 // push queues m (publisher side: never blocks); kind says whether the
 // queue must keep it through drops. With direct, a message for an idle
-// DirectSink is held for the stream's Flush instead of waking the
+// FlushSink is held for the stream's Flush instead of waking the
 // subscription's goroutine: push reports true when the subscription must be
 // added to the stream's list of those to flush. The sink may attach a
-// shared form to *m (DirectSink.Prepare).
+// shared form to *m (FlushSink.Prepare).
 func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (flush bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -261,12 +278,22 @@ func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (f
 		}
 		sub.waitKey = false
 	}
+	if sub.direct != nil && len(sub.q) == 0 && !sub.writing {
+		// Nothing waits: straight to the sink, if it takes it now. An
+		// error ends the subscription on its goroutine (WriteMedia
+		// reports it again).
+		if ok, err := sub.direct.TryWriteMedia(*m); ok && err == nil {
+			sub.stats.Delivered++
+			sub.behindSince = time.Time{}
+			return false
+		}
+	}
 	if sticky {
 		sub.supersede(kind)
 	}
 	e := entry{kind: kind, size: len(m.Payload) + entryOverhead}
-	if sub.direct != nil {
-		e.size += sub.direct.Prepare(m)
+	if sub.flusher != nil {
+		e.size += sub.flusher.Prepare(m)
 	}
 	e.m = *m
 	sub.q = append(sub.q, e)
@@ -276,7 +303,7 @@ func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (f
 		}
 		sub.behind()
 	}
-	if direct && sub.direct != nil && !sub.writing && (sub.held || len(sub.q) == 1) {
+	if direct && sub.flusher != nil && !sub.writing && (sub.held || len(sub.q) == 1) {
 		flush = !sub.held
 		sub.held = true
 		return flush
@@ -293,7 +320,7 @@ func (sub *Subscription) signal() {
 	}
 }
 
-// flush writes the queue through the DirectSink, on the publisher's
+// flush writes the queue through the FlushSink, on the publisher's
 // goroutine, as far as the transport takes it without waiting; the
 // subscription's goroutine delivers the rest. The write happens under
 // sub.mu: it never blocks, and the queue cannot change under it.
@@ -313,7 +340,7 @@ func (sub *Subscription) flush() {
 			break // an After marker: the goroutine runs it
 		}
 		var ok bool
-		ok, err = sub.direct.TryWriteMedia(sub.scratch)
+		ok, err = sub.flusher.TryWriteMediaBatch(sub.scratch)
 		clear(sub.scratch)
 		sub.scratch = sub.scratch[:0]
 		if err != nil || !ok {
@@ -499,6 +526,7 @@ func (sub *Subscription) run() {
 			clear(sub.q[:n])
 			sub.q = sub.q[n:]
 			sub.take(-cost)
+			sub.writing = true
 			sub.mu.Unlock()
 			err := bs.WriteMediaBatch(sub.ctx, batch)
 			clear(batch)
@@ -512,9 +540,11 @@ func (sub *Subscription) run() {
 		sub.q[0] = entry{}
 		sub.q = sub.q[1:]
 		sub.take(-e.cost())
+		sub.writing = true
 		sub.mu.Unlock()
 		if e.fn != nil {
 			e.fn()
+			sub.doneWriting()
 			continue
 		}
 		if !sub.delivered(sub.sink.WriteMedia(sub.ctx, e.m), 1) {
@@ -541,6 +571,15 @@ func (sub *Subscription) delivered(err error, n int) bool {
 	}
 	sub.mu.Lock()
 	sub.stats.Delivered += uint64(n)
+	sub.writing = false
 	sub.mu.Unlock()
 	return true
+}
+
+// doneWriting notes that the goroutine delivered what it took off the
+// queue.
+func (sub *Subscription) doneWriting() {
+	sub.mu.Lock()
+	sub.writing = false
+	sub.mu.Unlock()
 }

@@ -8,20 +8,32 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// maxBatch is the most datagrams a session hands to the socket in one
-// system call (sendmmsg on Linux).
-const maxBatch = 32
+// maxBatch is the most datagrams a worker collects before handing them to
+// the socket, and the most one receive system call takes (recvmmsg).
+const maxBatch = 64
 
-// batchWriter sends several datagrams with one system call where the
-// platform allows it (x/net's WriteBatch: sendmmsg on Linux, one call per
-// datagram elsewhere).
-type batchWriter interface {
+// maxGSOSegments and maxGSOBytes bound one UDP GSO send (the kernel's
+// UDP_MAX_SEGMENTS, and the largest UDP payload).
+const (
+	maxGSOSegments = 64
+	maxGSOBytes    = 65000
+)
+
+// slotSize is the buffer of one outgoing datagram: a packet is built in
+// place, and a chunk may be appended past the packet's end before the
+// builder sees that it does not fit.
+const slotSize = 2 * maxDatagram
+
+// batchConn sends and receives several datagrams per system call where the
+// platform allows it (x/net's WriteBatch and ReadBatch: sendmmsg and
+// recvmmsg on Linux, one call per datagram elsewhere).
+type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// newBatchWriter returns a batch writer for conn when it is a UDP socket.
-func newBatchWriter(conn PacketConn) (bw batchWriter, v6 bool) {
+// newBatchConn returns a batch connection for conn when it is a UDP socket.
+func newBatchConn(conn PacketConn) (bc batchConn, v6 bool) {
 	uc, ok := conn.(*net.UDPConn)
 	if !ok {
 		return nil, false
@@ -37,100 +49,162 @@ func newBatchWriter(conn PacketConn) (bw batchWriter, v6 bool) {
 	return ipv4.NewPacketConn(uc), false
 }
 
-// outBatch collects one session's datagrams during a flush.
+// outBatch collects the datagrams a worker builds, for any number of
+// sessions, and sends them together: one sendmmsg per batch, and runs of
+// datagrams to one address merged into one UDP GSO send where the kernel
+// has it (the datagrams of one session's flush are consecutive). Nothing
+// is allocated per datagram.
 type outBatch struct {
-	bufs [maxBatch][]byte
-	msgs [maxBatch]ipv4.Message
-	addr net.UDPAddr
+	e    *Endpoint
+	bufs [maxBatch][]byte // sealed datagrams, in slots of slotSize
+	to   [maxBatch]netip.AddrPort
 	n    int
+
+	// Scratch of flush.
+	msgs  [maxBatch]ipv4.Message
+	addrs [maxBatch]net.UDPAddr
+	ips   [maxBatch][16]byte
+	iovs  [maxBatch][]byte
+	oobs  [maxBatch][gsoControlSpace]byte
 }
 
-// slot returns the buffer for the next datagram.
-func (b *outBatch) slot() []byte {
-	if b.bufs[b.n] == nil {
-		b.bufs[b.n] = make([]byte, 0, maxDatagram)
+func (b *outBatch) init(e *Endpoint) {
+	b.e = e
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, 0, slotSize)
 	}
-	return b.bufs[b.n][:0]
 }
 
-// writeBatch sends the collected datagrams to addr.
-func (e *Endpoint) writeBatch(b *outBatch, to netip.AddrPort) {
-	if b.n == 0 {
+// slot returns the buffer of the next datagram, empty.
+func (b *outBatch) slot() []byte { return b.bufs[b.n][:0] }
+
+// add records the datagram built in slot(): pkt (which aliases it) to to.
+// It sends the batch when it is full.
+func (b *outBatch) add(pkt []byte, to netip.AddrPort) {
+	b.bufs[b.n] = pkt
+	b.to[b.n] = to
+	b.n++
+	if b.n == maxBatch {
+		b.flush()
+	}
+}
+
+// flush sends the collected datagrams.
+func (b *outBatch) flush() {
+	n := b.n
+	if n == 0 {
 		return
 	}
-	defer func() { b.n = 0 }()
-	if e.bw == nil {
-		for i := range b.n {
-			e.write(b.bufs[i], to)
+	b.n = 0
+	e := b.e
+	if e.bc == nil {
+		for i := range n {
+			e.write(b.bufs[i], b.to[i])
 		}
 		return
 	}
-	ip := to.Addr()
-	if e.bw6 && ip.Is4() {
-		ip = netip.AddrFrom16(ip.As16()) // IPv4-mapped on a dual-stack socket
-	}
-	b.addr.IP = ip.AsSlice()
-	b.addr.Port = int(to.Port())
-	b.addr.Zone = ip.Zone()
-	for i := range b.n {
-		m := &b.msgs[i]
-		if m.Buffers == nil {
-			m.Buffers = make([][]byte, 1)
+	gso := e.gso.Load()
+	k := 0 // messages
+	for i := 0; i < n; {
+		j := i + 1
+		if gso {
+			// A run of datagrams to one address, all of the first one's
+			// size but the last, which may be shorter.
+			size, total := len(b.bufs[i]), len(b.bufs[i])
+			for j < n && j-i < maxGSOSegments && b.to[j] == b.to[i] && len(b.bufs[j-1]) == size &&
+				len(b.bufs[j]) <= size && total+len(b.bufs[j]) <= maxGSOBytes {
+				total += len(b.bufs[j])
+				j++
+			}
 		}
-		m.Buffers[0] = b.bufs[i]
-		m.Addr = &b.addr
+		m := &b.msgs[k]
+		for x := i; x < j; x++ {
+			b.iovs[x] = b.bufs[x]
+		}
+		m.Buffers = b.iovs[i:j]
+		m.OOB = nil
+		if j-i > 1 {
+			m.OOB = putGSOControl(b.oobs[k][:], len(b.bufs[i]))
+		}
+		m.Addr = b.addr(k, b.to[i])
+		m.N, m.NN, m.Flags = 0, 0, 0
+		k++
+		i = j
 	}
 	sent := 0
-	for sent < b.n {
-		n, err := e.bw.WriteBatch(b.msgs[sent:b.n], 0)
-		if err != nil || n <= 0 {
-			// Fall back to single writes for the rest.
-			for i := sent; i < b.n; i++ {
-				e.write(b.bufs[i], to)
+	for sent < k {
+		c, err := e.bc.WriteBatch(b.msgs[sent:k], 0)
+		if err == nil && c > 0 {
+			for _, m := range b.msgs[sent : sent+c] {
+				e.stats.packetsOut.Add(uint64(len(m.Buffers)))
 			}
+			e.stats.batchesOut.Add(1)
+		}
+		if err != nil || c <= 0 {
+			if gso && isGSOError(err) {
+				// The path cannot segment (no checksum offload): send
+				// each datagram on its own from now on.
+				e.gso.Store(false)
+				e.log.Info("UDP GSO turned off: the socket refused a segmented send", "err", err)
+			} else {
+				e.stats.writeErrors.Add(1)
+			}
+			// The rest one by one.
+			for _, m := range b.msgs[sent:k] {
+				for _, p := range m.Buffers {
+					e.write(p, addrPortOf(m.Addr))
+				}
+			}
+			b.clear(k)
 			return
 		}
-		sent += n
+		sent += c
 	}
-	e.stats.packetsOut.Add(uint64(b.n))
+	b.clear(k)
 }
 
-// readBatchLoop is readLoop for sockets that can receive several datagrams
-// per system call (recvmmsg on Linux).
-func (e *Endpoint) readBatchLoop() {
-	defer close(e.readerDone)
-	var pkts [maxBatch]*packet
-	var msgs [maxBatch]ipv4.Message
-	for i := range msgs {
-		pkts[i] = getPacket()
-		msgs[i].Buffers = [][]byte{pkts[i].buf[:]}
+// clear drops the references of the first k messages.
+func (b *outBatch) clear(k int) {
+	for i := range k {
+		b.msgs[i].Buffers = nil
 	}
-	defer func() {
-		for _, p := range pkts {
-			putPacket(p)
+}
+
+// addr returns message k's destination, to as the socket takes it, without
+// allocating.
+func (b *outBatch) addr(k int, to netip.AddrPort) *net.UDPAddr {
+	ip := to.Addr()
+	a := &b.addrs[k]
+	if b.e.bc6 {
+		if ip.Is4() {
+			ip = netip.AddrFrom16(ip.As16()) // IPv4-mapped on a dual-stack socket
 		}
-	}()
-	for {
-		n, err := e.bw.ReadBatch(msgs[:], 0)
-		if err != nil {
-			if e.readError(err) {
-				return
-			}
-			continue
-		}
-		for i := range n {
-			m := &msgs[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
-				continue
-			}
-			from := ua.AddrPort()
-			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-			p := pkts[i]
-			if e.receive(p, m.N, from) {
-				pkts[i] = getPacket()
-				m.Buffers[0] = pkts[i].buf[:]
-			}
-		}
+		b.ips[k] = ip.As16()
+		a.IP = b.ips[k][:16]
+	} else {
+		v4 := ip.Unmap().As4()
+		copy(b.ips[k][:4], v4[:])
+		a.IP = b.ips[k][:4]
 	}
+	a.Port = int(to.Port())
+	a.Zone = ip.Zone()
+	return a
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	ua, _ := a.(*net.UDPAddr)
+	if ua == nil {
+		return netip.AddrPort{}
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// write sends one datagram.
+func (e *Endpoint) write(b []byte, to netip.AddrPort) {
+	if _, err := e.conn.WriteToUDPAddrPort(b, to); err != nil {
+		e.stats.writeErrors.Add(1)
+		return
+	}
+	e.stats.packetsOut.Add(1)
 }

@@ -59,6 +59,14 @@ type Config struct {
 	// HandshakeWorkers is the number of goroutines doing responder key
 	// agreement. Default GOMAXPROCS.
 	HandshakeWorkers int
+	// Workers is the number of goroutines running the sessions that have
+	// work (see the package documentation). Default GOMAXPROCS.
+	Workers int
+	// NoGSO turns off UDP generic segmentation offload (Linux 4.18+):
+	// datagrams to one address are then handed to the kernel one by one
+	// instead of as one segmented send. Default: GSO where the kernel
+	// has it.
+	NoGSO bool
 	// HandshakeQueue caps IIKeyings waiting for a worker; more are dropped
 	// (the initiator retransmits). Default 256.
 	HandshakeQueue int
@@ -190,6 +198,7 @@ func (c *Config) populate() error {
 	def(&c.MaxSessions, DefaultMaxSessions)
 	def(&c.AcceptQueue, DefaultAcceptQueue)
 	def(&c.HandshakeWorkers, runtime.GOMAXPROCS(0))
+	def(&c.Workers, runtime.GOMAXPROCS(0))
 	def(&c.HandshakeQueue, DefaultHandshakeQueue)
 	def(&c.StartupBurst, DefaultStartupBurst)
 	if c.StartupRate <= 0 {

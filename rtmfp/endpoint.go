@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/internal/ratelimit"
@@ -18,12 +19,14 @@ import (
 
 // Endpoint is one RTMFP endpoint on one datagram socket: the responder for
 // sessions others open to it and the initiator of sessions it opens
-// (RFC 7016 §3). A receive goroutine demultiplexes datagrams by session ID;
-// each session has its own goroutine.
+// (RFC 7016 §3). A receive goroutine demultiplexes datagrams by session ID,
+// and a few workers run the sessions that have work (see the package
+// documentation).
 type Endpoint struct {
 	conn    PacketConn
-	bw      batchWriter
-	bw6     bool
+	bc      batchConn
+	bc6     bool
+	gso     atomic.Bool // datagrams to one address are sent with UDP GSO
 	cfg     Config
 	prof    profile.Profile
 	log     *slog.Logger
@@ -39,9 +42,17 @@ type Endpoint struct {
 	closing    chan struct{}
 	closeOnce  sync.Once
 	readerDone chan struct{}
-	wg         sync.WaitGroup
+	wg         sync.WaitGroup // sessions and keying workers
 	acceptCh   chan *Session
 	jobs       chan *keyingJob
+
+	runq        *runQueue
+	timers      *timerWheel
+	reader      *worker // the receive goroutine, running what it received
+	stopWorkers chan struct{}
+	stopOnce    sync.Once
+	workersDone sync.WaitGroup
+	dropAll     atomic.Bool // the shutdown ran out of time: sessions end at once
 
 	mu         sync.Mutex
 	sessions   map[uint32]*Session
@@ -102,7 +113,14 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 		inProgress: make(map[string]struct{}),
 	}
 	e.rhelloCost = rhelloCosts(e.startup, e.prof)
-	e.bw, e.bw6 = newBatchWriter(conn)
+	e.bc, e.bc6 = newBatchConn(conn)
+	e.gso.Store(e.bc != nil && !cfg.NoGSO && gsoAvailable(conn))
+	e.runq = newRunQueue(cfg.Workers)
+	e.timers = newTimerWheel(e)
+	e.stopWorkers = make(chan struct{})
+	e.reader = &worker{e: e}
+	e.reader.out.init(e)
+	e.startWorkers(cfg.Workers)
 	for range cfg.HandshakeWorkers {
 		e.wg.Add(1)
 		go e.keyingWorker()
@@ -171,6 +189,7 @@ func (e *Endpoint) Close() error {
 // left unclosed.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.closeOnce.Do(func() { close(e.closing) })
+	e.scheduleAll()
 	done := make(chan struct{})
 	go func() {
 		e.wg.Wait()
@@ -181,7 +200,15 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		// The sessions still open end at their next run, without a word
+		// to the far end.
+		e.dropAll.Store(true)
+		e.scheduleAll()
+		<-done
 	}
+	e.stopOnce.Do(func() { close(e.stopWorkers) })
+	e.workersDone.Wait()
+	e.timers.stop()
 	cerr := e.conn.Close()
 	<-e.readerDone
 	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
@@ -190,9 +217,19 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// isClosing reports whether the endpoint is shutting down.
+func (e *Endpoint) isClosing() bool {
+	select {
+	case <-e.closing:
+		return true
+	default:
+		return false
+	}
+}
+
 // readLoop receives datagrams and hands them to their sessions.
 func (e *Endpoint) readLoop() {
-	if e.bw != nil {
+	if e.bc != nil {
 		e.readBatchLoop()
 		return
 	}
@@ -210,6 +247,7 @@ func (e *Endpoint) readLoop() {
 		if e.receive(p, n, from) {
 			p = getPacket()
 		}
+		e.reader.runReceived()
 	}
 }
 
@@ -254,20 +292,11 @@ func (e *Endpoint) receive(p *packet, n int, from netip.AddrPort) bool {
 		e.stats.dropUnknownSession.Add(1)
 		return false
 	}
-	if !s.deliver(p) {
+	if !s.deliver(p, e.reader) {
 		e.stats.dropInboxFull.Add(1)
 		return false
 	}
 	return true
-}
-
-// write sends a datagram.
-func (e *Endpoint) write(b []byte, to netip.AddrPort) {
-	if _, err := e.conn.WriteToUDPAddrPort(b, to); err != nil {
-		e.stats.writeErrors.Add(1)
-		return
-	}
-	e.stats.packetsOut.Add(1)
 }
 
 // allocID reserves a fresh random non-zero session ID for s (e.mu held).
@@ -298,6 +327,18 @@ func (e *Endpoint) removeSession(s *Session) {
 	if s.crypto != nil && e.byPeer[s.crypto.FarPeerID] == s {
 		delete(e.byPeer, s.crypto.FarPeerID)
 	}
+}
+
+// forgetRIKeying drops what a responder session keeps to answer a repeated
+// IIKeying once its cookie has expired (no such IIKeying is accepted any
+// more): the RIKeying datagram and the session's entry by cookie.
+func (e *Endpoint) forgetRIKeying(s *Session) {
+	e.mu.Lock()
+	if e.byCookie[string(s.rikeyCookie)] == s {
+		delete(e.byCookie, string(s.rikeyCookie))
+	}
+	s.rikeying, s.rikeyCookie = nil, nil
+	e.mu.Unlock()
 }
 
 // Logger returns the endpoint's logger.

@@ -46,9 +46,10 @@ type SendFlow struct {
 
 	mu       sync.Mutex
 	pending  []pendingMsg
-	pendBuf  int // bytes in pending
-	queued   int // bytes in the send queue, as last published by the session
-	charged  int // bytes counted in the session's memory account
+	spare    []pendingMsg // the session's: pending's next backing array
+	pendBuf  int          // bytes in pending
+	queued   int          // bytes in the send queue, as last published by the session
+	charged  int          // bytes counted in the session's memory account
 	closeReq bool
 	err      error
 	done     chan struct{}
@@ -84,6 +85,17 @@ func (f *SendFlow) Write(msg []byte) error {
 // returns ErrBufferFull, without queuing, when the flow's buffer would
 // exceed Config.SendBuffer: a live media sender drops the message then.
 func (f *SendFlow) WriteWithLifetime(msg []byte, lifetime time.Duration) error {
+	return f.write(msg, lifetime, true)
+}
+
+// WriteShared is WriteWithLifetime without the copy: the flow keeps msg
+// until it is delivered or abandoned, and the caller must never modify it.
+// One message can so be written to many flows (a live stream's players).
+func (f *SendFlow) WriteShared(msg []byte, lifetime time.Duration) error {
+	return f.write(msg, lifetime, false)
+}
+
+func (f *SendFlow) write(msg []byte, lifetime time.Duration, copied bool) error {
 	if len(msg) > f.s.ep.cfg.MaxMessageSize {
 		return ErrMessageTooLarge
 	}
@@ -105,7 +117,10 @@ func (f *SendFlow) WriteWithLifetime(msg []byte, lifetime time.Duration) error {
 		f.mu.Unlock()
 		return ErrBufferFull
 	}
-	f.pending = append(f.pending, pendingMsg{data: append([]byte(nil), msg...), deadline: deadline})
+	if copied {
+		msg = append([]byte(nil), msg...)
+	}
+	f.pending = append(f.pending, pendingMsg{data: msg, deadline: deadline})
 	f.pendBuf += len(msg)
 	f.rechargeLocked()
 	f.mu.Unlock()
@@ -181,13 +196,15 @@ func (f *SendFlow) finish() {
 func (f *SendFlow) takePending() (closeReq bool) {
 	f.mu.Lock()
 	msgs := f.pending
-	f.pending = nil
+	f.pending, f.spare = f.spare, nil
 	f.pendBuf = 0
 	closeReq = f.closeReq
 	f.mu.Unlock()
 	for _, m := range msgs {
 		f.q.Push(m.data, m.deadline)
 	}
+	clear(msgs)
+	f.spare = msgs[:0]
 	if closeReq && !f.q.Closed() {
 		f.q.Close()
 	}

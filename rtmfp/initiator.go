@@ -158,7 +158,7 @@ func (e *Endpoint) openingTo(id profile.PeerID) *Session {
 func (s *Session) handshakeTimer(now time.Time) {
 	hs := s.hs
 	if !now.Before(hs.deadline) {
-		s.log.Debug("handshake timed out", "state", s.state, "addresses", len(hs.addrs))
+		s.logger().Debug("handshake timed out", "state", s.state, "addresses", len(hs.addrs))
 		s.finishClose(ErrNoSuchPeer)
 		hs.fail(ErrNoSuchPeer)
 		return
@@ -213,7 +213,7 @@ func (s *Session) handleStartupForSession(p *packet, now time.Time) {
 			}
 			cert, skic, err := hs.init.Keying(c.Certificate)
 			if err != nil {
-				s.log.Debug("RHello refused", "from", p.from, "err", err)
+				s.logger().Debug("RHello refused", "from", p.from, "err", err)
 				continue
 			}
 			hs.cookie = bytes.Clone(c.Cookie)
@@ -258,7 +258,7 @@ func (s *Session) handleStartupForSession(p *packet, now time.Time) {
 			}
 			sc, err := hs.init.Finish(c.SKRC)
 			if err != nil {
-				s.log.Debug("RIKeying refused", "err", err)
+				s.logger().Debug("RIKeying refused", "err", err)
 				continue
 			}
 			addr := hs.keyAddr

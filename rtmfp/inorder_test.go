@@ -86,3 +86,76 @@ func TestReadInOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyInOrder: a session read through NotifyInOrder and
+// TryReadInOrder gets its messages in order and then its end, and is not
+// signalled while idle; OnDone runs once it has ended.
+func TestNotifyInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, a, b := simnet.Pair(t, simnet.Config{Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+		srv, _ := NewEndpoint(b, Config{Profile: newFlash(t), Logger: testLogger(), CloseTimeout: time.Second,
+			InOrder: func(*Session) bool { return true }})
+		cli, _ := NewEndpoint(a, Config{Profile: newFlash(t), Logger: testLogger(), CloseTimeout: time.Second})
+		t.Cleanup(func() { cli.Close(); srv.Close() })
+		cs, ss := connectPair(t, context.Background(), cli, srv)
+		kicks := make(chan struct{}, 1)
+		ss.NotifyInOrder(func() {
+			select {
+			case kicks <- struct{}{}:
+			default:
+			}
+		})
+		ended := make(chan struct{})
+		ss.OnDone(func() { close(ended) })
+		var got []string
+		read := func() (end bool) {
+			for {
+				f, m, ok, err := ss.TryReadInOrder()
+				switch {
+				case !ok:
+					return false
+				case f == nil:
+					return true
+				case err == nil:
+					got = append(got, string(m))
+				}
+			}
+		}
+		f, _ := cs.OpenFlow([]byte("one"), FlowOptions{})
+		for i := range 5 {
+			f.Write([]byte(fmt.Sprint(i)))
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		select {
+		case <-kicks:
+		default:
+			t.Fatal("no signal for the messages")
+		}
+		if read() {
+			t.Fatal("the session ended early")
+		}
+		if fmt.Sprint(got) != "[0 1 2 3 4]" {
+			t.Fatalf("got %v", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		select {
+		case <-kicks:
+			t.Fatal("signalled while idle")
+		default:
+		}
+		cs.Close()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		select {
+		case <-kicks:
+		default:
+			t.Fatal("no signal for the end")
+		}
+		if !read() {
+			t.Fatal("the end was not reported")
+		}
+		<-ended
+	})
+}

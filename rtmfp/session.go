@@ -11,7 +11,6 @@ import (
 	"github.com/rtmfpd/rtmfpd/budget"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/congestion"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/rtt"
-	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
 )
@@ -53,7 +52,6 @@ const (
 	recvFlowLinger       = 120 * time.Second
 	timeCriticalTimeout  = 800 * time.Millisecond
 	maxEchoAge           = 128 * time.Second
-	expireCheckPeriod    = 20 * time.Millisecond
 	persistInitial       = time.Second
 	persistMax           = 60 * time.Second
 	maxPendingPingReplys = 4
@@ -71,18 +69,24 @@ const (
 	maxReorderMult = 3
 )
 
-// Session is an RTMFP session between this endpoint and a far endpoint. One
-// goroutine owns its state; the methods below are safe for concurrent use.
+// Session is an RTMFP session between this endpoint and a far endpoint.
+// One worker of the endpoint at a time owns its state (see the package
+// documentation); the methods below are safe for concurrent use.
 type Session struct {
 	ep        *Endpoint
 	nearID    uint32
 	initiator bool
-	log       *slog.Logger
 	opened    chan struct{}
 	done      chan struct{}
-	notify    chan struct{}
 	acceptCh  chan *RecvFlow
 	addr      atomic.Pointer[netip.AddrPort]
+
+	// Scheduling (sched.go, timers.go).
+	sched   atomic.Uint32
+	w       *worker      // the worker running the session, while it runs
+	tbucket *timerBucket // the deadline's bucket (timerWheel.mu)
+	tnext   *Session
+	tprev   *Session
 
 	// Set before the session opens and constant afterwards.
 	farID     uint32
@@ -93,6 +97,9 @@ type Session struct {
 	peerMode  bool // opened to a peer ID rather than a server URL
 	ordered   *inOrderQueue
 	closeOnce sync.Once
+	doneMu    sync.Mutex
+	onDone    []func()        // OnDone's, until Done closes (doneMu)
+	ended     bool            // Done is closed (doneMu)
 	acct      *budget.Account // what the far end makes this end hold (nil: unaccounted)
 	unread    atomic.Int64    // bytes of received messages not yet read
 
@@ -102,6 +109,8 @@ type Session struct {
 	newFlows  []*SendFlow
 	dirty     []*SendFlow
 	dirtyRecv []*RecvFlow
+	spareSend []*SendFlow // the worker's: dirty's next backing array
+	spareRecv []*RecvFlow
 	fihellos  [][]byte
 	closeReq  bool
 	abortErr  error
@@ -110,11 +119,11 @@ type Session struct {
 	nSend     int
 	exited    bool
 
-	// Owned by the session goroutine.
+	// Owned by the worker running the session.
 	state        sessionState
 	hs           *initiatorState
-	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying
-	rikeyCookie  []byte
+	rikeying     []byte // responder: the RIKeying datagram, resent on a repeated IIKeying (e.mu to clear)
+	rikeyCookie  []byte // until the cookie expires (forgetRIKeying)
 	sendFlows    map[uint64]*SendFlow
 	order        []*SendFlow // round-robin order of send flows
 	rr           int
@@ -146,11 +155,8 @@ type Session struct {
 	pacedUntil   time.Time // data waits for the pacer until then
 	reorderMult  int       // reordering window, in quarter round trips beyond the first
 	lingerUntil  time.Time
-	ackScratch   wire.Ack
-	rangeScratch []sendbuf.Range
-	body         []byte
-	batch        outBatch
-	timer        *time.Timer
+	body         []byte // the packet being built, in the worker's batch
+	prefix       int    // where a packet's body starts after the session ID field
 	stats        sessionCounters
 	srttNanos    atomic.Int64
 }
@@ -163,20 +169,17 @@ func (e *Endpoint) newSession(nearID uint32, initiator bool, addr netip.AddrPort
 		initiator: initiator,
 		opened:    make(chan struct{}),
 		done:      make(chan struct{}),
-		notify:    make(chan struct{}, 1),
-		acceptCh:  make(chan *RecvFlow, e.cfg.MaxRecvFlows),
 		sendFlows: make(map[uint64]*SendFlow),
 		recvFlows: make(map[uint64]*RecvFlow),
 		rtt:       rtt.New(),
 		nextFlow:  1,
-		body:      make([]byte, 0, maxDatagram),
 	}
 	s.addr.Store(&addr)
-	s.log = e.log.With("session", nearID)
 	return s
 }
 
-// setOpen completes the handshake (session goroutine or before it starts).
+// setOpen completes the handshake (the session's worker, or before it
+// starts).
 func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time) {
 	s.farID = farID
 	s.crypto = sc
@@ -185,16 +188,31 @@ func (s *Session) setOpen(farID uint32, sc *profile.SessionCrypto, now time.Time
 	s.lastRecv = now
 	s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	s.maxBody = MaxPacketSize - sc.Send.Overhead()
+	if p, ok := sc.Send.(interface{ Prefix() int }); ok {
+		s.prefix = p.Prefix()
+	}
 	s.cc = congestion.New(s.maxBody)
-	s.log = s.log.With("session", sc.FarPeerID.String())
 	if cfg := &s.ep.cfg; cfg.Memory != nil || cfg.PeerMemory > 0 {
 		s.acct = cfg.Memory.Open("rtmfp session "+sc.FarPeerID.String()[:16]+" ("+s.RemoteAddr().String()+")",
 			cfg.PeerMemory, s.endForMemory)
 	}
 	if s.ep.cfg.InOrder != nil && s.ep.cfg.InOrder(s) {
-		s.ordered = &inOrderQueue{ready: make(chan struct{}, 1)}
+		s.ordered = &inOrderQueue{}
+	} else {
+		s.acceptCh = make(chan *RecvFlow, s.ep.cfg.MaxRecvFlows)
 	}
 	close(s.opened)
+}
+
+// logger returns the logger of the session's events: the far end's peer
+// ID once the session is open (the worker's, or after Opened), its near
+// session ID before. Made when a line is logged, so that an idle session
+// holds no logger of its own.
+func (s *Session) logger() *slog.Logger {
+	if s.crypto != nil {
+		return s.ep.log.With("session", s.crypto.FarPeerID.String())
+	}
+	return s.ep.log.With("session", s.nearID)
 }
 
 // Account is the session's share of the server-wide memory budget
@@ -206,7 +224,7 @@ func (s *Session) Account() *budget.Account { return s.acct }
 // shed to keep the server within its budget.
 func (s *Session) endForMemory(err error) {
 	s.ep.stats.closedMemory.Add(1)
-	s.log.Debug("closing: memory budget", "err", err)
+	s.logger().Debug("closing: memory budget", "err", err)
 	s.abort(err)
 }
 
@@ -287,7 +305,7 @@ func (s *Session) OpenFlow(metadata []byte, o FlowOptions) (*SendFlow, error) {
 	s.nextFlow++
 	s.nSend++
 	s.newFlows = append(s.newFlows, f)
-	s.wake()
+	s.schedule()
 	return f, nil
 }
 
@@ -327,7 +345,7 @@ func (s *Session) ForwardIHello(epd []byte, reply wire.Address, tag []byte) erro
 		return ErrBufferFull
 	}
 	s.fihellos = append(s.fihellos, chunk)
-	s.wake()
+	s.schedule()
 	return nil
 }
 
@@ -337,7 +355,7 @@ func (s *Session) ForwardIHello(epd []byte, reply wire.Address, tag []byte) erro
 func (s *Session) Close() error {
 	s.mu.Lock()
 	s.closeReq = true
-	s.wake()
+	s.schedule()
 	s.mu.Unlock()
 	return nil
 }
@@ -351,16 +369,8 @@ func (s *Session) abort(err error) {
 	if s.abortErr == nil {
 		s.abortErr = err
 	}
-	s.wake()
+	s.schedule()
 	s.mu.Unlock()
-}
-
-// wake signals the session goroutine; s.mu may or may not be held.
-func (s *Session) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
 }
 
 func (s *Session) wakeFlow(f *SendFlow) {
@@ -370,7 +380,7 @@ func (s *Session) wakeFlow(f *SendFlow) {
 		s.dirty = append(s.dirty, f)
 	}
 	s.mu.Unlock()
-	s.wake()
+	s.schedule()
 }
 
 func (s *Session) windowOpened(f *RecvFlow) {
@@ -380,12 +390,14 @@ func (s *Session) windowOpened(f *RecvFlow) {
 		s.dirtyRecv = append(s.dirtyRecv, f)
 	}
 	s.mu.Unlock()
-	s.wake()
+	s.schedule()
 }
 
 // deliver hands a received datagram to the session (receive goroutine). It
 // reports false, keeping ownership with the caller, when the inbox is full.
-func (s *Session) deliver(p *packet) bool {
+// With a reader, an idle session is queued for the reader itself, which
+// runs it after the datagrams of its system call (worker.runReceived).
+func (s *Session) deliver(p *packet, reader *worker) bool {
 	s.mu.Lock()
 	if s.exited || len(s.inbox) >= s.ep.cfg.InboxSize {
 		s.mu.Unlock()
@@ -393,49 +405,40 @@ func (s *Session) deliver(p *packet) bool {
 	}
 	s.inbox = append(s.inbox, p)
 	s.mu.Unlock()
-	s.wake()
+	if reader != nil && s.sched.CompareAndSwap(schedIdle, schedQueued) {
+		reader.local = append(reader.local, s)
+		return true
+	}
+	s.schedule()
 	return true
 }
 
-// start runs the session goroutine.
+// start hands the session to the endpoint's workers.
 func (s *Session) start() {
 	s.ep.wg.Add(1)
-	go func() {
-		defer s.ep.wg.Done()
-		s.run()
-	}()
+	s.sched.Store(schedQueued)
+	s.ep.runq.push(s)
 }
 
-// run is the session goroutine: it owns every field documented as such.
-func (s *Session) run() {
-	s.timer = time.NewTimer(time.Hour)
-	defer s.timer.Stop()
-	defer s.exit()
-	closing := s.ep.closing
-	for {
-		now := time.Now()
-		s.step(now)
+// step handles everything that happened since the last run.
+func (s *Session) step(now time.Time) {
+	if s.ep.dropAll.Load() {
+		// The endpoint's shutdown ran out of time.
+		s.finishClose(ErrEndpointClosed)
+		return
+	}
+	if s.shutdownAt.IsZero() && s.ep.isClosing() {
+		s.shutdown(now)
 		if s.state == stateClosed {
 			return
 		}
-		s.resetTimer(now)
-		select {
-		case <-s.notify:
-		case <-s.timer.C:
-		case <-closing:
-			closing = nil
-			s.shutdown()
-		}
 	}
-}
-
-// step handles everything that happened since the last wake-up.
-func (s *Session) step(now time.Time) {
 	s.mu.Lock()
 	in := s.inbox
 	s.inbox = s.spare[:0]
 	newFlows, dirty, dirtyRecv := s.newFlows, s.dirty, s.dirtyRecv
-	s.newFlows, s.dirty, s.dirtyRecv = nil, nil, nil
+	s.newFlows, s.dirty, s.dirtyRecv = nil, s.spareSend, s.spareRecv
+	s.spareSend, s.spareRecv = nil, nil
 	for _, f := range dirty {
 		f.dirty = false
 	}
@@ -476,6 +479,9 @@ func (s *Session) step(now time.Time) {
 	for _, f := range dirtyRecv {
 		s.recvFlowChanged(f)
 	}
+	clear(dirty)
+	clear(dirtyRecv)
+	s.spareSend, s.spareRecv = dirty[:0], dirtyRecv[:0]
 	if len(fih) > 0 && s.state == stateOpen {
 		s.sendControl(now, fih...)
 	}
@@ -489,27 +495,17 @@ func (s *Session) step(now time.Time) {
 }
 
 // shutdown reacts to the endpoint closing.
-func (s *Session) shutdown() {
+func (s *Session) shutdown(now time.Time) {
 	s.mu.Lock()
 	s.closeReq = true
 	s.mu.Unlock()
-	s.shutdownAt = time.Now()
+	s.shutdownAt = now
 	if s.state < stateOpen || s.state == stateFarClose {
 		s.finishClose(ErrEndpointClosed)
 	}
 }
 
-// resetTimer arms the session timer for the earliest pending deadline.
-func (s *Session) resetTimer(now time.Time) {
-	next := s.nextDeadline(now)
-	d := next.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	s.timer.Reset(d)
-}
-
-// exit releases everything when the goroutine ends.
+// exit releases everything when the session ends (its worker).
 func (s *Session) exit() {
 	s.mu.Lock()
 	if s.err == nil {
@@ -535,17 +531,45 @@ func (s *Session) exit() {
 		f.end(err)
 	}
 	s.ep.removeSession(s)
+	s.ep.timers.set(s, time.Time{}, time.Time{})
 	s.acct.Close()
 	if s.hs != nil {
 		s.hs.fail(err)
 	}
 	s.markDone()
+	s.ep.wg.Done()
 }
 
-// markDone closes Done: the session is of no further use, though its
-// goroutine may linger to answer the far end's close.
+// markDone closes Done: the session is of no further use, though it may
+// linger to answer the far end's close.
 func (s *Session) markDone() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		close(s.done)
+		if s.ordered != nil {
+			s.ordered.wake()
+		}
+		s.doneMu.Lock()
+		fns := s.onDone
+		s.onDone, s.ended = nil, true
+		s.doneMu.Unlock()
+		for _, fn := range fns {
+			go fn()
+		}
+	})
+}
+
+// OnDone makes the session call fn, on a goroutine of its own, once Done
+// is closed (at once if it is): what follows a session's end needs no
+// goroutine waiting for it while the session lasts.
+func (s *Session) OnDone(fn func()) {
+	s.doneMu.Lock()
+	if !s.ended {
+		s.onDone = append(s.onDone, fn)
+		s.doneMu.Unlock()
+		return
+	}
+	s.doneMu.Unlock()
+	go fn()
 }
 
 // finishClose marks the session closed with err.

@@ -92,8 +92,8 @@ func (s *Session) handleChunks(b []byte, now time.Time) {
 			prev, data = ud, true
 			s.handleUserData(ud, now)
 		case wire.TypeAckBitmap, wire.TypeAckRanges:
-			if err := wire.ParseAckInto(r.Type(), v, &s.ackScratch); err == nil {
-				s.handleAck(&s.ackScratch, now)
+			if err := wire.ParseAckInto(r.Type(), v, &s.w.ack.ack); err == nil {
+				s.handleAck(&s.w.ack.ack, now)
 			}
 		case wire.TypePing:
 			if len(s.pingReplies) < maxPendingPingReplys && len(v) <= maxPingData {
@@ -254,7 +254,7 @@ func (s *Session) recvBudgetExhausted(now time.Time) {
 		return
 	}
 	s.ep.stats.closedRecvBudget.Add(1)
-	s.log.Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
+	s.logger().Debug("closing: receive budget exhausted", "held", s.recvHeld, "budget", s.ep.cfg.SessionRecvBudget, "flows", len(s.recvFlows))
 	s.beginClose(now, ErrRecvBudget)
 }
 
@@ -355,7 +355,7 @@ func (s *Session) handleAck(a *wire.Ack, now time.Time) {
 	if f == nil || f.q == nil {
 		return
 	}
-	ranges := s.rangeScratch[:0]
+	ranges := s.w.ack.ranges[:0]
 	pos := a.CumulativeAck
 	for _, r := range a.Ranges {
 		start := pos + r.Holes + 1
@@ -366,7 +366,7 @@ func (s *Session) handleAck(a *wire.Ack, now time.Time) {
 		ranges = append(ranges, sendbuf.Range{Start: start, End: end})
 		pos = end
 	}
-	s.rangeScratch = ranges
+	s.w.ack.ranges = ranges
 	before := s.inFlight
 	res := f.q.OnAck(a.CumulativeAck, ranges, now, s.lossDelay())
 	s.inFlight -= res.Acked + res.Lost

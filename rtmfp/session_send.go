@@ -3,6 +3,7 @@ package rtmfp
 import (
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/recvbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/sendbuf"
 	"github.com/rtmfpd/rtmfpd/rtmfp/wire"
@@ -10,7 +11,8 @@ import (
 
 func newQueue(fragSize int) *sendbuf.Queue { return sendbuf.New(fragSize) }
 
-// builder assembles one packet body in s.body.
+// builder assembles one packet body in s.body, in place: in the slot of the
+// worker's batch where the sealed packet goes.
 type builder struct {
 	hdrLen   int
 	chunks   bool
@@ -36,7 +38,8 @@ func (s *Session) begin(now time.Time) builder {
 	if !s.tcRecvAt.IsZero() && now.Sub(s.tcRecvAt) < timeCriticalTimeout {
 		h.Flags |= wire.HeaderTimeCriticalReverse
 	}
-	s.body = h.Append(s.body[:0])
+	off := 4 + s.prefix
+	s.body = h.Append(s.w.out.slot()[off:off])
 	b.hdrLen = len(s.body)
 	return b
 }
@@ -51,13 +54,9 @@ func (s *Session) emit(now time.Time, b *builder) {
 	if b.tc {
 		s.body[0] |= wire.HeaderTimeCritical
 	}
-	out := s.crypto.Send.Seal(append(s.batch.slot(), 0, 0, 0, 0), s.body)
+	out := s.crypto.Send.Seal(s.w.out.slot()[:4], s.body)
 	scramble(out, s.farID)
-	s.batch.bufs[s.batch.n] = out
-	s.batch.n++
-	if s.batch.n == maxBatch {
-		s.ep.writeBatch(&s.batch, s.RemoteAddr())
-	}
+	s.w.out.add(out, s.RemoteAddr())
 	s.stats.packetsOut.Add(1)
 	s.stats.bytesOut.Add(uint64(len(out)))
 	if b.echo {
@@ -85,7 +84,6 @@ func (s *Session) sendControl(now time.Time, chunks ...[]byte) {
 		}
 	}
 	s.emit(now, &b)
-	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // flush sends what is due: close chunks, ping replies, acknowledgements and
@@ -103,7 +101,6 @@ func (s *Session) flush(now time.Time) {
 			s.closeSentAt = now
 		}
 		s.emit(now, &b)
-		s.ep.writeBatch(&s.batch, s.RemoteAddr())
 		return
 	}
 	for _, d := range s.pingReplies {
@@ -121,7 +118,6 @@ func (s *Session) flush(now time.Time) {
 		s.sendAcks(now, &b, true)
 	}
 	s.emit(now, &b)
-	s.ep.writeBatch(&s.batch, s.RemoteAddr())
 }
 
 // sendAcks appends the acknowledgements that are due: all of them when
@@ -194,7 +190,7 @@ func (s *Session) appendAck(now time.Time, b *builder, f *RecvFlow) {
 // data is still waiting.
 func (s *Session) sendData(now time.Time, b *builder) bool {
 	s.pacedUntil = time.Time{}
-	var buf [maxDatagram]byte
+	var buf [64]byte
 	blocked := map[*SendFlow]bool(nil)
 	for {
 		f := s.pickFlow(blocked)
@@ -243,12 +239,17 @@ func (s *Session) sendData(now time.Time, b *builder) bool {
 			blocked[f] = true
 			continue
 		}
-		chunk := s.dataChunk(buf[:0], b, f, frag)
-		if len(chunk) > s.room() {
+		// The chunk is encoded in place; if it overflows the packet it
+		// goes in the next one.
+		mark := len(s.body)
+		s.body = s.dataChunk(s.body, b, f, frag)
+		if len(s.body) > s.maxBody && b.chunks {
+			s.body = s.body[:mark]
 			s.emit(now, b)
-			chunk = s.dataChunk(buf[:0], b, f, frag)
+			mark = len(s.body)
+			s.body = s.dataChunk(s.body, b, f, frag)
 		}
-		s.body = append(s.body, chunk...)
+		chunk := s.body[mark:]
 		b.chunks = true
 		b.prevFlow, b.prevSeq = f, frag.Seq
 		if f.opts.TimeCritical {
@@ -330,7 +331,7 @@ func (s *Session) onTimers(now time.Time) {
 		return
 	}
 	if s.unansweredAtShutdown(now) {
-		s.log.Debug("no answer since the shutdown began; session abandoned")
+		s.logger().Debug("no answer since the shutdown began; session abandoned")
 		s.mu.Lock()
 		s.err = ErrAbandoned // whatever the close was for
 		s.mu.Unlock()
@@ -344,7 +345,7 @@ func (s *Session) onTimers(now time.Time) {
 		return
 	}
 	if now.Sub(s.lastRecv) >= s.ep.cfg.IdleTimeout {
-		s.log.Debug("session idle, closing", "idle", now.Sub(s.lastRecv))
+		s.logger().Debug("session idle, closing", "idle", now.Sub(s.lastRecv))
 		s.beginClose(now, ErrTimeout)
 		return
 	}
@@ -352,8 +353,13 @@ func (s *Session) onTimers(now time.Time) {
 		s.pingDue = true
 		s.keepaliveAt = now.Add(s.ep.cfg.KeepalivePeriod)
 	}
-	if !now.Before(s.nextExpire) {
-		s.nextExpire = now.Add(expireCheckPeriod)
+	if s.rikeying != nil && now.Sub(s.openedAt) >= cookie.Lifetime {
+		s.ep.forgetRIKeying(s)
+	}
+	if !s.nextExpire.IsZero() && !now.Before(s.nextExpire) {
+		// Messages whose lifetime ended (nextExpire is the earliest
+		// deadline, as of the last run).
+		s.nextExpire = time.Time{}
 		for i := len(s.order) - 1; i >= 0; i-- { // finishSendFlow may remove s.order[i]
 			if f := s.order[i]; f.q.Timed() {
 				s.inFlight -= f.q.Expire(now)
@@ -387,7 +393,7 @@ func (s *Session) onTimers(now time.Time) {
 			s.stalledSince = now
 		} else if d := now.Sub(s.stalledSince); d >= s.ep.cfg.RetransmitLimit {
 			s.ep.stats.closedStalled.Add(1)
-			s.log.Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
+			s.logger().Debug("closing: no acknowledged progress", "for", d.Round(time.Millisecond))
 			s.beginClose(now, ErrStalled)
 			return
 		}
@@ -492,6 +498,7 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 		at(s.rtoBase.Add(s.rtt.ERTO()))
 	}
 	ld := s.lossDelay()
+	s.nextExpire = time.Time{}
 	for _, f := range s.order {
 		if d, ok := f.q.LossDeadline(ld); ok {
 			at(d.Add(time.Microsecond))
@@ -499,10 +506,11 @@ func (s *Session) nextDeadline(now time.Time) time.Time {
 		if !f.persist.IsZero() && f.rwnd == 0 && f.q.HasWork() {
 			at(f.persist)
 		}
-		if f.q.Timed() {
-			at(s.nextExpire)
+		if d, ok := f.q.NextDeadline(); ok && (s.nextExpire.IsZero() || d.Before(s.nextExpire)) {
+			s.nextExpire = d
 		}
 	}
+	at(s.nextExpire)
 	if s.pacedUntil.After(now) {
 		at(s.pacedUntil)
 	}

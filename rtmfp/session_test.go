@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/internal/simnet"
+	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/flash"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile/plain"
@@ -247,9 +248,11 @@ func FuzzEndpointReceive(f *testing.F) {
 	}
 	defer srv.Close()
 	// A session that is never started: the fuzz goroutine plays its
-	// owner. Its far end is a loopback port nobody listens on.
+	// worker. Its far end is a loopback port nobody listens on.
 	far := netip.MustParseAddrPort("127.0.0.1:9")
 	sess := srv.newSession(0x1234, false, far)
+	sess.w = &worker{e: srv}
+	sess.w.out.init(srv)
 	sess.setOpen(0x99, &profile.SessionCrypto{Send: plain.NewCodec(7), Recv: plain.NewCodec(7)}, time.Now())
 	seal := plain.NewCodec(7)
 	startup, _ := flash.NewCodec([]byte(flash.DefaultKey), flash.Integrity{})
@@ -276,8 +279,34 @@ func FuzzEndpointReceive(f *testing.F) {
 			if sess.state == stateOpen || sess.state == stateFarClose {
 				sess.flush(now)
 			}
+			sess.w.out.flush()
 		} else {
 			srv.handleStartup(p)
+		}
+	})
+}
+
+// TestRIKeyingForgotten: a responder keeps its RIKeying (to answer a
+// repeated IIKeying) only while the IIKeying's cookie is valid.
+func TestRIKeyingForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, a, b := simnet.Pair(t, simnet.Config{Link: simnet.LinkConfig{Delay: 5 * time.Millisecond}})
+		srv, _ := NewEndpoint(b, Config{Profile: newFlash(t), Logger: testLogger(), CloseTimeout: time.Second})
+		cli, _ := NewEndpoint(a, Config{Profile: newFlash(t), Logger: testLogger(), CloseTimeout: time.Second})
+		t.Cleanup(func() { cli.Close(); srv.Close() })
+		_, ss := connectPair(t, context.Background(), cli, srv)
+		held := func() (bool, int) {
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			return ss.rikeying != nil, len(srv.byCookie)
+		}
+		if r, n := held(); !r || n != 1 {
+			t.Fatalf("after the handshake: RIKeying kept %v, %d sessions by cookie; want true, 1", r, n)
+		}
+		time.Sleep(cookie.Lifetime + 2*DefaultKeepalivePeriod)
+		synctest.Wait()
+		if r, n := held(); r || n != 0 {
+			t.Fatalf("after the cookie's lifetime: RIKeying kept %v, %d sessions by cookie; want false, 0", r, n)
 		}
 	})
 }

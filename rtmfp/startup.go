@@ -80,7 +80,7 @@ func (e *Endpoint) handleStartup(p *packet) {
 				continue
 			}
 			p.body = body
-			if !s.deliver(p) {
+			if !s.deliver(p, nil) {
 				e.stats.dropInboxFull.Add(1)
 				break
 			}
@@ -249,11 +249,12 @@ func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, request 
 	key := string(c.Cookie)
 	e.mu.Lock()
 	if s := e.byCookie[key]; s != nil {
+		rikeying := s.rikeying // forgetRIKeying clears it under e.mu
 		e.mu.Unlock()
-		if s.farID == c.InitiatorSessionID && now.Sub(s.openedAt) < cookie.Lifetime {
+		if s.farID == c.InitiatorSessionID && now.Sub(s.openedAt) < cookie.Lifetime && rikeying != nil {
 			// A repeated IIKeying: the RIKeying was lost. Send it again
 			// rather than making a second session.
-			e.write(s.rikeying, from)
+			e.write(rikeying, from)
 		}
 		return
 	}

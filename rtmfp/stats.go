@@ -6,7 +6,8 @@ import (
 )
 
 type endpointCounters struct {
-	packetsIn, packetsOut, readErrors, writeErrors                    atomic.Uint64
+	packetsIn, packetsOut, batchesOut, batchesIn, readErrors          atomic.Uint64
+	writeErrors                                                       atomic.Uint64
 	badPackets                                                        atomic.Uint64
 	dropShort, dropUnknownSession, dropInboxFull, dropBadStartup      atomic.Uint64
 	dropUnknownTag, dropRateLimited, dropRefusedEPD, dropBadCookie    atomic.Uint64
@@ -23,6 +24,8 @@ type Stats struct {
 	Sessions             int    // sessions currently known (opening or open)
 	PacketsIn            uint64 // datagrams received
 	PacketsOut           uint64 // datagrams sent
+	SendCalls            uint64 // batched send system calls (sendmmsg), each of several datagrams
+	ReceiveCalls         uint64 // batched receive system calls (recvmmsg) that returned datagrams
 	ReadErrors           uint64
 	WriteErrors          uint64
 	BadPackets           uint64 // session packets failing integrity or mode checks
@@ -61,7 +64,7 @@ func (e *Endpoint) Stats() Stats {
 	n := len(e.sessions)
 	e.mu.Unlock()
 	return Stats{
-		Sessions: n, PacketsIn: c.packetsIn.Load(), PacketsOut: c.packetsOut.Load(),
+		Sessions: n, PacketsIn: c.packetsIn.Load(), PacketsOut: c.packetsOut.Load(), SendCalls: c.batchesOut.Load(), ReceiveCalls: c.batchesIn.Load(),
 		ReadErrors: c.readErrors.Load(), WriteErrors: c.writeErrors.Load(), BadPackets: c.badPackets.Load(),
 		DropShort: c.dropShort.Load(), DropUnknownSession: c.dropUnknownSession.Load(),
 		DropInboxFull: c.dropInboxFull.Load(), DropBadStartup: c.dropBadStartup.Load(),

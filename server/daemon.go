@@ -320,11 +320,8 @@ func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
 			}()
 			continue
 		}
-		go func() {
-			d.nc.HandleSession(s) // returns once the session has ended
-			<-s.Done()
-			d.sessions.ended(s)
-		}()
+		// No goroutine of its own while the NetConnection is idle.
+		d.nc.Start(s, func() { d.sessions.ended(s) })
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/budget"
@@ -117,11 +118,23 @@ type MemoryStatus struct {
 	HeapAlloc uint64 `json:"heapAlloc"`
 	HeapInuse uint64 `json:"heapInuse"`
 	Sys       uint64 `json:"sys"`
+	// HeapLive is the heap the last collection found reachable (runtime/
+	// metrics /gc/heap/live:bytes): what the server holds, without the
+	// garbage HeapAlloc counts until the next collection.
+	HeapLive uint64 `json:"heapLive"`
+	// Goroutines is the number of goroutines.
+	Goroutines int `json:"goroutines"`
 }
 
 func (d *Daemon) memoryStatus() MemoryStatus {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return MemoryStatus{Stats: d.memory.Stats(), SlowConsumers: d.ns.Stats().SlowPlayers,
-		HeapAlloc: ms.HeapAlloc, HeapInuse: ms.HeapInuse, Sys: ms.Sys}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	st := MemoryStatus{Stats: d.memory.Stats(), SlowConsumers: d.ns.Stats().SlowPlayers,
+		HeapAlloc: ms.HeapAlloc, HeapInuse: ms.HeapInuse, Sys: ms.Sys, Goroutines: runtime.NumGoroutine()}
+	if live[0].Value.Kind() == metrics.KindUint64 {
+		st.HeapLive = live[0].Value.Uint64()
+	}
+	return st
 }

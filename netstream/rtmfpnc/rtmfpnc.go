@@ -11,6 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/budget"
@@ -86,14 +87,37 @@ var groupControl = []byte("GC")
 
 // HandleSession runs the NetConnection of one session until it ends.
 func (srv *Server) HandleSession(s *rtmfp.Session) {
-	t := &transport{srv: srv, s: s, ctrl: map[uint32]*rtmfp.SendFlow{}, media: map[uint32]*mediaFlows{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.ctx = ctx
-	defer cancel()
-	if s.InOrder() {
-		srv.handleInOrder(t)
+	done := make(chan struct{})
+	srv.Start(s, func() { close(done) })
+	<-done
+}
+
+// Start runs the NetConnection of one session and returns at once; ended
+// is called once the session has ended and its connection is closed. A
+// session read in arrival order (rtmfp.Config.InOrder) holds no goroutine
+// while it is idle: one runs while its messages wait to be handled.
+func (srv *Server) Start(s *rtmfp.Session, ended func()) {
+	t := &transport{srv: srv, s: s}
+	if !s.InOrder() {
+		t.ctx, t.cancel = context.WithCancel(context.Background())
+		go func() {
+			srv.handleFlows(t)
+			<-s.Done()
+			ended()
+		}()
 		return
 	}
+	// Nothing to cancel: the session's end ends what waits on its flows.
+	t.ctx, t.cancel = context.Background(), func() {}
+	t.flows = map[*rtmfp.RecvFlow]*flowState{}
+	t.ended = ended
+	s.NotifyInOrder(t.kick)
+}
+
+// handleFlows runs a session whose flows are read one by one.
+func (srv *Server) handleFlows(t *transport) {
+	s := t.s
+	defer t.cancel()
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
@@ -102,7 +126,7 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 		}
 	}()
 	for {
-		f, err := s.AcceptFlow(ctx)
+		f, err := s.AcceptFlow(t.ctx)
 		if err != nil {
 			return
 		}
@@ -145,94 +169,131 @@ func (srv *Server) HandleSession(s *rtmfp.Session) {
 	}
 }
 
-// handleInOrder runs a session whose messages are read in arrival order
-// across flows, so that a NetStream's commands are never handled before
-// media that arrived ahead of them on other flows.
-func (srv *Server) handleInOrder(t *transport) {
-	s := t.s
-	defer func() {
-		if t.conn != nil {
-			t.conn.Close()
-		}
-	}()
-	type flowState struct {
-		kind     int // 0 refused, 1 TC, 2 GC
-		streamID uint32
+// flowState is what a session read in order knows of one client flow.
+type flowState struct {
+	kind     int // refused, tc or gc
+	streamID uint32
+}
+
+const (
+	refused = iota
+	tc
+	gc
+)
+
+// kick starts the goroutine that handles a session's queued messages,
+// unless it runs (rtmfp.Session.NotifyInOrder: must not block).
+func (t *transport) kick() {
+	if t.running.CompareAndSwap(false, true) {
+		go t.drain()
 	}
-	const (
-		refused = iota
-		tc
-		gc
-	)
-	flows := map[*rtmfp.RecvFlow]*flowState{}
-	broken := false // the connection failed and is closing
+}
+
+// drain handles the session's queued messages in arrival order, so that a
+// NetStream's commands are never handled before media that arrived ahead
+// of them on other flows, and returns when none is left. Once the session
+// has ended it closes the connection and calls ended; running then stays
+// set, so no goroutine starts again.
+func (t *transport) drain() {
 	for {
-		f, b, err := s.ReadInOrder(t.ctx)
-		if f == nil {
+		for {
+			f, b, ok, err := t.s.TryReadInOrder()
+			if !ok {
+				break
+			}
+			if f == nil {
+				t.cancel()
+				if t.conn != nil {
+					t.conn.Close()
+				}
+				t.ended()
+				return
+			}
+			t.arrival(f, b, err)
+		}
+		t.running.Store(false)
+		// Whatever was queued between the last read and now kicked while
+		// running was set: look once more.
+		if !t.s.InOrderPending() || !t.running.CompareAndSwap(false, true) {
 			return
 		}
-		st := flows[f]
-		if st == nil {
-			st = &flowState{}
-			md := f.Metadata()
-			switch id, ok := tcflow.ParseMetadata(md); {
-			case bytes.Equal(md, groupControl) && srv.cfg.OnGroupMessage != nil && t.conn != nil:
-				st.kind = gc
-			case !ok:
-				f.Reject(0)
-			case t.conn == nil && (srv.cfg.Direct || id == 0):
-				t.ncIn = f
-				if srv.cfg.Direct {
-					t.conn = srv.cfg.NS.NewDirectConn(t, s.FarPeerID().String())
-				} else {
-					t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
-				}
-				if srv.cfg.OnConn != nil {
-					srv.cfg.OnConn(s, t.conn)
-				}
-				st.kind, st.streamID = tc, id
-			case t.conn == nil:
-				f.Reject(0) // a NetStream flow before the NetConnection flow
-			default:
-				st.kind, st.streamID = tc, id
+	}
+}
+
+// arrival handles one message (or the end) of flow f of a session read in
+// arrival order.
+func (t *transport) arrival(f *rtmfp.RecvFlow, b []byte, err error) {
+	srv, s := t.srv, t.s
+	st := t.flows[f]
+	if st == nil {
+		st = &flowState{}
+		md := f.Metadata()
+		switch id, ok := tcflow.ParseMetadata(md); {
+		case bytes.Equal(md, groupControl) && srv.cfg.OnGroupMessage != nil && t.conn != nil:
+			st.kind = gc
+		case !ok:
+			f.Reject(0)
+		case t.conn == nil && (srv.cfg.Direct || id == 0):
+			t.ncIn = f
+			if srv.cfg.Direct {
+				t.conn = srv.cfg.NS.NewDirectConn(t, s.FarPeerID().String())
+			} else {
+				t.conn = srv.cfg.NS.NewConn(t, s.FarPeerID().String())
 			}
-			if len(flows) < 4096 || st.kind != refused {
-				flows[f] = st
+			if srv.cfg.OnConn != nil {
+				srv.cfg.OnConn(s, t.conn)
 			}
+			st.kind, st.streamID = tc, id
+		case t.conn == nil:
+			f.Reject(0) // a NetStream flow before the NetConnection flow
+		default:
+			st.kind, st.streamID = tc, id
 		}
-		switch st.kind {
-		case gc:
-			srv.cfg.OnGroupMessage(s, t.conn, f, b, err)
-		case tc:
-			if err != nil || broken {
-				continue
-			}
-			m, derr := tcflow.Decode(b)
-			if derr == nil {
-				derr = t.conn.HandleMessage(st.streamID, m)
-			}
-			if derr != nil {
-				srv.log.Info("closing connection", "session", s.FarPeerID().String(), "proto", "rtmfp", "reason", derr.Error())
-				t.Close(derr)
-				broken = true
-			}
+		if len(t.flows) < 4096 || st.kind != refused {
+			t.flows[f] = st
 		}
-		if err != nil {
-			delete(flows, f)
+	}
+	switch st.kind {
+	case gc:
+		srv.cfg.OnGroupMessage(s, t.conn, f, b, err)
+	case tc:
+		if err != nil || t.broken {
+			break
 		}
+		m, derr := tcflow.Decode(b)
+		if derr == nil {
+			derr = t.conn.HandleMessage(st.streamID, m)
+		}
+		if derr != nil {
+			srv.log.Info("closing connection", "session", s.FarPeerID().String(), "proto", "rtmfp", "reason", derr.Error())
+			t.Close(derr)
+			t.broken = true
+		}
+	}
+	if err != nil {
+		delete(t.flows, f)
 	}
 }
 
 // transport implements netstream.Transport over one session.
 type transport struct {
-	srv  *Server
-	s    *rtmfp.Session
-	ctx  context.Context
-	ncIn *rtmfp.RecvFlow
-	conn *netstream.Conn
+	srv    *Server
+	s      *rtmfp.Session
+	ctx    context.Context
+	cancel context.CancelFunc
+	ncIn   *rtmfp.RecvFlow
+	conn   *netstream.Conn
+
+	// Sessions read in arrival order: the goroutine draining the queue
+	// (running) owns flows and broken; ended is Start's.
+	running atomic.Bool
+	flows   map[*rtmfp.RecvFlow]*flowState
+	broken  bool // the connection failed and is closing
+	ended   func()
 
 	mu    sync.Mutex
-	ctrl  map[uint32]*rtmfp.SendFlow
+	ctrl0 *rtmfp.SendFlow            // the NetConnection's control flow
+	ctrl  map[uint32]*rtmfp.SendFlow // the other streams' (made when needed)
 	media map[uint32]*mediaFlows
 }
 
@@ -285,6 +346,9 @@ func (t *transport) Connected() {
 func (t *transport) control(id uint32) (*rtmfp.SendFlow, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if f := t.ctrl0; id == 0 && f != nil {
+		return f, nil
+	}
 	if f := t.ctrl[id]; f != nil {
 		return f, nil
 	}
@@ -292,7 +356,14 @@ func (t *transport) control(id uint32) (*rtmfp.SendFlow, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.ctrl[id] = f
+	switch {
+	case id == 0:
+		t.ctrl0 = f
+	case t.ctrl == nil:
+		t.ctrl = map[uint32]*rtmfp.SendFlow{id: f}
+	default:
+		t.ctrl[id] = f
+	}
 	return f, nil
 }
 
@@ -326,6 +397,9 @@ func (t *transport) MediaSink(id uint32) netstream.Sink {
 	mf := t.media[id]
 	if mf == nil {
 		mf = &mediaFlows{t: t, id: id}
+		if t.media == nil {
+			t.media = map[uint32]*mediaFlows{}
+		}
 		t.media[id] = mf
 	}
 	return mf
@@ -360,7 +434,18 @@ func (mf *mediaFlows) WriteMedia(ctx context.Context, m media.Message) error {
 	if err != nil {
 		return err
 	}
-	return tcflow.Write(ctx, f, m, life)
+	return tcflow.WriteShared(ctx, f, m, life)
+}
+
+// TryWriteMedia sends one message on the flow of its type if the flow has
+// room for it now (netstream.DirectSink): a live stream's messages then go
+// from the publisher to the session without a goroutine in between.
+func (mf *mediaFlows) TryWriteMedia(m media.Message) (bool, error) {
+	f, life, err := mf.flow(m.Type)
+	if err != nil {
+		return false, err
+	}
+	return tcflow.TryWrite(f, m, life)
 }
 
 func (mf *mediaFlows) close() {
@@ -381,6 +466,9 @@ func (t *transport) CloseStream(id uint32) {
 	delete(t.media, id)
 	f := t.ctrl[id]
 	delete(t.ctrl, id)
+	if id == 0 {
+		f, t.ctrl0 = t.ctrl0, nil
+	}
 	t.mu.Unlock()
 	if mf != nil {
 		mf.close()
@@ -391,4 +479,5 @@ func (t *transport) CloseStream(id uint32) {
 }
 
 var _ netstream.Transport = (*transport)(nil)
+var _ netstream.DirectSink = (*mediaFlows)(nil)
 var _ netstream.Accounted = (*transport)(nil)

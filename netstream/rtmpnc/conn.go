@@ -325,8 +325,9 @@ func (s mediaSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) er
 	return s.t.writeMedia(ctx, s.id, msgs...)
 }
 
-// TryWriteMedia writes msgs if the connection takes them without waiting.
-func (s mediaSink) TryWriteMedia(msgs []media.Message) (bool, error) {
+// TryWriteMediaBatch writes msgs if the connection takes them without
+// waiting.
+func (s mediaSink) TryWriteMediaBatch(msgs []media.Message) (bool, error) {
 	return s.t.tryWriteMedia(s.id, msgs)
 }
 
@@ -335,6 +336,6 @@ func (s mediaSink) TryWriteMedia(msgs []media.Message) (bool, error) {
 func (s mediaSink) Prepare(m *media.Message) int { return s.t.rc.Prepare(s.id, m) }
 
 var _ netstream.Transport = (*transport)(nil)
-var _ netstream.DirectSink = mediaSink{}
+var _ netstream.FlushSink = mediaSink{}
 var _ netstream.ConnectedNotifier = (*transport)(nil)
 var _ netstream.Accounted = (*transport)(nil)

@@ -12,7 +12,7 @@ import (
 
 // TestStalledPlayerTCP is TestStalledPlayer over loopback TCP, where the
 // publisher's reader writes to idle players itself (writev without
-// waiting, netstream.DirectSink): a player that stops reading must still
+// waiting, netstream.FlushSink): a player that stops reading must still
 // hold up nobody. The publisher sends each 100 kB frame only once the fast
 // player has read the one before, so the run stops (and the test fails at
 // its deadline) if a write to the stalled player ever blocks the

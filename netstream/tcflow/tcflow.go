@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/media"
@@ -64,12 +65,72 @@ func Append(dst []byte, m media.Message) []byte {
 	return append(dst, m.Payload...)
 }
 
+// encoded remembers the last messages Encode encoded: a live stream's
+// message is written to each of its players' flows in turn, and so encoded
+// once for all of them.
+var encoded struct {
+	mu   sync.Mutex
+	e    [8]encodedMsg
+	next int
+}
+
+type encodedMsg struct {
+	payload []byte // kept, so that its memory is not reused while cached
+	typ     uint8
+	ts      uint32
+	enc     []byte
+}
+
+// Encode returns m as a TC message, shared: the result must not be
+// modified. Audio and video are encoded once for every flow they are
+// written to: their payload must never be modified (the fan-out of a live
+// stream shares payloads already).
+func Encode(m media.Message) []byte {
+	if len(m.Payload) == 0 || (m.Type != media.TypeAudio && m.Type != media.TypeVideo) {
+		return Append(make([]byte, 0, 5+len(m.Payload)), m)
+	}
+	c := &encoded
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.e {
+		e := &c.e[i]
+		if len(e.payload) == len(m.Payload) && &e.payload[0] == &m.Payload[0] && e.typ == m.Type && e.ts == m.Timestamp {
+			return e.enc
+		}
+	}
+	b := Append(make([]byte, 0, 5+len(m.Payload)), m)
+	c.e[c.next] = encodedMsg{payload: m.Payload, typ: m.Type, ts: m.Timestamp, enc: b}
+	c.next = (c.next + 1) % len(c.e)
+	return b
+}
+
+// TryWrite writes m on f with the given lifetime (0: reliable) if the
+// flow's buffer has room, and reports whether it did. The message is
+// shared, as with WriteShared.
+func TryWrite(f *rtmfp.SendFlow, m media.Message, lifetime time.Duration) (bool, error) {
+	err := f.WriteShared(Encode(m), lifetime)
+	if errors.Is(err, rtmfp.ErrBufferFull) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Write encodes m and writes it on f with the given lifetime (0: reliable),
 // waiting for buffer space when the flow is full.
 func Write(ctx context.Context, f *rtmfp.SendFlow, m media.Message, lifetime time.Duration) error {
-	b := Append(make([]byte, 0, 5+len(m.Payload)), m)
+	return write(ctx, f, Append(make([]byte, 0, 5+len(m.Payload)), m), lifetime)
+}
+
+// WriteShared is Write for a message whose payload is never modified
+// (Encode): the flow keeps it as it is, and audio and video written to many
+// flows are encoded once.
+func WriteShared(ctx context.Context, f *rtmfp.SendFlow, m media.Message, lifetime time.Duration) error {
+	return write(ctx, f, Encode(m), lifetime)
+}
+
+func write(ctx context.Context, f *rtmfp.SendFlow, b []byte, lifetime time.Duration) error {
 	for {
-		err := f.WriteWithLifetime(b, lifetime)
+		err := f.WriteShared(b, lifetime)
 		if !errors.Is(err, rtmfp.ErrBufferFull) {
 			return err
 		}

@@ -470,5 +470,25 @@ func (q *Queue) OldestSent() (time.Time, bool) {
 }
 
 // Timed reports whether fragments with a deadline are waiting for
-// acknowledgement: the owner must call Expire now and then.
+// acknowledgement: the owner must call Expire when the earliest deadline
+// (NextDeadline) passes.
 func (q *Queue) Timed() bool { return q.timed > 0 }
+
+// NextDeadline returns the earliest deadline of the fragments waiting for
+// acknowledgement, if any has one: when Expire has something to abandon.
+func (q *Queue) NextDeadline() (time.Time, bool) {
+	if q.timed == 0 {
+		return time.Time{}, false
+	}
+	var next time.Time
+	for i := q.head; i < len(q.frags); i++ {
+		f := &q.frags[i]
+		if f.abandon || f.acked || f.Deadline.IsZero() {
+			continue
+		}
+		if next.IsZero() || f.Deadline.Before(next) {
+			next = f.Deadline
+		}
+	}
+	return next, !next.IsZero()
+}

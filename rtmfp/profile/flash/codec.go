@@ -103,10 +103,10 @@ func (c *Codec) Overhead() int {
 	return max(aes.BlockSize, prefix+15) + c.hmacLen
 }
 
-// Seal appends the protected form of body to dst. body may alias the bytes
-// that follow len(dst) (a caller can build the body in place, leaving room
-// for the prefix); it must not alias dst[:len(dst)].
-func (c *Codec) Seal(dst, body []byte) []byte {
+// Prefix is the number of bytes the next Seal puts in front of the body
+// (sequence number, checksum): a body built at dst[len(dst)+Prefix():] is
+// sealed in place, without being copied.
+func (c *Codec) Prefix() int {
 	prefix := 0
 	if c.seq {
 		prefix = vlu.Len(c.nextSeq)
@@ -114,13 +114,23 @@ func (c *Codec) Seal(dst, body []byte) []byte {
 	if c.hmacLen == 0 {
 		prefix += 2
 	}
+	return prefix
+}
+
+// Seal appends the protected form of body to dst. body may alias the bytes
+// that follow len(dst) (a caller can build the body in place, leaving
+// Prefix bytes in front of it); it must not alias dst[:len(dst)].
+func (c *Codec) Seal(dst, body []byte) []byte {
+	prefix := c.Prefix()
 	plainLen := max(aes.BlockSize, (prefix+len(body)+15)&^15)
 	total := plainLen + c.hmacLen
 	off := len(dst)
 	dst = slices.Grow(dst, total)[:off+total]
 	p := dst[off : off+plainLen]
 
-	copy(p[prefix:], body)
+	if len(body) > 0 && &p[prefix] != &body[0] {
+		copy(p[prefix:], body)
+	}
 	for i := prefix + len(body); i < plainLen; i++ {
 		p[i] = 0xff
 	}
