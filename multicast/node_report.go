@@ -265,7 +265,7 @@ func (n *Node) mapNewcomers(now time.Time) {
 // (librtmfp GroupMedia::manage). It also ages the buffer. A closed
 // publisher sends its end map to everyone once (see Close). A publisher
 // also maps every subscribed neighbour whose last map is a fetch period
-// old: in turn alone, a neighbour of a publisher with N neighbours gets a
+// old (a second at least): in turn alone, a neighbour of a publisher with N neighbours gets a
 // map every N update periods (20 s with 200), and librtmfp pulls a
 // fragment only from a neighbour whose latest map shows it, a fetch period
 // after it learnt of it. Without this, in mcsim's 200-member group, the
@@ -296,8 +296,9 @@ func (n *Node) mapRound(now time.Time) {
 	}
 	if n.publisher {
 		// Every neighbour at least once a fetch period (above).
+		every := max(n.cfg.FetchPeriod, minPublisherMapEvery)
 		for _, id := range n.order {
-			if nb := n.neighbors[id]; nb.subscribed && now.Sub(nb.mapAt) >= n.cfg.FetchPeriod {
+			if nb := n.neighbors[id]; nb.subscribed && now.Sub(nb.mapAt) >= every {
 				n.sendMapTo(nb, now)
 			}
 		}
@@ -314,6 +315,11 @@ func (n *Node) mapRound(now time.Time) {
 		}
 	}
 }
+
+// minPublisherMapEvery bounds how often mapRound maps every neighbour of a
+// publisher: a fetch period of 0 would otherwise send every neighbour a
+// map each update period (10 ms at the finest).
+const minPublisherMapEvery = time.Second
 
 // evict drops fragments older than Window + RelayMargin and forgets
 // horizon entries no query can reach.
