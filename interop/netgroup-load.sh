@@ -184,11 +184,15 @@ for n in "${members[@]}"; do
 	worst=$(awk -v w="$worst" -v x="$vp" 'BEGIN {print (x < w ? x : w)}')
 done
 # The server's upload for the stream, against the stream's bytes.
-stat() { tr -d ' \n' <status-drain.json | grep -o '"name":"test","publisher":true.*' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+# (Nothing when the publication had already left the status: the frame
+# counts above still stand.)
+stat() { { tr -d ' \n' <status-drain.json | grep -o '"name":"test","publisher":true.*' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; } || true; }
 sent=$(stat SentDataBytes)
 pushed=$(stat BytesPushedToPeers)
 pulled=$(stat BytesRequestedByPeers)
-if [ -n "$sent" ]; then
+if [ -z "$sent" ]; then
+	echo "server upload for the stream: not read (no publication in status-drain.json)"
+else
 	echo "server upload for the stream: $sent bytes = $(awk -v s="$sent" -v b="$src_bytes" 'BEGIN {printf "%.2f", s/b}') × the stream (pushed $pushed, pulled by members $pulled payload bytes)"
 fi
 echo "worst member: $worst% of the video frames"

@@ -117,10 +117,12 @@ type neighbor struct {
 	dataMax uint64 // highest fragment they sent us (accepted)
 	dataAt  time.Time
 	mapSent uint64 // Last of the last map we sent them
+	mapAt   time.Time
 	firstID uint64 // the first fragment that came after them (what their first map names)
 	pushed  uint64 // the last fragment pushed to them (publisher)
 
 	joinPushUntil time.Time // publisher: the end of their join push (see joinPush)
+	endPushed     bool      // publisher: their end push is done (see endPush)
 
 	pushOut   uint8 // bits they asked us to push
 	pushIn    uint8 // bits we asked them to push
@@ -171,6 +173,7 @@ type Node struct {
 	name      string
 	key       StreamKey
 	known     bool
+	relayCfg  *Config // a player's announced parameters: those of the stream info it adopted
 	publisher bool
 	closed    bool
 	tr        Transport
@@ -219,6 +222,9 @@ type Node struct {
 	endMapped   bool      // they do
 	endNoticeAt time.Time // closed publisher: when it tells the neighbours the stream ended
 	endNoticed  bool      // it did
+	endPushAt   time.Time // closed publisher: when the end push starts (see node_end.go)
+	endPushFrom uint64    // the first fragment it covers
+	endPushing  bool      // it started
 
 	st     Stats
 	meters meters
@@ -284,8 +290,15 @@ func (n *Node) Key() (StreamKey, bool) { return n.key, n.known }
 func (n *Node) IsPublisher() bool { return n.publisher }
 
 // StreamInfo returns the stream info this node sends (the first message of
-// its report flows).
-func (n *Node) StreamInfo() StreamInfo { return NewStreamInfo(n.name, n.key, n.cfg) }
+// its report flows). A player that learnt the stream from a neighbour
+// announces the parameters that stream info carried, not its own (see
+// handleInfo).
+func (n *Node) StreamInfo() StreamInfo {
+	if n.relayCfg != nil {
+		return NewStreamInfo(n.name, n.key, *n.relayCfg)
+	}
+	return NewStreamInfo(n.name, n.key, n.cfg)
+}
 
 // AddNeighbor adds a neighbour. When the stream is known the node
 // announces it (stream info and fragments map). Adding a present
@@ -418,6 +431,7 @@ func (n *Node) Tick(now time.Time) {
 		return
 	}
 	n.noticeEnd(now)
+	n.endPushAll(now)
 	if !now.Before(n.nextMap) || n.closed && !n.endMapped && !now.Before(n.endMapAt) {
 		n.nextMap = nextTick(n.nextMap, n.cfg.mapPeriod(), now)
 		n.mapRound(now)
@@ -447,6 +461,9 @@ func (n *Node) NextDeadline() (t time.Time, ok bool) {
 	}
 	if n.closed && !n.endMapped && n.endMapAt.Before(t) {
 		t = n.endMapAt
+	}
+	if n.closed && !n.endPushing && n.endPushAt.Before(t) {
+		t = n.endPushAt
 	}
 	if !n.publisher {
 		if n.nextPull.Before(t) {

@@ -84,6 +84,7 @@ func (n *Node) Close(now time.Time) error {
 	n.endID = n.frag.Last() + 1
 	n.endMapAt = now.Add(endMapDelay)
 	n.endNoticeAt = now.Add(n.cfg.endNoticeDelay())
+	n.startEndPush(now)
 	n.sendMapToAll(now)
 	if n.timersOn && n.endMapAt.Before(n.nextMap) {
 		n.nextMap = n.endMapAt

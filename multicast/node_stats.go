@@ -30,6 +30,7 @@ type Stats struct {
 	// Delivery (players).
 	MessagesPublished      uint64 // publisher: messages published
 	MessagesRefused        uint64 // publisher: messages Publish refused (larger than MaxMessagePayload)
+	FragmentsEndPushed     uint64 // publisher: pushed at the end of stream to neighbours whose maps lacked them (in FragmentsPushedToPeers too)
 	MessagesDelivered      uint64 // player: messages reassembled and delivered
 	FragmentsLost          uint64 // given up on: missing when they left the window, or pieces of messages that could not be completed
 	FragmentsSkippedAtJoin uint64 // pieces before the first delivered message (joining mid-message)

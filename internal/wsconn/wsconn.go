@@ -40,6 +40,11 @@ type Conn struct {
 	data chan []byte   // from the reader goroutine: a part of a message
 	ack  chan struct{} // to it: the part has been consumed
 	rerr error         // why reading ended; set before data is closed
+	// refuse is the status the reader closes with (-1: none), set before
+	// data is closed: a Close that follows the reader's end (the RTMP
+	// side closing at the error) says the same, whichever gets to the
+	// WebSocket first.
+	refuse websocket.StatusCode
 
 	rmu     sync.Mutex // one Read at a time
 	pending []byte
@@ -61,7 +66,7 @@ func New(ws *websocket.Conn, local, remote net.Addr, maxMessage int64) *Conn {
 	ws.SetReadLimit(maxMessage)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{ws: ws, local: local, remote: remote, ctx: ctx, cancel: cancel, closed: make(chan struct{}),
-		data: make(chan []byte), ack: make(chan struct{}), rchanged: make(chan struct{}, 1)}
+		data: make(chan []byte), ack: make(chan struct{}), rchanged: make(chan struct{}, 1), refuse: -1}
 	go c.readLoop()
 	return c
 }
@@ -70,6 +75,7 @@ func New(ws *websocket.Conn, local, remote net.Addr, maxMessage int64) *Conn {
 func (c *Conn) readLoop() {
 	refuse := websocket.StatusCode(-1) // the status to close with, if any
 	defer func() {
+		c.refuse = refuse
 		close(c.data)
 		if refuse >= 0 {
 			c.ws.Close(refuse, "")
@@ -256,8 +262,18 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		err = nil
 		close(c.closed)
+		status := websocket.StatusNormalClosure
+		select {
+		case _, open := <-c.data:
+			// Closed: the reader has ended, and set refuse before. (A part
+			// taken here instead is dropped: the connection is closing.)
+			if !open && c.refuse >= 0 {
+				status = c.refuse
+			}
+		default:
+		}
 		go func() {
-			c.ws.Close(websocket.StatusNormalClosure, "")
+			c.ws.Close(status, "")
 			c.cancel()
 		}()
 	})

@@ -84,10 +84,11 @@ func TestLibrtmfpMembers(t *testing.T) {
 // detector: set RTMFPD_MCSIM_LONG=1. 32 librtmfp models and 168 engine
 // members (42 tuned unlike the publisher), 1 MB key frames every 4 s, the
 // publisher a neighbour of every member (the daemon with "neighbors": 200
-// or more). Every engine member, tuned or not, must deliver 99% from its
-// first key frame on and see the end. The librtmfp models are reported,
-// not judged: in a group this big some lose up to a fifth of the stream to
-// librtmfp's own pulling (interop/FINDINGS.md).
+// or more). Every member, engine (tuned or not) or librtmfp model, must
+// deliver 99% from its first key frame on and see the end. It rests on the
+// publisher mapping every neighbour at least once a fetch period and on
+// players announcing the parameters they adopted (without both the worst
+// librtmfp model delivered 82%: interop/FINDINGS.md).
 func TestLibrtmfpMembersLong(t *testing.T) {
 	if os.Getenv("RTMFPD_MCSIM_LONG") == "" {
 		t.Skip("long simulation: set RTMFPD_MCSIM_LONG=1")
@@ -99,14 +100,35 @@ func TestLibrtmfpMembersLong(t *testing.T) {
 	for i, d := range r.FromJoin {
 		if i < lib {
 			worstLib, sumLib = min(worstLib, d), sumLib+d
-			continue
 		}
 		if d < 0.99 {
-			t.Errorf("engine member %d delivered %.4f from its first key frame on", i+1, d)
+			t.Errorf("member %d delivered %.4f from its first key frame on", i+1, d)
 		}
 	}
 	t.Logf("librtmfp models: worst %.3f, mean %.3f from their first key frame on", worstLib, sumLib/lib)
 	if r.Corrupt != 0 || r.Ended != r.Peers {
 		t.Errorf("%d corrupt, %d of %d saw the end", r.Corrupt, r.Ended, r.Peers)
 	}
+}
+
+// TestLibrtmfpMembersLastPullsLost: the pulls librtmfp members send after
+// the stream's last fragment, or their answers, are lost three times in
+// ten (a real run lost the answer to one member's pull of the last three
+// frames once). librtmfp does not retry the pulls of its last fetch period
+// (it stops pulling a fetch period after the last map that grew), so the
+// publisher's end push must make up for them: every member still delivers
+// 99% from its first key frame to the end. Without it, the worst delivered
+// 79% and 8 of 10 never reached the end.
+func TestLibrtmfpMembersLastPullsLost(t *testing.T) {
+	heavy(t)
+	c := librtmfpGroup(8, 2, 10, 0, 10*time.Second)
+	c.LibrtmfpPullLoss, c.LibrtmfpPullLossAt = 0.3, time.Second+c.Duration
+	r := New(c).Run()
+	t.Logf("%v; pushed %d, pulled %d bytes", r, r.Publisher.BytesPushedToPeers, r.Publisher.BytesRequestedByPeers)
+	for i, d := range r.FromJoin {
+		if d < 1 {
+			t.Logf("member %d: %.4f", i+1, d)
+		}
+	}
+	checkFromJoin(t, r)
 }

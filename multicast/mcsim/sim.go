@@ -56,6 +56,12 @@ type Config struct {
 	// publisher announces.
 	Librtmfp          []int
 	LibrtmfpPushLimit int
+	// LibrtmfpPullLoss is the probability that a librtmfp model's pull
+	// sent from LibrtmfpPullLossAt on, or its answer, is lost (librtmfp
+	// does not retry the pulls of its last fetch period before it pauses:
+	// see libPlayer).
+	LibrtmfpPullLoss   float64
+	LibrtmfpPullLossAt time.Duration
 	// PeerConfig, if set, gives engine peer i (1…Peers) its own
 	// parameters instead of Multicast (members tuned unlike the
 	// publisher).
@@ -423,6 +429,9 @@ func (t transport) Send(to multicast.NeighborID, flow multicast.Flow, msg []byte
 		nd.sentData += uint64(len(msg))
 	} else {
 		nd.sentControl += uint64(len(msg))
+		if s.pullLost(nd, msg) {
+			return
+		}
 		msg = append([]byte(nil), msg...) // report messages are only valid during Send
 	}
 	depart := s.now
@@ -453,6 +462,18 @@ func (t transport) Send(to multicast.NeighborID, flow multicast.Flow, msg []byte
 		return
 	}
 	s.schedule(event{at: arrive, kind: evMessage, flow: flow, node: dst, from: t.from, msg: msg})
+}
+
+// pullLost reports whether a librtmfp model's pull is lost
+// (Config.LibrtmfpPullLoss).
+func (s *Sim) pullLost(from *node, msg []byte) bool {
+	if s.cfg.LibrtmfpPullLoss == 0 || from.n != nil || s.now.Before(s.epoch.Add(s.cfg.LibrtmfpPullLossAt)) {
+		return false
+	}
+	if m, err := multicast.DecodeReport(msg); err != nil || m.Type() != multicast.TypePull {
+		return false
+	}
+	return s.rng.Float64() < s.cfg.LibrtmfpPullLoss
 }
 
 // udpOverhead approximates the per-message cost on the wire (IP, UDP,
