@@ -573,8 +573,19 @@ func TestLiveDeletesRecording(t *testing.T) {
 	newPublisher(t, ctx, d, "fms", "a", "live")
 	newPublisher(t, ctx, d, "fms", "b", "live")
 	newPublisher(t, ctx, d, "live", "a", "live")
-	if _, err := os.Stat(gone); !os.IsNotExist(err) {
-		t.Errorf("fms/a: %v", err)
+	// The recording is deleted as the publication starts, right after
+	// NetStream.Publish.Start (which Record.Start, when there is one,
+	// follows): wait for it.
+	for {
+		_, err := os.Stat(gone)
+		if os.IsNotExist(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("fms/a: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	for _, p := range []string{ro, kept} {
 		if _, err := os.Stat(p); err != nil {
