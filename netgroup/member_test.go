@@ -54,7 +54,10 @@ func TestGroupMesh(t *testing.T) {
 			if len(nb) < 6 {
 				t.Errorf("member %d has %d neighbours (stats %+v)", i, len(nb), st)
 			}
-			if len(nb) > 2*st.TargetNeighbors {
+			// A 0C is refused by a member that needs the link (librtmfp's
+			// rule), so a member in many best lists keeps more than its
+			// target: the mean is checked below, the outliers here.
+			if len(nb) > 5*st.TargetNeighbors/2 {
 				t.Errorf("member %d has %d neighbours, target %d", i, len(nb), st.TargetNeighbors)
 			}
 			for id := range nb {
