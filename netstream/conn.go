@@ -205,14 +205,22 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 		}
 	case media.TypeDataAMF0, media.TypeDataAMF3, media.TypeAudio, media.TypeVideo:
 		ns := c.stream(streamID)
-		if ns == nil || ns.publishing == nil {
+		if ns == nil {
+			return nil
+		}
+		// A session read flow by flow hands messages over from several
+		// goroutines: the publication is read under the stream's lock.
+		ns.mu.Lock()
+		pub := ns.publishing
+		ns.mu.Unlock()
+		if pub == nil {
 			return nil // media for nothing published: ignored, as FMS does
 		}
 		if m.IsData() {
 			if vs, err := DecodeData(m); err == nil && len(vs) > 0 {
 				h, _ := vs[0].(string)
 				if h == "@clearDataFrame" {
-					ns.publishing.ClearMetadata()
+					pub.ClearMetadata()
 					return nil
 				}
 				if len(h) > MaxCommandBytes {
@@ -221,7 +229,7 @@ func (c *Conn) HandleMessage(streamID uint32, m media.Message) error {
 				}
 			}
 		}
-		c.publishMedia(ns, ns.publishing, m)
+		c.publishMedia(ns, pub, m)
 	}
 	return nil
 }

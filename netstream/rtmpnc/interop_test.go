@@ -41,7 +41,10 @@ func startTCPServer(t *testing.T) *tcpServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := rtmfp.Listen("udp4", "127.0.0.1:0", rtmfp.Config{Profile: prof, Logger: ts.log})
+	ep, err := rtmfp.Listen("udp4", "127.0.0.1:0", rtmfp.Config{Profile: prof, Logger: ts.log,
+		// As the daemon: a NetConnection's flows are read in arrival order,
+		// so a closeStream sent after the media takes effect after it.
+		InOrder: func(s *rtmfp.Session) bool { return !s.PeerMode() }})
 	if err != nil {
 		t.Fatal(err)
 	}
