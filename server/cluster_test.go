@@ -168,6 +168,11 @@ func TestClusterIntroduction(t *testing.T) {
 // trunkOn gives every node a QUIC trunk on loopback.
 func trunkOn(int) (string, string) { return `, "trunk": {"listen": "127.0.0.1:0"}`, "" }
 
+// rtmpWriter gives an RTMP client publishSynthetic's WriteMedia.
+type rtmpWriter struct{ c *rtmp.Client }
+
+func (w rtmpWriter) WriteMedia(_ context.Context, m media.Message) error { return w.c.WriteMedia(m) }
+
 // rtmpOn opens an RTMP connection to node d's "live" application and
 // publishes (publish) or plays name; the test closes it.
 func rtmpOn(ctx context.Context, t *testing.T, d *Daemon, name string, publish bool) *rtmp.Client {
@@ -435,22 +440,7 @@ func TestClusterGroup(t *testing.T) {
 	}
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	go func() {
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for i := uint32(0); ; i++ {
-			select {
-			case <-pubCtx.Done():
-				return
-			case <-tick.C:
-			}
-			flag := byte(0x27)
-			if i%25 == 0 {
-				flag = 0x17
-			}
-			pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: []byte{flag, 1, 0, 0, 0, byte(i)}})
-		}
-	}()
+	go publishSynthetic(pubCtx, pub)
 	for k, pb := range players {
 		for n := 0; n < 30; {
 			m, err := pb.ReadMedia(ctx)
@@ -654,29 +644,7 @@ func TestClusterGroupFeed(t *testing.T) {
 	pub := rtmpOn(ctx, t, tc.nodes[0], "cam", true)
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	go func() {
-		pub.WriteMedia(media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}})
-		pub.WriteMedia(media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for i := uint32(0); ; i++ {
-			select {
-			case <-pubCtx.Done():
-				return
-			case <-tick.C:
-			}
-			flag := byte(0x27)
-			if i%25 == 0 {
-				flag = 0x17
-			}
-			p := make([]byte, 500)
-			p[0], p[1] = flag, 1
-			if pub.WriteMedia(media.Message{Type: media.TypeVideo, Timestamp: 40 * (i + 1), Payload: p}) != nil {
-				return
-			}
-			pub.WriteMedia(media.Message{Type: media.TypeAudio, Timestamp: 40 * (i + 1), Payload: []byte{0xaf, 1, byte(i)}})
-		}
-	}()
+	go publishSynthetic(pubCtx, rtmpWriter{pub})
 	readFromKeyFrame(ctx, t, tc.nodes[1], pb, 30)
 	if p := tc.nodes[1].streams.Pulls(); len(p) != 1 || p[0].Origin != "n1" {
 		t.Fatalf("node 2 pulls %+v", p)

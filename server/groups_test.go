@@ -282,26 +282,7 @@ func TestDaemonPlaysGroupStream(t *testing.T) {
 	}
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	go func() {
-		pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
-		pub.WriteMedia(pubCtx, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for i := uint32(0); ; i++ {
-			select {
-			case <-pubCtx.Done():
-				return
-			case <-tick.C:
-			}
-			flag := byte(0x27)
-			if i%25 == 0 {
-				flag = 0x17
-			}
-			p := make([]byte, 1500)
-			p[0], p[1], p[2] = flag, 1, byte(i)
-			pub.WriteMedia(pubCtx, media.Message{Type: media.TypeVideo, Timestamp: i * 40, Payload: p})
-		}
-	}()
+	go publishSynthetic(pubCtx, pub)
 	// A unicast player of the server stream.
 	pc, err := client.Dial(ctx, url, client.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
