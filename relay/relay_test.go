@@ -408,17 +408,7 @@ func TestRelayRecordsOnTarget(t *testing.T) {
 			if d.Err != nil {
 				t.Fatalf("recording %+v", d)
 			}
-			msgs, err := flv.ReadFile(d.Path, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			frames := 0
-			for _, m := range msgs {
-				if m.IsVideo() && !m.IsSequenceHeader() {
-					frames++
-				}
-			}
-			if frames != 25 {
+			if frames := videoFrames(t, d.Path); frames != 25 {
 				t.Errorf("%s holds %d frames, 25 relayed", d.Path, frames)
 			}
 		case <-time.After(20 * time.Second):
@@ -489,20 +479,26 @@ func TestRelayUnpublishWhileConnecting(t *testing.T) {
 		if d.Err != nil {
 			t.Fatalf("recording %+v", d)
 		}
-		msgs, err := flv.ReadFile(d.Path, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames := 0
-		for _, m := range msgs {
-			if m.IsVideo() && !m.IsSequenceHeader() {
-				frames++
-			}
-		}
-		if frames != 25 {
+		if frames := videoFrames(t, d.Path); frames != 25 {
 			t.Errorf("the target recorded %d frames, 25 published", frames)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the target recorded nothing")
 	}
+}
+
+// videoFrames counts the video frames (codec headers aside) of an FLV file.
+func videoFrames(t *testing.T, path string) int {
+	t.Helper()
+	msgs, err := flv.ReadFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := 0
+	for _, m := range msgs {
+		if m.IsVideo() && !m.IsSequenceHeader() {
+			frames++
+		}
+	}
+	return frames
 }
