@@ -221,16 +221,7 @@ func TestPublishStream(t *testing.T) {
 		sg := New(quiet)
 		t.Cleanup(sg.Close)
 		url := server(t, sh, sg)
-		reg := netstream.NewRegistry()
-		src, err := reg.Publish("live", netstream.DefaultInstance, "cam", fakePublisher{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp, err := sg.PublishStream(src, "cam", multicast.Config{}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sp.Close)
+		reg, src, sp := republish(t, sg)
 		src.Write(fakePublisher{}, media.Message{Type: media.TypeVideo, Payload: []byte{0x17, 0, 0, 0, 0, 0xAA}})
 		src.Write(fakePublisher{}, media.Message{Type: media.TypeAudio, Payload: []byte{0xaf, 0, 0x12, 0x10}})
 		msgs := synthetic(200_000, 30*time.Second)
@@ -297,16 +288,7 @@ func TestPublishStreamDeliversItsQueue(t *testing.T) {
 		url := server(t, sh, sg)
 		pb := player(t, n, url, "cam")
 		time.Sleep(10 * time.Second) // the mesh forms
-		reg := netstream.NewRegistry()
-		src, err := reg.Publish("live", netstream.DefaultInstance, "cam", fakePublisher{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp, err := sg.PublishStream(src, "cam", multicast.Config{}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sp.Close)
+		reg, src, sp := republish(t, sg)
 		msgs := synthetic(200_000, 4*time.Second)
 		publishPaced(t, msgs[:100], func(m media.Message) error { src.Write(fakePublisher{}, m); return nil })
 		for _, m := range msgs[100:] { // the rest at once, then the end
@@ -319,4 +301,21 @@ func TestPublishStreamDeliversItsQueue(t *testing.T) {
 			t.Fatalf("got %d messages, the last %+v; want the last of %d", len(got), got[len(got)-1:], len(msgs))
 		}
 	})
+}
+
+// republish publishes a server stream live/cam in a new registry and
+// republishes it into sg's group as "cam", closed at the end of the test.
+func republish(t *testing.T, sg *Group) (*netstream.Registry, *netstream.Stream, *StreamPublication) {
+	t.Helper()
+	reg := netstream.NewRegistry()
+	src, err := reg.Publish("live", netstream.DefaultInstance, "cam", fakePublisher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := sg.PublishStream(src, "cam", multicast.Config{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sp.Close)
+	return reg, src, sp
 }
