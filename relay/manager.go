@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmfpd/rtmfpd/internal/waitgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
@@ -315,11 +316,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	for _, s := range streams {
 		m.Unpublish(s)
 	}
-	done := make(chan struct{})
-	go func() {
-		m.wg.Wait()
-		close(done)
-	}()
+	done := waitgroup.Done(&m.wg)
 	select {
 	case <-done:
 		return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/internal/ratelimit"
+	"github.com/rtmfpd/rtmfpd/internal/waitgroup"
 	"github.com/rtmfpd/rtmfpd/rtmfp/internal/cookie"
 	"github.com/rtmfpd/rtmfpd/rtmfp/profile"
 )
@@ -190,11 +191,7 @@ func (e *Endpoint) Close() error {
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.closeOnce.Do(func() { close(e.closing) })
 	e.scheduleAll()
-	done := make(chan struct{})
-	go func() {
-		e.wg.Wait()
-		close(done)
-	}()
+	done := waitgroup.Done(&e.wg)
 	var err error
 	select {
 	case <-done:

@@ -29,6 +29,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/rtmfpd/rtmfpd/internal/waitgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 )
 
@@ -237,11 +238,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for _, t := range conns {
 		t.end(errShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		srv.wg.Wait()
-		close(done)
-	}()
+	done := waitgroup.Done(&srv.wg)
 	select {
 	case <-done:
 		return nil

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/rtmfpd/rtmfpd/budget"
+	"github.com/rtmfpd/rtmfpd/internal/waitgroup"
 	"github.com/rtmfpd/rtmfpd/netstream"
 	"github.com/rtmfpd/rtmfpd/rtmp"
 )
@@ -277,11 +278,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for _, t := range conns {
 		t.Close(errShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		srv.wg.Wait()
-		close(done)
-	}()
+	done := waitgroup.Done(&srv.wg)
 	select {
 	case <-done:
 		return nil

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rtmfpd/rtmfpd/internal/waitgroup"
 )
 
 // Defaults.
@@ -314,11 +316,7 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		c.pending.Wait()
-		close(done)
-	}()
+	done := waitgroup.Done(&c.pending)
 	var err error
 	select {
 	case <-done:
