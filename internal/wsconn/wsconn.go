@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -40,11 +41,11 @@ type Conn struct {
 	data chan []byte   // from the reader goroutine: a part of a message
 	ack  chan struct{} // to it: the part has been consumed
 	rerr error         // why reading ended; set before data is closed
-	// refuse is the status the reader closes with (-1: none), set before
+	// refused is the status the reader closes with (0: none), set before
 	// data is closed: a Close that follows the reader's end (the RTMP
 	// side closing at the error) says the same, whichever gets to the
 	// WebSocket first.
-	refuse websocket.StatusCode
+	refused atomic.Int32
 
 	rmu     sync.Mutex // one Read at a time
 	pending []byte
@@ -66,7 +67,7 @@ func New(ws *websocket.Conn, local, remote net.Addr, maxMessage int64) *Conn {
 	ws.SetReadLimit(maxMessage)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{ws: ws, local: local, remote: remote, ctx: ctx, cancel: cancel, closed: make(chan struct{}),
-		data: make(chan []byte), ack: make(chan struct{}), rchanged: make(chan struct{}, 1), refuse: -1}
+		data: make(chan []byte), ack: make(chan struct{}), rchanged: make(chan struct{}, 1)}
 	go c.readLoop()
 	return c
 }
@@ -75,7 +76,9 @@ func New(ws *websocket.Conn, local, remote net.Addr, maxMessage int64) *Conn {
 func (c *Conn) readLoop() {
 	refuse := websocket.StatusCode(-1) // the status to close with, if any
 	defer func() {
-		c.refuse = refuse
+		if refuse >= 0 {
+			c.refused.Store(int32(refuse))
+		}
 		close(c.data)
 		if refuse >= 0 {
 			c.ws.Close(refuse, "")
@@ -263,14 +266,8 @@ func (c *Conn) Close() error {
 		err = nil
 		close(c.closed)
 		status := websocket.StatusNormalClosure
-		select {
-		case _, open := <-c.data:
-			// Closed: the reader has ended, and set refuse before. (A part
-			// taken here instead is dropped: the connection is closing.)
-			if !open && c.refuse >= 0 {
-				status = c.refuse
-			}
-		default:
+		if r := c.refused.Load(); r != 0 {
+			status = websocket.StatusCode(r)
 		}
 		go func() {
 			c.ws.Close(status, "")
