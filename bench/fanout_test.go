@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,14 +46,7 @@ func syntheticStream(rate int, base uint32) []media.Message {
 // reports the share of media delivered to the players and the server's CPU
 // time per delivered Mbit/s.
 func BenchmarkFanout(b *testing.B) {
-	ns := []int{25, 50, 100, 200}
-	if s := os.Getenv("RTMFPD_FANOUT_N"); s != "" {
-		ns = nil
-		for _, f := range splitComma(s) {
-			n, _ := strconv.Atoi(f)
-			ns = append(ns, n)
-		}
-	}
+	ns := envInts("RTMFPD_FANOUT_N", []int{25, 50, 100, 200})
 	for _, n := range ns {
 		b.Run(fmt.Sprintf("players=%d", n), func(b *testing.B) {
 			for b.Loop() {
@@ -62,14 +56,17 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
-func splitComma(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
+// envInts is the comma-separated list of numbers in the environment
+// variable name, or def when it is unset.
+func envInts(name string, def []int) []int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, _ := strconv.Atoi(strings.TrimSpace(f))
+		out = append(out, n)
 	}
 	return out
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -29,17 +27,9 @@ import (
 // delivered Mbit/s, latency median and 99th percentile; then the ratios
 // rtmfpd/nginx (below 1: rtmfpd does better).
 func BenchmarkRTMPFanout(b *testing.B) {
-	ns := []int{10, 50, 100}
-	if s := os.Getenv("RTMFPD_RTMP_FANOUT_N"); s != "" {
-		ns = nil
-		for _, f := range splitComma(s) {
-			n, _ := strconv.Atoi(f)
-			ns = append(ns, n)
-		}
-	}
+	ns := envInts("RTMFPD_RTMP_FANOUT_N", []int{10, 50, 100})
 	dur := 10 * time.Second
-	if s := os.Getenv("RTMFPD_RTMP_FANOUT_SECONDS"); s != "" {
-		n, _ := strconv.Atoi(s)
+	if n := envInt("RTMFPD_RTMP_FANOUT_SECONDS"); n > 0 {
 		dur = time.Duration(n) * time.Second
 	}
 	raiseFileLimit(b)

@@ -56,17 +56,9 @@ func vodFile(b *testing.B) (string, float64) {
 // resident memory per player (above the server's own before the players);
 // then the ratios rtmfpd/nginx.
 func BenchmarkVODPlayers(b *testing.B) {
-	ns := []int{10, 100, 500}
-	if s := os.Getenv("RTMFPD_VOD_N"); s != "" {
-		ns = nil
-		for _, f := range splitComma(s) {
-			n, _ := strconv.Atoi(f)
-			ns = append(ns, n)
-		}
-	}
+	ns := envInts("RTMFPD_VOD_N", []int{10, 100, 500})
 	dur := 10 * time.Second
-	if s := os.Getenv("RTMFPD_VOD_SECONDS"); s != "" {
-		n, _ := strconv.Atoi(s)
+	if n := envInt("RTMFPD_VOD_SECONDS"); n > 0 {
 		dur = time.Duration(n) * time.Second
 	}
 	raiseFileLimit(b)
