@@ -79,16 +79,7 @@ func startServer(tb testing.TB, config string) *server {
 	s := &server{cmd: cmd, pid: cmd.Process.Pid, changed: make(chan struct{})}
 	ready := make(chan struct{})
 	go s.readLog(stderr, ready)
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	tb.Cleanup(func() { rtmfpdproc.Stop(cmd, 15*time.Second) })
 	select {
 	case <-ready:
 	case <-time.After(20 * time.Second):

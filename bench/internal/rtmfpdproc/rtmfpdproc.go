@@ -113,16 +113,7 @@ func Start(tb testing.TB, config string, args ...string) *Proc {
 			}
 		}
 	}()
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	tb.Cleanup(func() { Stop(cmd, 10*time.Second) })
 	select {
 	case addr := <-listening:
 		p := &Proc{Cmd: cmd, Addr: addr}
@@ -167,4 +158,18 @@ func CPU(tb testing.TB, pid int) time.Duration {
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	const hz = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / hz
+}
+
+// Stop stops a started server as an operator does (SIGINT) and waits for
+// it to exit, killing it after grace.
+func Stop(cmd *exec.Cmd, grace time.Duration) {
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
+	}
 }
