@@ -105,18 +105,9 @@ func (c *Conn) publish(streamID uint32, cmd Command) {
 		c.status(streamID, PublishBadName, "this NetStream is already in use")
 		return
 	}
-	if h := c.srv.cfg.Hooks.CheckPublish; h != nil {
-		req := StreamRequest{Name: name, Query: query, Mode: mode}
-		if err := h(c, &req); err != nil {
-			code, why, _ := refusal(err, PublishFailed)
-			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
-			return
-		}
-		if req.Name == "" {
-			c.status(streamID, PublishFailed, "no stream name", amf.Property{Key: "details", Value: name})
-			return
-		}
-		name = req.Name
+	name, ok := c.checkStream(streamID, c.srv.cfg.Hooks.CheckPublish, StreamRequest{Name: name, Query: query, Mode: mode}, PublishFailed)
+	if !ok {
+		return
 	}
 	info := c.Info()
 	s, err := c.srv.Registry.Publish(info.App, info.Instance, name, ns)
@@ -201,18 +192,9 @@ func (c *Conn) play(streamID uint32, cmd Command) {
 		c.status(streamID, PlayStop, "stopped")
 		return
 	}
-	if h := c.srv.cfg.Hooks.CheckPlay; h != nil {
-		req := StreamRequest{Name: name, Query: query}
-		if err := h(c, &req); err != nil {
-			code, why, _ := refusal(err, PlayFailed)
-			c.status(streamID, code, why, amf.Property{Key: "details", Value: name})
-			return
-		}
-		if req.Name == "" {
-			c.status(streamID, PlayFailed, "no stream name", amf.Property{Key: "details", Value: name})
-			return
-		}
-		name = req.Name
+	name, ok := c.checkStream(streamID, c.srv.cfg.Hooks.CheckPlay, StreamRequest{Name: name, Query: query}, PlayFailed)
+	if !ok {
+		return
 	}
 	info := c.Info()
 	s, exists := c.srv.Registry.Lookup(info.App, info.Instance, name)
@@ -451,4 +433,26 @@ func (p *playerSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) 
 		}
 	}
 	return nil
+}
+
+// checkStream asks check (Hooks.CheckPublish or CheckPlay; nil allows)
+// about req and returns the stream name to use, which the hook may have
+// changed; a refusal, or a hook that left no name, is answered with the
+// failed status code (or the code the hook's error carries) and reported
+// as false.
+func (c *Conn) checkStream(streamID uint32, check func(*Conn, *StreamRequest) error, req StreamRequest, failed string) (string, bool) {
+	if check == nil {
+		return req.Name, true
+	}
+	asked := req.Name
+	if err := check(c, &req); err != nil {
+		code, why, _ := refusal(err, failed)
+		c.status(streamID, code, why, amf.Property{Key: "details", Value: asked})
+		return "", false
+	}
+	if req.Name == "" {
+		c.status(streamID, failed, "no stream name", amf.Property{Key: "details", Value: asked})
+		return "", false
+	}
+	return req.Name, true
 }
