@@ -233,10 +233,7 @@ func BenchmarkClusterIntroductions(b *testing.B) {
 	baseRate := float64(baseN) / time.Since(start).Seconds()
 	local = nil
 
-	var sent0 uint64
-	for i := range s.got {
-		sent0 += s.got[i].Load()
-	}
+	sent0 := s.forwarded()
 	s.latMu.Lock()
 	s.lat = s.lat[:0]
 	s.latMu.Unlock()
@@ -268,17 +265,7 @@ func BenchmarkClusterIntroductions(b *testing.B) {
 	}
 	wg.Wait()
 	want := sent0 + uint64(per*nodes)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var got uint64
-		for i := range s.got {
-			got += s.got[i].Load()
-		}
-		if got >= want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	s.awaitForwarded(want, time.Minute)
 	el := b.Elapsed()
 	b.StopTimer()
 	s.record.Store(false)
@@ -309,10 +296,7 @@ func BenchmarkClusterIntroductionLatency(b *testing.B) {
 	s.latMu.Lock()
 	s.lat = s.lat[:0]
 	s.latMu.Unlock()
-	var before uint64
-	for i := range s.got {
-		before += s.got[i].Load()
-	}
+	before := s.forwarded()
 	s.record.Store(true)
 	const perNode, period = 300, 10 * time.Millisecond // 100/s per node, 3 s
 	var lmu sync.Mutex
@@ -341,17 +325,7 @@ func BenchmarkClusterIntroductionLatency(b *testing.B) {
 	}
 	wg.Wait()
 	want := before + nodes*perNode
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var got uint64
-		for i := range s.got {
-			got += s.got[i].Load()
-		}
-		if got >= want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	s.awaitForwarded(want, time.Minute)
 	s.record.Store(false)
 	s.latMu.Lock()
 	lat := slices.Clone(s.lat)
@@ -366,5 +340,23 @@ func BenchmarkClusterIntroductionLatency(b *testing.B) {
 		b.ReportMetric(us(lat[len(lat)*99/100]), "forward-p99-µs")
 	}
 	for range b.N {
+	}
+}
+
+// forwarded is how many forward requests the nodes have received.
+func (s *sim) forwarded() uint64 {
+	var n uint64
+	for i := range s.got {
+		n += s.got[i].Load()
+	}
+	return n
+}
+
+// awaitForwarded waits (polling: the requests cross NATS) until the nodes
+// have received want forward requests, or for at most limit.
+func (s *sim) awaitForwarded(want uint64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for s.forwarded() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 }
