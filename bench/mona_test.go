@@ -24,26 +24,6 @@ import (
 // rtmfp-load and librtmfp; MonaServer2's MonaBase, MonaCore and MonaTiny
 // with make) and found through RTMFPD_RTMFP_LOAD and RTMFPD_MONATINY.
 
-// rtmfpLoad returns the path of rtmfp-load (RTMFPD_RTMFP_LOAD), or fails
-// the benchmark saying how to get it.
-func rtmfpLoad(b *testing.B) string {
-	return external(b, "RTMFPD_RTMFP_LOAD", "rtmfp-load, the load generator built on librtmfp "+
-		"(/work/shared/tools/rtmfp-load/README.md: build librtmfp and rtmfp-load outside the repository)")
-}
-
-// external returns the program an environment variable names, or fails
-// the benchmark with what it is and how to get it.
-func external(b *testing.B, env, what string) string {
-	p := os.Getenv(env)
-	if p == "" {
-		b.Fatalf("%s is not set: it names %s", env, what)
-	}
-	if _, err := os.Stat(p); err != nil {
-		b.Fatalf("%s=%s: %v", env, p, err)
-	}
-	return p
-}
-
 // monaTiny is a MonaTiny process with RTMFP and RTMP on loopback ports.
 type monaTiny struct {
 	cmd         *exec.Cmd
@@ -54,7 +34,7 @@ type monaTiny struct {
 // loopback-only configuration in a temporary folder and waits until it
 // logs that its RTMFP and RTMP servers started.
 func startMonaTiny(b *testing.B) *monaTiny {
-	bin := external(b, "RTMFPD_MONATINY", "MonaServer2's MonaTiny (build MonaBase, MonaCore and MonaTiny "+
+	bin := testtools.External(b, "RTMFPD_MONATINY", "MonaServer2's MonaTiny (build MonaBase, MonaCore and MonaTiny "+
 		"of MonaSolutions/MonaServer2 outside the repository with make)")
 	dir := b.TempDir()
 	m := &monaTiny{
@@ -115,7 +95,7 @@ func freeUDPPort(b *testing.B) int {
 func loadOutput(b *testing.B, args ...string) (map[string]float64, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, rtmfpLoad(b), args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, testtools.RTMFPLoad(b), args...).CombinedOutput()
 	if ctx.Err() != nil || !strings.Contains(string(out), "mode=") {
 		b.Fatalf("rtmfp-load %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -178,7 +158,7 @@ func BenchmarkMonaHandshakes(b *testing.B) {
 	if v := envInt("RTMFPD_HANDSHAKES_N"); v > 0 {
 		n = v
 	}
-	rtmfpLoad(b)
+	testtools.RTMFPLoad(b)
 	for b.Loop() {
 		srv := startServer(b, `{"status": "off", "rtmp": [], "session": {"startupRate": 1000000, "startupBurst": 1000000}}`)
 		ours := handshakesOnce(b, "rtmfp://"+srv.addr.String()+"/live", func() time.Duration { return srv.cpu(b) }, n, 64)
@@ -281,7 +261,7 @@ func BenchmarkMonaFanout(b *testing.B) {
 	if v := envInt("RTMFPD_MONA_SECONDS"); v > 0 {
 		secs = v
 	}
-	rtmfpLoad(b)
+	testtools.RTMFPLoad(b)
 	raiseFileLimit(b)
 	dur := time.Duration(secs) * time.Second
 	file := monaFile(b)

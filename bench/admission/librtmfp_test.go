@@ -2,7 +2,6 @@ package admission
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -11,22 +10,8 @@ import (
 
 	"github.com/rtmfpd/rtmfpd/bench/internal/flood"
 	"github.com/rtmfpd/rtmfpd/bench/internal/rtmfpdproc"
+	"github.com/rtmfpd/rtmfpd/internal/testtools"
 )
-
-// loadGenerator returns the path of librtmfp's load generator, rtmfp-load
-// (RTMFPD_RTMFP_LOAD), or fails the benchmark saying how to get it.
-func loadGenerator(b *testing.B) string {
-	p := os.Getenv("RTMFPD_RTMFP_LOAD")
-	if p == "" {
-		b.Fatal("RTMFPD_RTMFP_LOAD is not set: it names rtmfp-load, the load generator built on librtmfp " +
-			"(a client nobody on this project wrote). Build it outside the repository as " +
-			"/work/shared/tools/rtmfp-load/README.md says, then RTMFPD_RTMFP_LOAD=/path/to/rtmfp-load")
-	}
-	if _, err := os.Stat(p); err != nil {
-		b.Fatalf("RTMFPD_RTMFP_LOAD=%s: %v", p, err)
-	}
-	return p
-}
 
 // loadResult is what rtmfp-load's handshakes mode printed.
 type loadResult struct {
@@ -86,7 +71,7 @@ func (r loadResult) report(b *testing.B, prefix string) {
 // limit lifted. librtmfp's IHello names only the application path (36
 // bytes for a 180-byte RHello).
 func BenchmarkAdmissionLibrtmfp(b *testing.B) {
-	bin := loadGenerator(b)
+	bin := testtools.RTMFPLoad(b)
 	for b.Loop() {
 		srv := rtmfpdproc.Start(b, liftedConfig)
 		base := runLoad(b, bin, "rtmfp://"+srv.Addr.String()+"/live", 1000, 64)
@@ -105,7 +90,7 @@ func BenchmarkAdmissionLibrtmfp(b *testing.B) {
 // from RTMFPD_FLOOD_SOURCES addresses), default configuration; the
 // baseline is the same load without the flood, in the same run.
 func BenchmarkAdmissionLibrtmfpUnderFlood(b *testing.B) {
-	bin := loadGenerator(b)
+	bin := testtools.RTMFPLoad(b)
 	for b.Loop() {
 		srv := rtmfpdproc.Start(b, defaultStatusConfig)
 		url := "rtmfp://" + srv.Addr.String() + "/live"
