@@ -270,31 +270,3 @@ func TestNewCodecErrors(t *testing.T) {
 		}
 	}
 }
-
-// TestExclusiveCodecSealsTheSame: a session's codec, which encrypts with the
-// standard library's CBC mode, seals every body exactly as a shared codec
-// does (a call per block), packet after packet, in every integrity form.
-func TestExclusiveCodecSealsTheSame(t *testing.T) {
-	for _, m := range integrityModes {
-		t.Run(m.name, func(t *testing.T) {
-			shared, err := NewCodec(testKey, m.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			excl, err := newCodec(testKey, m.in, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if excl.enc == nil || shared.enc != nil {
-				t.Fatalf("encrypters: exclusive %v, shared %v", excl.enc, shared.enc)
-			}
-			for n := range 300 {
-				body := bytes.Repeat([]byte{byte(n)}, n*4)
-				a, b := shared.Seal(nil, body), excl.Seal(nil, body)
-				if !bytes.Equal(a, b) {
-					t.Fatalf("body of %d bytes: sealed\n%x\nagainst\n%x", len(body), a, b)
-				}
-			}
-		})
-	}
-}

@@ -228,11 +228,11 @@ func (p *Profile) newSession(k, near, far []byte, n negotiated, farCert []byte, 
 		}
 	}
 	out.Sequence, in.Sequence = n.seqSend, n.seqRecv
-	send, err := newCodec(keys.send[:16], out, true)
+	send, err := NewCodec(keys.send[:16], out)
 	if err != nil {
 		return nil, err
 	}
-	recv, err := newCodec(keys.recv[:16], in, true)
+	recv, err := NewCodec(keys.recv[:16], in)
 	if err != nil {
 		return nil, err
 	}
