@@ -108,6 +108,10 @@ func newConn(nc net.Conn, cfg *Config, client bool) *Conn {
 	c.fr = chunk.NewFramer()
 	c.outChunk.Store(int32(c.fr.ChunkSize()))
 	c.raw = newRawWriter(nc)
+	c.dc.src = nc
+	if r := newRawReader(nc); r != nil {
+		c.dc.src = r
+	}
 	return c
 }
 

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -18,6 +19,7 @@ var noLimit time.Time
 // context) and counts the bytes that pass.
 type deadlineConn struct {
 	nc           net.Conn
+	src          io.Reader // reads nc: a rawReader, or nc itself
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	onRead       func() // called after bytes arrive
@@ -57,7 +59,7 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 		}
 		d.nc.SetReadDeadline(next)
 		d.mu.Unlock()
-		n, err := d.nc.Read(p)
+		n, err := d.src.Read(p)
 		if n > 0 {
 			d.read.Add(uint64(n))
 			if d.onRead != nil {
