@@ -33,12 +33,8 @@ type rawReader struct {
 // newRawReader returns a rawReader for nc, or nil when nc has no descriptor
 // to read from (net.Pipe, say): the Conn then reads through nc.Read.
 func newRawReader(nc net.Conn) *rawReader {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConn(nc)
+	if rc == nil {
 		return nil
 	}
 	r := &rawReader{nc: nc, rc: rc}
