@@ -31,7 +31,7 @@ type Framer struct {
 	chunkSize uint32
 	low       [lowCSIDs]outStream
 	streams   map[uint32]*outStream // the other chunk streams; nil until one is used
-	formats   [4]int // messages started with each header format, for tests
+	formats   [4]int                // messages started with each header format, for tests
 }
 
 // NewFramer returns a Framer with the default chunk size of 128 bytes.
