@@ -22,15 +22,15 @@ import (
 // its context switches in sysmon. A read of a non-blocking descriptor never
 // blocks, so it needs none of that (see rawWriter.writev).
 type rawReader struct {
-	nc      net.Conn
-	rc      syscall.RawConn
-	p       []byte
-	n       int
-	err     error
-	read    func(fd uintptr) bool // r.readOnce, made once
-	hook    *deadlineConn         // runs its read hook when a Read finds nothing, before it waits; may be nil
-	empty   bool                  // readOnce found nothing and gave up
-	probe   bool                  // readOnce gives up on finding nothing (to run emptied)
+	nc    net.Conn
+	rc    syscall.RawConn
+	p     []byte
+	n     int
+	err   error
+	read  func(fd uintptr) bool // r.readOnce, made once
+	hook  *deadlineConn         // runs its read hook when a Read finds nothing, before it waits; may be nil
+	empty bool                  // readOnce found nothing and gave up
+	probe bool                  // readOnce gives up on finding nothing (to run emptied)
 }
 
 // newRawReader returns a rawReader for nc, or nil when nc has no descriptor
