@@ -30,7 +30,7 @@ type rawReader struct {
 	read  func(fd uintptr) bool // r.readOnce, made once
 	hook  *deadlineConn         // runs its read hook when a Read finds nothing, before it waits; may be nil
 	empty bool                  // readOnce found nothing and gave up
-	probe bool                  // readOnce gives up on finding nothing (to run emptied)
+	probe bool                  // readOnce gives up on finding nothing (to run the hook)
 }
 
 // newRawReader returns a rawReader for nc, or nil when nc has no descriptor
