@@ -111,8 +111,7 @@ func newConn(nc net.Conn, cfg *Config, client bool) *Conn {
 	c.raw = newRawWriter(nc)
 	c.dc.src = nc
 	if r := newRawReader(nc); r != nil {
-		r.hook = c.dc
-		c.dc.src, c.dc.hookOnEmpty = r, true
+		c.dc.src = r
 	}
 	return c
 }
@@ -155,15 +154,11 @@ func (c *Conn) Handshake(ctx context.Context) error {
 	return c.hsErr
 }
 
-// SetReadHook makes ReadMessage call f, on the reading goroutine, when it
-// has read everything that arrived and is about to wait for more (on a
-// connection without a descriptor, net.Pipe, before each read from the
-// network), and in any case once 64 KiB have come in since the last call
-// (a peer that never pauses): at that point every message received so far
+// SetReadHook makes ReadMessage call f, on the reading goroutine, before
+// each read from the network: at that point every message received so far
 // has been returned, so a server passing on what a peer publishes can hold
 // its writes until then and send the messages that arrived together with
-// one write per player, without delaying any for longer than it takes to
-// read what is already there. Call it before ReadMessage.
+// one write per player, without delaying any. Call it before ReadMessage.
 func (c *Conn) SetReadHook(f func()) { c.dc.beforeRead = f }
 
 // Digest reports whether the handshake used the digest form.

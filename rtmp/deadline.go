@@ -23,9 +23,7 @@ type deadlineConn struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	onRead       func() // called after bytes arrive
-	beforeRead   func() // the read hook (see Conn.SetReadHook)
-	hookOnEmpty  bool   // src calls emptied when it finds nothing to read
-	unhooked     int    // bytes read since beforeRead last ran
+	beforeRead   func() // called before each read of the connection
 	pingInterval time.Duration
 	onIdle       func() // called when a read has waited pingInterval
 
@@ -40,9 +38,8 @@ type deadlineConn struct {
 // interval, a read idle for that long calls onIdle (which sends a ping) and
 // goes on waiting, until the read timeout.
 func (d *deadlineConn) Read(p []byte) (int, error) {
-	if d.beforeRead != nil && (!d.hookOnEmpty || d.unhooked >= hookAfter) {
+	if d.beforeRead != nil {
 		d.beforeRead()
-		d.unhooked = 0
 	}
 	var limit time.Time
 	if d.readTimeout > 0 {
@@ -64,7 +61,6 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 		d.mu.Unlock()
 		n, err := d.src.Read(p)
 		if n > 0 {
-			d.unhooked += n
 			d.read.Add(uint64(n))
 			if d.onRead != nil {
 				d.onRead()
@@ -78,25 +74,6 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 		return n, err
 	}
 }
-
-// hookAfter bounds what a connection whose reads call the read hook only
-// when they find nothing (a publisher sending without a pause) reads before
-// the hook runs anyway.
-const hookAfter = 64 << 10
-
-// emptied runs the read hook, when bytes arrived since it last ran: the
-// reader found nothing more to read and is about to wait (rawReader calls
-// it on the reading goroutine). Every message those bytes held has been
-// returned by then, and what arrived together is passed on together.
-func (d *deadlineConn) emptied() {
-	if d.hookPending() {
-		d.beforeRead()
-		d.unhooked = 0
-	}
-}
-
-// hookPending reports that bytes arrived since the read hook last ran.
-func (d *deadlineConn) hookPending() bool { return d.beforeRead != nil && d.unhooked > 0 }
 
 // stillIdle reports that neither the read limit nor a hard deadline set
 // meanwhile has passed.

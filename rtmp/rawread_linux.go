@@ -22,15 +22,12 @@ import (
 // its context switches in sysmon. A read of a non-blocking descriptor never
 // blocks, so it needs none of that (see rawWriter.writev).
 type rawReader struct {
-	nc    net.Conn
-	rc    syscall.RawConn
-	p     []byte
-	n     int
-	err   error
-	read  func(fd uintptr) bool // r.readOnce, made once
-	hook  *deadlineConn         // runs its read hook when a Read finds nothing, before it waits; may be nil
-	empty bool                  // readOnce found nothing and gave up
-	probe bool                  // readOnce gives up on finding nothing (to run the hook)
+	nc   net.Conn
+	rc   syscall.RawConn
+	p    []byte
+	n    int
+	err  error
+	read func(fd uintptr) bool // r.readOnce, made once
 }
 
 // newRawReader returns a rawReader for nc, or nil when nc has no descriptor
@@ -52,16 +49,7 @@ func (r *rawReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	r.p, r.n, r.err = p, 0, nil
-	r.probe, r.empty = r.hook != nil && r.hook.hookPending(), false
 	err := r.rc.Read(r.read)
-	if err == nil && r.empty {
-		// Nothing to read: run the hook outside RawConn.Read, whose
-		// lock on the descriptor a Close from the hook would wait for,
-		// then wait for the peer.
-		r.hook.emptied()
-		r.probe = false
-		err = r.rc.Read(r.read)
-	}
 	r.p = nil
 	if err == nil {
 		err = r.err
@@ -87,11 +75,7 @@ func (r *rawReader) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if r.probe {
-				r.empty = true
-				return true
-			}
-			return false // RawConn.Read waits for the socket
+			return false
 		default:
 			r.err = os.NewSyscallError("read", e)
 			return true

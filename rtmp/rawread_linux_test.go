@@ -7,8 +7,6 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/rtmfpd/rtmfpd/media"
 )
 
 // The raw read path reads what the peer wrote, and fails as net.Conn.Read
@@ -55,48 +53,5 @@ func TestRawReader(t *testing.T) {
 	server.nc.Close()
 	if _, err := r.Read(buf); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after close: %v", err)
-	}
-}
-
-// The read hook runs when the reader has read everything that arrived and
-// is about to wait, not before each read: two messages that arrived
-// together are both returned before it runs, and it runs once before the
-// reader waits for the next.
-func TestReadHookOnEmpty(t *testing.T) {
-	server, client := tcpPair(t, nil)
-	hooked := make(chan struct{}, 10)
-	server.SetReadHook(func() { hooked <- struct{}{} })
-	msg := func(ts uint32) media.Message {
-		return media.Message{Type: media.TypeAudio, Timestamp: ts, Payload: []byte{0xaf, 1, byte(ts)}}
-	}
-	if err := client.WriteMessages(1, msg(20), msg(40)); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []uint32{20, 40} {
-		m, err := server.ReadMessage()
-		if err != nil || m.Timestamp != want {
-			t.Fatalf("read %v, %v; want timestamp %d", m.Timestamp, err, want)
-		}
-	}
-	if n := len(hooked); n != 0 {
-		t.Fatalf("the hook ran %d times before the reader had to wait", n)
-	}
-	got := make(chan uint32, 1)
-	go func() {
-		m, err := server.ReadMessage()
-		if err != nil {
-			t.Error(err)
-		}
-		got <- m.Timestamp
-	}()
-	<-hooked // the reader found nothing and is waiting
-	if err := client.WriteMessage(1, msg(60)); err != nil {
-		t.Fatal(err)
-	}
-	if ts := <-got; ts != 60 {
-		t.Fatalf("read timestamp %d, want 60", ts)
-	}
-	if n := len(hooked); n != 0 {
-		t.Fatalf("the hook ran %d more times", n)
 	}
 }

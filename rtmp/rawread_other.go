@@ -6,7 +6,7 @@ import "net"
 
 // rawReader is Linux's raw read(2) path; elsewhere the Conn reads through
 // net.Conn.Read.
-type rawReader struct{ hook *deadlineConn }
+type rawReader struct{}
 
 func newRawReader(net.Conn) *rawReader { return nil }
 
