@@ -1,6 +1,7 @@
 package rtmfp
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 
@@ -61,6 +62,8 @@ type outBatch struct {
 	n    int
 
 	// Scratch of flush.
+	runs  [maxBatch][2]int // datagrams [i, j) of each message
+	raw   rawScratch
 	msgs  [maxBatch]ipv4.Message
 	addrs [maxBatch]net.UDPAddr
 	ips   [maxBatch][16]byte
@@ -89,7 +92,8 @@ func (b *outBatch) add(pkt []byte, to netip.AddrPort) {
 	}
 }
 
-// flush sends the collected datagrams.
+// flush sends the collected datagrams: raw (rawSocket) where it can, the
+// rest through the poller.
 func (b *outBatch) flush() {
 	n := b.n
 	if n == 0 {
@@ -104,12 +108,55 @@ func (b *outBatch) flush() {
 		return
 	}
 	gso := e.gso.Load()
-	k := 0 // messages
+	k := b.cut(n, gso)
+	sent := 0
+	if e.raw != nil {
+		c, err := e.raw.sendBatch(b, k)
+		b.sent(c)
+		sent = c
+		if err != nil && !isRetryPoller(err) {
+			b.failed(sent, k, gso, err)
+			return
+		}
+	}
+	if sent == k {
+		return
+	}
+	for m := sent; m < k; m++ {
+		i, j := b.runs[m][0], b.runs[m][1]
+		msg := &b.msgs[m]
+		for x := i; x < j; x++ {
+			b.iovs[x] = b.bufs[x]
+		}
+		msg.Buffers = b.iovs[i:j]
+		msg.OOB = nil
+		if j-i > 1 {
+			msg.OOB = putGSOControl(b.oobs[m][:], len(b.bufs[i]))
+		}
+		msg.Addr = b.addr(m, b.to[i])
+		msg.N, msg.NN, msg.Flags = 0, 0, 0
+	}
+	for sent < k {
+		c, err := e.bc.WriteBatch(b.msgs[sent:k], 0)
+		if err != nil || c <= 0 {
+			b.failed(sent, k, gso, err)
+			return
+		}
+		b.sent(c)
+		sent += c
+	}
+	b.clear(k)
+}
+
+// cut groups the first n datagrams into messages, b.runs[m] being the
+// datagrams of message m: with UDP GSO a run of datagrams to one address,
+// all of the first one's size but the last, which may be shorter, is one
+// message. It returns the number of messages.
+func (b *outBatch) cut(n int, gso bool) int {
+	k := 0
 	for i := 0; i < n; {
 		j := i + 1
 		if gso {
-			// A run of datagrams to one address, all of the first one's
-			// size but the last, which may be shorter.
 			size, total := len(b.bufs[i]), len(b.bufs[i])
 			for j < n && j-i < maxGSOSegments && b.to[j] == b.to[i] && len(b.bufs[j-1]) == size &&
 				len(b.bufs[j]) <= size && total+len(b.bufs[j]) <= maxGSOBytes {
@@ -117,48 +164,43 @@ func (b *outBatch) flush() {
 				j++
 			}
 		}
-		m := &b.msgs[k]
-		for x := i; x < j; x++ {
-			b.iovs[x] = b.bufs[x]
-		}
-		m.Buffers = b.iovs[i:j]
-		m.OOB = nil
-		if j-i > 1 {
-			m.OOB = putGSOControl(b.oobs[k][:], len(b.bufs[i]))
-		}
-		m.Addr = b.addr(k, b.to[i])
-		m.N, m.NN, m.Flags = 0, 0, 0
+		b.runs[k] = [2]int{i, j}
 		k++
 		i = j
 	}
-	sent := 0
-	for sent < k {
-		c, err := e.bc.WriteBatch(b.msgs[sent:k], 0)
-		if err == nil && c > 0 {
-			for _, m := range b.msgs[sent : sent+c] {
-				e.stats.packetsOut.Add(uint64(len(m.Buffers)))
-			}
-			e.stats.batchesOut.Add(1)
+	return k
+}
+
+// sent counts c messages sent with one system call.
+func (b *outBatch) sent(c int) {
+	if c <= 0 {
+		return
+	}
+	var pkts uint64
+	for m := range c {
+		pkts += uint64(b.runs[m][1] - b.runs[m][0])
+	}
+	b.e.stats.packetsOut.Add(pkts)
+	b.e.stats.batchesOut.Add(1)
+}
+
+// failed handles a send of messages sent..k that failed with err: the rest
+// goes one datagram at a time, and a path that refused a segmented send
+// gets none from now on.
+func (b *outBatch) failed(sent, k int, gso bool, err error) {
+	e := b.e
+	if gso && isGSOError(err) {
+		// The path cannot segment (no checksum offload): send each
+		// datagram on its own from now on.
+		e.gso.Store(false)
+		e.log.Info("UDP GSO turned off: the socket refused a segmented send", "err", err)
+	} else {
+		e.stats.writeErrors.Add(1)
+	}
+	for m := sent; m < k; m++ {
+		for x := b.runs[m][0]; x < b.runs[m][1]; x++ {
+			e.write(b.bufs[x], b.to[x])
 		}
-		if err != nil || c <= 0 {
-			if gso && isGSOError(err) {
-				// The path cannot segment (no checksum offload): send
-				// each datagram on its own from now on.
-				e.gso.Store(false)
-				e.log.Info("UDP GSO turned off: the socket refused a segmented send", "err", err)
-			} else {
-				e.stats.writeErrors.Add(1)
-			}
-			// The rest one by one.
-			for _, m := range b.msgs[sent:k] {
-				for _, p := range m.Buffers {
-					e.write(p, addrPortOf(m.Addr))
-				}
-			}
-			b.clear(k)
-			return
-		}
-		sent += c
 	}
 	b.clear(k)
 }
@@ -191,17 +233,26 @@ func (b *outBatch) addr(k int, to netip.AddrPort) *net.UDPAddr {
 	return a
 }
 
-func addrPortOf(a net.Addr) netip.AddrPort {
-	ua, _ := a.(*net.UDPAddr)
-	if ua == nil {
-		return netip.AddrPort{}
-	}
-	ap := ua.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
+// errNotRaw: a batch the raw sender does not take (see rawSocket).
+var errNotRaw = errors.New("rtmfp: not sendable raw")
+
+// isRetryPoller reports whether a raw send that failed with err goes
+// through the poller instead: the socket was full, or the batch has a
+// destination the raw sender does not take.
+func isRetryPoller(err error) bool { return err == errNotRaw || isWouldBlock(err) }
 
 // write sends one datagram.
 func (e *Endpoint) write(b []byte, to netip.AddrPort) {
+	if e.raw != nil {
+		if ok, err := e.raw.sendTo(b, to); ok || err != nil {
+			if err != nil {
+				e.stats.writeErrors.Add(1)
+				return
+			}
+			e.stats.packetsOut.Add(1)
+			return
+		}
+	}
 	if _, err := e.conn.WriteToUDPAddrPort(b, to); err != nil {
 		e.stats.writeErrors.Add(1)
 		return

@@ -67,6 +67,12 @@ type Config struct {
 	// instead of as one segmented send. Default: GSO where the kernel
 	// has it.
 	NoGSO bool
+	// ReceivePace is how long the receive goroutine waits after a batch of
+	// datagrams before it reads again, while datagrams keep arriving
+	// (see receivePacer): one wake-up then serves every datagram that
+	// came in the window. A datagram waits at most this long before it is
+	// read. Default 2 ms; negative turns pacing off.
+	ReceivePace time.Duration
 	// HandshakeQueue caps IIKeyings waiting for a worker; more are dropped
 	// (the initiator retransmits). Default 256.
 	HandshakeQueue int
@@ -156,6 +162,7 @@ const (
 	DefaultMaxMessageSize   = 16 << 20
 	DefaultInboxSize        = 512
 	DefaultSessionRecv      = 4 << 20
+	DefaultReceivePace      = 2 * time.Millisecond
 )
 
 // MaxPacketSize is the largest session packet sent: the plaintext after the
@@ -209,6 +216,9 @@ func (c *Config) populate() error {
 	defd(&c.RetransmitLimit, DefaultRetransmitLimit)
 	defd(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	defd(&c.CloseTimeout, DefaultCloseTimeout)
+	if c.ReceivePace == 0 {
+		c.ReceivePace = DefaultReceivePace
+	}
 	def(&c.MaxRecvFlows, DefaultMaxRecvFlows)
 	def(&c.MaxSendFlows, DefaultMaxSendFlows)
 	def(&c.RecvWindow, DefaultRecvWindow)

@@ -28,6 +28,7 @@ type Endpoint struct {
 	bc      batchConn
 	bc6     bool
 	gso     atomic.Bool // datagrams to one address are sent with UDP GSO
+	raw     *rawSocket  // raw sends on the socket; nil: through the poller
 	cfg     Config
 	prof    profile.Profile
 	log     *slog.Logger
@@ -45,6 +46,8 @@ type Endpoint struct {
 	readerDone chan struct{}
 	wg         sync.WaitGroup // sessions and keying workers
 	acceptCh   chan *Session
+	acceptMu   sync.Mutex
+	onAccept   func(*Session) // see OnAccept; under acceptMu
 	jobs       chan *keyingJob
 
 	runq        *runQueue
@@ -115,6 +118,9 @@ func NewEndpoint(conn PacketConn, cfg Config) (*Endpoint, error) {
 	}
 	e.rhelloCost = rhelloCosts(e.startup, e.prof)
 	e.bc, e.bc6 = newBatchConn(conn)
+	if e.bc != nil {
+		e.raw = newRawSocket(conn, e.bc6)
+	}
 	e.gso.Store(e.bc != nil && !cfg.NoGSO && gsoAvailable(conn))
 	e.runq = newRunQueue(cfg.Workers)
 	e.timers = newTimerWheel(e)
@@ -148,6 +154,53 @@ func (e *Endpoint) Accept(ctx context.Context) (*Session, error) {
 		return nil, ErrEndpointClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// OnAccept hands every session a far end opens from now on to fn instead of
+// Accept, and first the sessions already waiting for Accept. fn runs on the
+// endpoint's goroutine that opened the session (the receive goroutine or a
+// keying worker) and must not block; it saves a goroutine hand-off per
+// session over an Accept loop.
+func (e *Endpoint) OnAccept(fn func(*Session)) {
+	e.acceptMu.Lock()
+	e.onAccept = fn
+	var waiting []*Session
+	for {
+		select {
+		case s := <-e.acceptCh:
+			waiting = append(waiting, s)
+			continue
+		default:
+		}
+		break
+	}
+	e.acceptMu.Unlock()
+	for _, s := range waiting {
+		fn(s)
+	}
+}
+
+// accepted hands s, which a far end opened, to OnAccept's function or to
+// Accept; a full Accept queue refuses it.
+func (e *Endpoint) accepted(s *Session) {
+	e.acceptMu.Lock()
+	fn := e.onAccept
+	queued := fn != nil
+	if !queued {
+		select {
+		case e.acceptCh <- s:
+			queued = true
+		default:
+		}
+	}
+	e.acceptMu.Unlock()
+	switch {
+	case fn != nil:
+		fn(s)
+	case !queued:
+		e.stats.dropAcceptQueue.Add(1)
+		s.Abort()
 	}
 }
 
@@ -206,6 +259,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.stopOnce.Do(func() { close(e.stopWorkers) })
 	e.workersDone.Wait()
 	e.timers.stop()
+	e.raw.close()
 	cerr := e.conn.Close()
 	<-e.readerDone
 	if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {

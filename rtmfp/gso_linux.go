@@ -3,7 +3,6 @@ package rtmfp
 import (
 	"encoding/binary"
 	"errors"
-	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,12 +18,8 @@ var gsoControlLen = unix.CmsgSpace(2)
 // gsoAvailable reports whether the kernel segments UDP sends on conn's
 // socket (UDP GSO).
 func gsoAvailable(conn PacketConn) bool {
-	uc, ok := conn.(*net.UDPConn)
-	if !ok {
-		return false
-	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(conn)
+	if rc == nil {
 		return false
 	}
 	var serr error

@@ -115,7 +115,7 @@ func (e *Endpoint) Connect(ctx context.Context, epd []byte, addrs ...netip.AddrP
 	e.sessions[s.nearID] = s
 	e.byTag[string(hs.tag)] = s
 	e.mu.Unlock()
-	s.start()
+	s.start(nil)
 
 	select {
 	case r, ok := <-hs.result:

@@ -3,6 +3,7 @@ package rtmfp
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -10,8 +11,11 @@ import (
 // datagramReader receives several datagrams per system call.
 type datagramReader interface {
 	// read receives into bufs; the datagrams' lengths go to ns and their
-	// sources to froms.
-	read(bufs [][]byte, ns []int, froms []netip.AddrPort) (int, error)
+	// sources to froms. waited reports whether it had to wait for the
+	// first datagram (the socket was empty when asked).
+	read(bufs [][]byte, ns []int, froms []netip.AddrPort) (n int, waited bool, err error)
+	// tryRead is read that returns 0 datagrams rather than wait.
+	tryRead(bufs [][]byte, ns []int, froms []netip.AddrPort) (int, error)
 }
 
 // readBatchLoop is readLoop for sockets that can receive several datagrams
@@ -64,6 +68,7 @@ func (e *Endpoint) readBatchLoop() {
 // and sends what they built: the datagrams of one receive system call are
 // handled without waking another goroutine.
 func (w *worker) runReceived() {
+	w.e.keyInline(w)
 	for i, s := range w.local {
 		w.runSession(s)
 		w.local[i] = nil
@@ -73,7 +78,8 @@ func (w *worker) runReceived() {
 }
 
 // readDatagrams is readBatchLoop with a datagramReader: nothing is
-// allocated per datagram.
+// allocated per datagram, and the receive goroutine is paced while
+// datagrams keep arriving (receivePacer, Config.ReceivePace).
 func (e *Endpoint) readDatagrams(dr datagramReader) {
 	var pkts [maxBatch]*packet
 	var bufs [maxBatch][]byte
@@ -88,10 +94,32 @@ func (e *Endpoint) readDatagrams(dr datagramReader) {
 			putPacket(p)
 		}
 	}()
+	pacer := receivePacer{window: e.cfg.ReceivePace}
+	w := e.reader
+	paced := false // see enterPaced
 	for {
-		n, err := dr.read(bufs[:], ns[:], froms[:])
+		var n int
+		var waited bool
+		var err error
+		if paced {
+			n, err = dr.tryRead(bufs[:], ns[:], froms[:])
+			if err == nil && n == 0 {
+				// Nothing came in the window: hand the endpoint back to
+				// its workers and timer before waiting.
+				paced = false
+				e.leavePaced(w)
+				w.runReceived()
+			}
+		}
+		if !paced {
+			n, waited, err = dr.read(bufs[:], ns[:], froms[:])
+		}
 		if err != nil {
 			if e.readError(err) {
+				if paced {
+					e.leavePaced(w)
+					w.runReceived()
+				}
 				return
 			}
 			continue
@@ -103,6 +131,40 @@ func (e *Endpoint) readDatagrams(dr datagramReader) {
 				bufs[i] = pkts[i].buf[:]
 			}
 		}
-		e.reader.runReceived()
+		now := time.Now()
+		d := pacer.next(n, waited, now)
+		switch {
+		case d > 0 && !paced:
+			paced = true
+			e.enterPaced()
+		case d == 0 && paced:
+			paced = false
+			e.leavePaced(w)
+		}
+		if paced {
+			e.timers.due(now, w)
+			w.local = e.runq.setPaced(true, w.local)
+		}
+		w.runReceived()
+		if d > 0 {
+			time.Sleep(d)
+		}
 	}
+}
+
+// enterPaced makes the paced receive goroutine the endpoint's worker and
+// timer while traffic is steady: it wakes once per pace window anyway, so
+// the sessions that get work meanwhile (application writes, deadlines) wait
+// for it instead of waking a worker or a timer goroutine each
+// (runQueue.paced, timerWheel.held). leavePaced hands them back and queues
+// what waited for w, which runs it before the receive goroutine waits.
+func (e *Endpoint) enterPaced() {
+	e.runq.setPaced(true, nil)
+	e.timers.hold()
+}
+
+func (e *Endpoint) leavePaced(w *worker) {
+	w.local = e.runq.setPaced(false, w.local)
+	e.timers.release()
+	e.timers.due(time.Now(), w)
 }

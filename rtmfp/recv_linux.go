@@ -2,7 +2,6 @@ package rtmfp
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"strconv"
 	"syscall"
@@ -22,33 +21,36 @@ type mmsghdr struct {
 // into buffers it keeps pointing at, without allocating: the sources are
 // parsed from its own sockaddr array.
 type mmsgReader struct {
-	rc    syscall.RawConn
-	hdrs  [maxBatch]mmsghdr
-	iovs  [maxBatch]unix.Iovec
-	names [maxBatch]unix.RawSockaddrInet6
-	n     int
-	errno syscall.Errno
-	fn    func(fd uintptr) bool
+	rc     syscall.RawConn
+	hdrs   [maxBatch]mmsghdr
+	iovs   [maxBatch]unix.Iovec
+	names  [maxBatch]unix.RawSockaddrInet6
+	n      int
+	errno  syscall.Errno
+	waited bool // a receive found the socket empty
+	fn     func(fd uintptr) bool
+	try    func(fd uintptr) bool // recv that does not wait
 }
 
 // newDatagramReader returns a recvmmsg reader for conn's socket, or nil.
 func newDatagramReader(conn PacketConn) datagramReader {
-	uc, ok := conn.(*net.UDPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(conn)
+	if rc == nil {
 		return nil
 	}
 	r := &mmsgReader{rc: rc}
 	r.fn = r.recv
+	r.try = func(fd uintptr) bool {
+		r.recv(fd)
+		return true
+	}
 	return r
 }
 
 func (r *mmsgReader) recv(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
+		r.waited = true
 		return false
 	}
 	r.n, r.errno = int(n), errno
@@ -57,7 +59,17 @@ func (r *mmsgReader) recv(fd uintptr) bool {
 
 // read receives datagrams into bufs (len(bufs) ≤ maxBatch): their lengths
 // go to ns and their sources to froms.
-func (r *mmsgReader) read(bufs [][]byte, ns []int, froms []netip.AddrPort) (int, error) {
+func (r *mmsgReader) read(bufs [][]byte, ns []int, froms []netip.AddrPort) (int, bool, error) {
+	return r.receive(bufs, ns, froms, r.fn)
+}
+
+// tryRead is read without waiting: 0 datagrams when none is queued.
+func (r *mmsgReader) tryRead(bufs [][]byte, ns []int, froms []netip.AddrPort) (int, error) {
+	n, _, err := r.receive(bufs, ns, froms, r.try)
+	return n, err
+}
+
+func (r *mmsgReader) receive(bufs [][]byte, ns []int, froms []netip.AddrPort, fn func(uintptr) bool) (int, bool, error) {
 	for i, b := range bufs {
 		iov := &r.iovs[i]
 		iov.Base = &b[0]
@@ -71,12 +83,12 @@ func (r *mmsgReader) read(bufs [][]byte, ns []int, froms []netip.AddrPort) (int,
 		h.SetControllen(0)
 		h.Flags = 0
 	}
-	r.n, r.errno = 0, 0
-	if err := r.rc.Read(r.fn); err != nil {
-		return 0, err
+	r.n, r.errno, r.waited = 0, 0, false
+	if err := r.rc.Read(fn); err != nil {
+		return 0, r.waited, err
 	}
 	if r.errno != 0 {
-		return 0, r.errno
+		return 0, r.waited, r.errno
 	}
 	n := min(r.n, len(bufs))
 	for i := range n {
@@ -97,5 +109,5 @@ func (r *mmsgReader) read(bufs [][]byte, ns []int, froms []netip.AddrPort) (int,
 			froms[i] = netip.AddrPort{}
 		}
 	}
-	return n, nil
+	return n, r.waited, nil
 }

@@ -31,7 +31,16 @@ type runQueue struct {
 	n    int
 	idle int           // workers waiting on wake
 	wake chan struct{} // one token per idle worker woken
+	// paced is set while the receive goroutine is paced (see
+	// Endpoint.readDatagrams): sessions pushed then wait in deferred for
+	// it, at most one pace window, instead of waking a worker; up to
+	// maxDeferred of them, beyond which the workers take the rest.
+	paced    bool
+	deferred []*Session
 }
+
+// maxDeferred bounds the sessions waiting for a paced receive goroutine.
+const maxDeferred = 1024
 
 func newRunQueue(workers int) *runQueue {
 	return &runQueue{q: make([]*Session, 64), wake: make(chan struct{}, workers)}
@@ -40,6 +49,11 @@ func newRunQueue(workers int) *runQueue {
 // push appends s and wakes an idle worker, if any.
 func (rq *runQueue) push(s *Session) {
 	rq.mu.Lock()
+	if rq.paced && len(rq.deferred) < maxDeferred {
+		rq.deferred = append(rq.deferred, s)
+		rq.mu.Unlock()
+		return
+	}
 	if rq.n == len(rq.q) {
 		q := make([]*Session, 2*len(rq.q))
 		k := copy(q, rq.q[rq.head:])
@@ -77,6 +91,28 @@ func (rq *runQueue) pop(sleep bool) *Session {
 	return s
 }
 
+// setPaced records whether the receive goroutine is paced and appends the
+// sessions deferred to it to into.
+func (rq *runQueue) setPaced(paced bool, into []*Session) []*Session {
+	rq.mu.Lock()
+	rq.paced = paced
+	into = append(into, rq.deferred...)
+	clear(rq.deferred)
+	rq.deferred = rq.deferred[:0]
+	rq.mu.Unlock()
+	return into
+}
+
+// take queues s for the receive goroutine's worker w when s is idle, and
+// reports whether it did.
+func (w *worker) take(s *Session) bool {
+	if s.sched.CompareAndSwap(schedIdle, schedQueued) {
+		w.local = append(w.local, s)
+		return true
+	}
+	return false
+}
+
 // schedule gives s work to do: it queues s unless it is queued already, or
 // asks the worker running it to run it again.
 func (s *Session) schedule() {
@@ -108,6 +144,9 @@ type worker struct {
 	out   outBatch
 	ack   ackScratch
 	local []*Session // the receive goroutine's: sessions it queued for itself
+	// keying is the receive goroutine's: key agreements it runs itself
+	// (inlineKeying).
+	keying []*keyingJob
 }
 
 // ackScratch is a worker's space for parsing acknowledgements.

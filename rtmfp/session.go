@@ -405,18 +405,23 @@ func (s *Session) deliver(p *packet, reader *worker) bool {
 	}
 	s.inbox = append(s.inbox, p)
 	s.mu.Unlock()
-	if reader != nil && s.sched.CompareAndSwap(schedIdle, schedQueued) {
-		reader.local = append(reader.local, s)
+	if reader != nil && reader.take(s) {
 		return true
 	}
 	s.schedule()
 	return true
 }
 
-// start hands the session to the endpoint's workers.
-func (s *Session) start() {
+// start hands the session to the endpoint's workers, or to the receive
+// goroutine's worker (reader) when it runs there: it then runs after the
+// receive batch without waking another goroutine.
+func (s *Session) start(reader *worker) {
 	s.ep.wg.Add(1)
 	s.sched.Store(schedQueued)
+	if reader != nil {
+		reader.local = append(reader.local, s)
+		return
+	}
 	s.ep.runq.push(s)
 }
 

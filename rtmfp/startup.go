@@ -269,15 +269,52 @@ func (e *Endpoint) handleIIKeying(c wire.IIKeying, from netip.AddrPort, request 
 	}
 	job := &keyingJob{from: from, isid: c.InitiatorSessionID, cookie: bytes.Clone(c.Cookie), info: info,
 		cert: bytes.Clone(c.Certificate), skic: bytes.Clone(c.SKIC)}
-	select {
-	case e.jobs <- job:
-		e.inProgress[key] = struct{}{}
-		e.limiter.Refund(from.Addr(), now)
-		e.budget.Refund(e.rhelloCost[info.Kind&1])
-	default:
+	if len(e.reader.keying) >= maxBatch {
 		e.stats.dropHandshakeQueue.Add(1)
+		e.mu.Unlock()
+		return
 	}
+	e.reader.keying = append(e.reader.keying, job)
+	e.inProgress[key] = struct{}{}
+	e.limiter.Refund(from.Addr(), now)
+	e.budget.Refund(e.rhelloCost[info.Kind&1])
 	e.mu.Unlock()
+}
+
+// inlineKeying is how long the receive goroutine spends on the key
+// agreements of one receive batch (handleIIKeying runs on it) before it
+// hands the rest to the keying workers. Handing one over costs a goroutine
+// wake-up, more than a third of the key agreement itself on a virtual
+// machine, while running a few delays the batch's other datagrams by at
+// most about this long; a burst of IIKeyings still spreads over the
+// workers (and the cores).
+const inlineKeying = time.Millisecond
+
+// keyInline runs the key agreements handleIIKeying kept for the receive
+// goroutine, for up to inlineKeying, and queues the rest for the keying
+// workers (dropping those the queue has no room for: their initiators
+// retransmit).
+func (e *Endpoint) keyInline(w *worker) {
+	if len(w.keying) == 0 {
+		return
+	}
+	start := time.Now()
+	for i, job := range w.keying {
+		w.keying[i] = nil
+		if time.Since(start) < inlineKeying {
+			e.key(job, w)
+			continue
+		}
+		select {
+		case e.jobs <- job:
+		default:
+			e.stats.dropHandshakeQueue.Add(1)
+			e.mu.Lock()
+			delete(e.inProgress, string(job.cookie))
+			e.mu.Unlock()
+		}
+	}
+	w.keying = w.keying[:0]
 }
 
 // keyingWorker runs responder key agreements.
@@ -288,16 +325,27 @@ func (e *Endpoint) keyingWorker() {
 		case <-e.closing:
 			return
 		case job := <-e.jobs:
-			e.respond(job)
-			e.mu.Lock()
-			delete(e.inProgress, string(job.cookie))
-			e.mu.Unlock()
+			e.key(job, nil)
 		}
 	}
 }
 
+// key runs one responder key agreement and forgets it was in progress; a
+// closing endpoint opens no more sessions. reader is the receive
+// goroutine's worker when it runs there, nil on a keying worker.
+func (e *Endpoint) key(job *keyingJob, reader *worker) {
+	if !e.isClosing() {
+		e.respond(job, reader)
+	}
+	e.mu.Lock()
+	delete(e.inProgress, string(job.cookie))
+	e.mu.Unlock()
+}
+
 // respond completes a responder handshake: key agreement, session, RIKeying.
-func (e *Endpoint) respond(job *keyingJob) {
+// On the receive goroutine (reader not nil) the new session runs there
+// after the receive batch, as the sessions it delivered datagrams to do.
+func (e *Endpoint) respond(job *keyingJob, reader *worker) {
 	var respCert []byte
 	if job.info.Kind == certPeer {
 		respCert = e.staticCert()
@@ -351,18 +399,13 @@ func (e *Endpoint) respond(job *keyingJob) {
 	// Counted before the RIKeying leaves: whoever saw it sees the count.
 	e.stats.handshakesResponder.Add(1)
 	e.write(pkt, job.from)
-	s.start()
+	s.start(reader)
 	if glare != nil {
 		e.stats.glareLost.Add(1)
 		glare.hs.handOver(s)
 		return
 	}
-	select {
-	case e.acceptCh <- s:
-	default:
-		e.stats.dropAcceptQueue.Add(1)
-		s.Abort()
-	}
+	e.accepted(s)
 }
 
 // rhelloCosts returns the size of a sealed RHello with a 16-byte tag (the

@@ -28,6 +28,12 @@ type timerWheel struct {
 	armed   int64    // tick the runtime timer is set for; 0: not set
 	t       *time.Timer
 	free    []*timerBucket
+	// held is set while the receive goroutine is paced: it runs the
+	// wheel itself after each receive batch (due) and the runtime timer
+	// stays stopped, so a due deadline costs no timer goroutine and no
+	// worker wake-up. Deadlines are then met within the pace window.
+	held    bool
+	stopped bool // the endpoint closed: the runtime timer is never armed again
 }
 
 // timerBucket is the list of sessions due in one tick, linked through
@@ -132,8 +138,12 @@ func (tw *timerWheel) unlink(s *Session) {
 	}
 }
 
-// arm sets the runtime timer for tick (tw.mu held).
+// arm sets the runtime timer for tick (tw.mu held), unless the wheel is
+// held.
 func (tw *timerWheel) arm(tick int64) {
+	if tw.held || tw.stopped {
+		return
+	}
 	tw.armed = tick
 	tw.t.Reset(time.Until(tw.epoch.Add(time.Duration(tick) * timerTick)))
 }
@@ -143,7 +153,41 @@ func (tw *timerWheel) arm(tick int64) {
 func (tw *timerWheel) fire() {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	nowTick := int64(time.Since(tw.epoch) / timerTick)
+	tw.popDue(time.Now(), nil)
+	tw.armed = 0
+	if len(tw.ticks) > 0 {
+		tw.arm(tw.ticks[0])
+	}
+}
+
+// due runs the wheel from the receive goroutine while it holds it: the
+// sessions whose deadline passed are queued for w, the receive goroutine's
+// worker.
+func (tw *timerWheel) due(now time.Time, w *worker) {
+	tw.mu.Lock()
+	tw.popDue(now, w)
+	tw.mu.Unlock()
+}
+
+// hold hands the wheel to the receive goroutine (see held); release hands
+// it back to the runtime timer, armed for the earliest deadline.
+func (tw *timerWheel) hold() { tw.disarm(&tw.held) }
+
+func (tw *timerWheel) release() {
+	tw.mu.Lock()
+	tw.held = false
+	tw.armed = 0
+	if len(tw.ticks) > 0 {
+		tw.arm(tw.ticks[0])
+	}
+	tw.mu.Unlock()
+}
+
+// popDue takes the buckets due at now off the wheel and queues their
+// sessions: for the receive goroutine's worker w, or for the endpoint's
+// workers when w is nil (tw.mu held).
+func (tw *timerWheel) popDue(now time.Time, w *worker) {
+	nowTick := int64(now.Sub(tw.epoch) / timerTick)
 	for len(tw.ticks) > 0 {
 		tick := tw.ticks[0]
 		b := tw.buckets[tick]
@@ -155,21 +199,24 @@ func (tw *timerWheel) fire() {
 		for s := b.head; s != nil; {
 			next := s.tnext
 			s.tbucket, s.tnext, s.tprev = nil, nil, nil
-			s.schedule()
+			if w == nil || !w.take(s) {
+				s.schedule()
+			}
 			s = next
 		}
 		b.head = nil
 		tw.free = append(tw.free, b)
 	}
-	tw.armed = 0
-	if len(tw.ticks) > 0 {
-		tw.arm(tw.ticks[0])
-	}
 }
 
-// stop stops the runtime timer.
-func (tw *timerWheel) stop() {
+// stop stops the runtime timer for good.
+func (tw *timerWheel) stop() { tw.disarm(&tw.stopped) }
+
+// disarm sets flag (held or stopped), which keeps the runtime timer from
+// being armed, and stops it.
+func (tw *timerWheel) disarm(flag *bool) {
 	tw.mu.Lock()
+	*flag = true
 	tw.t.Stop()
 	tw.armed = 0
 	tw.mu.Unlock()

@@ -192,6 +192,11 @@ type SessionConfig struct {
 	// ExponentBits is the length of the Diffie-Hellman private exponents
 	// (0: about twice the group's strength, see RFC 3526 §8).
 	ExponentBits int `json:"dhExponentBits"`
+	// ReceivePace is how long the receive goroutine of an RTMFP endpoint
+	// waits after a batch of datagrams while more keep arriving, so that
+	// one wake-up reads all that came meanwhile (0: 2 ms; negative, "-1ms": no
+	// pacing). A datagram waits at most this long before it is read.
+	ReceivePace Duration `json:"receivePace" config:"signed"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("15s").

@@ -177,6 +177,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 			MaxSessions:       cfg.Session.MaxSessions,
 			KeepalivePeriod:   time.Duration(cfg.Session.KeepalivePeriod),
 			IdleTimeout:       time.Duration(cfg.Session.IdleTimeout),
+			ReceivePace:       time.Duration(cfg.Session.ReceivePace),
 			StartupRate:       cfg.Session.StartupRate,
 			StartupBurst:      cfg.Session.StartupBurst,
 			RetransmitLimit:   time.Duration(lim.SlowConsumer), // no acknowledged progress: a slow consumer
@@ -214,8 +215,7 @@ func Start(cfg Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 		return nil, err
 	}
 	for _, ep := range d.endpoints {
-		d.wg.Add(1)
-		go d.acceptLoop(ep)
+		ep.OnAccept(d.accepted)
 	}
 	if err := d.startRTMP(); err != nil {
 		d.close()
@@ -290,39 +290,32 @@ func (d *Daemon) Endpoints() []*rtmfp.Endpoint { return d.endpoints }
 // PeerID is the server's RTMFP peer ID.
 func (d *Daemon) PeerID() string { return d.prof.PeerID().String() }
 
-func (d *Daemon) acceptLoop(ep *rtmfp.Endpoint) {
-	defer d.wg.Done()
-	for {
-		s, err := ep.Accept(context.Background())
-		if err != nil {
-			return
-		}
-		d.log.Debug("session opened", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp", "p2p", s.PeerMode())
-		if !d.sessions.follow(s) {
-			continue
-		}
-		if d.cluster != nil {
-			d.cluster.SessionOpened(s.RemoteAddr())
-		}
-		if s.PeerMode() {
-			// A NetGroup neighbour of the server's own group membership
-			// (configured groups); without one the session is closed.
-			if !d.inGroups() {
-				d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
-					"reason", "the server is a member of no group")
-				s.Close()
-			} else {
-				netgroup.HandleSession(s)
-			}
-			go func() { // neighbours of the server's groups: a few
-				<-s.Done()
-				d.sessions.ended(s)
-			}()
-			continue
-		}
-		// No goroutine of its own while the NetConnection is idle.
-		d.nc.Start(s, func() { d.sessions.ended(s) })
+// accepted starts serving a session a far end opened. It runs on the
+// endpoint's goroutine that opened it (rtmfp.Endpoint.OnAccept) and does
+// not block.
+func (d *Daemon) accepted(s *rtmfp.Session) {
+	d.log.Debug("session opened", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp", "p2p", s.PeerMode())
+	if !d.sessions.follow(s) {
+		return
 	}
+	if d.cluster != nil {
+		d.cluster.SessionOpened(s.RemoteAddr())
+	}
+	if s.PeerMode() {
+		// A NetGroup neighbour of the server's own group membership
+		// (configured groups); without one the session is closed.
+		if !d.inGroups() {
+			d.log.Info("P2P session refused", "session", s.FarPeerID().String(), "remote", s.RemoteAddr().String(), "proto", "rtmfp",
+				"reason", "the server is a member of no group")
+			s.Close()
+		} else {
+			netgroup.HandleSession(s)
+		}
+		s.OnDone(func() { d.sessions.ended(s) })
+		return
+	}
+	// No goroutine of its own while the NetConnection is idle.
+	d.nc.Start(s, func() { d.sessions.ended(s) })
 }
 
 // Introducer returns the introducer and group membership server.

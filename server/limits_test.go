@@ -53,3 +53,19 @@ func TestMemoryStatus(t *testing.T) {
 		t.Fatalf("memory status %+v", st.Memory)
 	}
 }
+
+// TestReceivePaceConfig: session.receivePace takes a duration, and a
+// negative one (pacing off) is not refused as the other durations are.
+func TestReceivePaceConfig(t *testing.T) {
+	for js, want := range map[string]time.Duration{
+		`{}`: 0, `{"session": {"receivePace": "5ms"}}`: 5 * time.Millisecond, `{"session": {"receivePace": "-1ms"}}`: -time.Millisecond,
+	} {
+		c, err := loadJSON(t, js)
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		if got := time.Duration(c.Session.ReceivePace); got != want {
+			t.Errorf("%s: receivePace %v, want %v", js, got, want)
+		}
+	}
+}

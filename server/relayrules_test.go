@@ -36,8 +36,13 @@ func TestRelaySeedMultipoint(t *testing.T) {
 		s, ok := d.NetStream().Registry.Lookup("livestreams", "anotherinstance", "localnews")
 		return ok && s.Publisher() != nil
 	})
-	st := targetsOf(d, "livestreams/_definst_/localnews")
-	if len(st) != 1 || st[0].State != relay.StatePublishing || st[0].Attempts != 1 {
+	// The target reports publishing once its publish result came back,
+	// which may follow the copy's appearance on the server.
+	waitUntil(t, 10*time.Second, "the target to publish", func() bool {
+		st := targetsOf(d, "livestreams/_definst_/localnews")
+		return len(st) == 1 && st[0].State == relay.StatePublishing
+	})
+	if st := targetsOf(d, "livestreams/_definst_/localnews"); len(st) != 1 || st[0].Attempts != 1 {
 		t.Errorf("targets %+v", st)
 	}
 	if st := targetsOf(d, "livestreams/anotherinstance/localnews"); len(st) != 0 {
@@ -65,9 +70,12 @@ func TestRelayLoops(t *testing.T) {
 	if st.Attempts != 1 || !strings.Contains(st.LastError, "relay loop") {
 		t.Errorf("self loop: %+v", st)
 	}
-	if st := targetsOf(d, "livestreams/_definst_/x"); len(st) != 1 || st[0].State != relay.StatePublishing {
-		t.Errorf("the first hop: %+v", st)
-	}
+	// The first hop's target reports publishing once its publish result
+	// came back, which may follow the copy's own refusal.
+	waitUntil(t, 10*time.Second, "the first hop to publish", func() bool {
+		st := targetsOf(d, "livestreams/_definst_/x")
+		return len(st) == 1 && st[0].State == relay.StatePublishing
+	})
 
 	// A → B → A over RTMFP and RTMP.
 	a := startJSON(t, `{"rtmfp": ["127.0.0.1:0"], "rtmp": ["127.0.0.1:0"], "status": "off"}`)
@@ -83,9 +91,10 @@ func TestRelayLoops(t *testing.T) {
 	if st := targetsOf(b, "live/_definst_/y")[0]; !strings.Contains(st.LastError, "relay loop") || st.Attempts != 1 {
 		t.Errorf("B → A: %+v", st)
 	}
-	if st := targetsOf(a, "live/_definst_/y"); len(st) != 1 || st[0].State != relay.StatePublishing {
-		t.Errorf("A → B: %+v", st)
-	}
+	waitUntil(t, 10*time.Second, "A's target to B to publish", func() bool {
+		st := targetsOf(a, "live/_definst_/y")
+		return len(st) == 1 && st[0].State == relay.StatePublishing
+	})
 }
 
 // TestRelayModes: one URL with two modes is two targets; appendWithGap is

@@ -68,6 +68,17 @@ type Queue struct {
 	peerCum   uint64 // highest cumulative ack received
 	abnNotice bool   // an abandon notice must be sent for FSN
 	timed     int    // fragments with a deadline, not yet acknowledged or abandoned
+	// lastDeadline is the latest deadline pushed while timed fragments
+	// remain; unordered is set when one was pushed earlier than it. While
+	// it is not, the deadlines of the timed fragments never decrease from
+	// head on (a flow's messages share one lifetime), and NextDeadline and
+	// Expire stop at the first one instead of walking the whole queue.
+	lastDeadline time.Time
+	unordered    bool
+	// nakked counts the in-flight fragments an acknowledgement passed
+	// over (naks > 0): with none, DetectLoss and LossDeadline have nothing
+	// to look for.
+	nakked int
 }
 
 // New returns an empty queue whose fragments carry at most fragSize bytes.
@@ -102,6 +113,14 @@ func (q *Queue) Push(data []byte, deadline time.Time) {
 		q.append(Fragment{Data: data[lo:hi:hi], Flags: ctl, Deadline: deadline})
 	}
 	if !deadline.IsZero() {
+		if q.timed == 0 {
+			q.lastDeadline, q.unordered = time.Time{}, false
+		}
+		if deadline.Before(q.lastDeadline) {
+			q.unordered = true
+		} else {
+			q.lastDeadline = deadline
+		}
 		q.timed += n
 	}
 	q.buffered += len(data)
@@ -236,6 +255,9 @@ func (q *Queue) MarkSent(f *Fragment, now time.Time, size int) {
 	}
 	if f.inFlight {
 		q.inFlight -= f.size
+		if f.naks > 0 {
+			q.nakked--
+		}
 	}
 	f.inFlight = true
 	f.size = size
@@ -247,9 +269,15 @@ func (q *Queue) MarkSent(f *Fragment, now time.Time, size int) {
 // Expire abandons the fragments whose deadline passed and that are not
 // acknowledged. It returns the bytes taken out of flight.
 func (q *Queue) Expire(now time.Time) (outOfFlight int) {
-	for i := q.head; i < len(q.frags); i++ {
+	for i := q.head; i < len(q.frags) && q.timed > 0; i++ {
 		f := &q.frags[i]
-		if f.abandon || f.acked || f.Deadline.IsZero() || now.Before(f.Deadline) {
+		if f.abandon || f.acked || f.Deadline.IsZero() {
+			continue
+		}
+		if now.Before(f.Deadline) {
+			if !q.unordered {
+				break // the later ones expire later still
+			}
 			continue
 		}
 		outOfFlight += q.abandonFrag(f)
@@ -262,7 +290,7 @@ func (q *Queue) abandonFrag(f *Fragment) (outOfFlight int) {
 	f.abandon = true
 	q.timed--
 	if f.inFlight {
-		f.inFlight = false
+		q.leaveFlight(f)
 		q.inFlight -= f.size
 		outOfFlight = f.size
 	}
@@ -367,6 +395,9 @@ func (q *Queue) OnAck(cum uint64, ranges []Range, now time.Time, lossDelay time.
 		if !f.inFlight || f.acked {
 			continue
 		}
+		if f.naks == 0 {
+			q.nakked++
+		}
 		if f.naks < 255 {
 			f.naks++
 		}
@@ -390,7 +421,7 @@ func (q *Queue) lostByRule(f *Fragment, now time.Time, lossDelay time.Duration) 
 // returns the bytes taken out of flight.
 func (q *Queue) DetectLoss(now time.Time, lossDelay time.Duration) int {
 	n := 0
-	for i := q.head; i < q.unsent; i++ {
+	for i := q.head; i < q.unsent && q.nakked > 0; i++ {
 		f := &q.frags[i]
 		if f.inFlight && f.naks > 0 && q.lostByRule(f, now, lossDelay) {
 			n += q.markLost(f)
@@ -402,7 +433,7 @@ func (q *Queue) DetectLoss(now time.Time, lossDelay time.Duration) int {
 // LossDeadline returns when the oldest in-flight fragment that an
 // acknowledgement passed over will count as lost.
 func (q *Queue) LossDeadline(lossDelay time.Duration) (time.Time, bool) {
-	if lossDelay <= 0 {
+	if lossDelay <= 0 || q.nakked == 0 {
 		return time.Time{}, false
 	}
 	for i := q.head; i < q.unsent; i++ {
@@ -426,7 +457,7 @@ func (q *Queue) ack(f *Fragment) (bytes int) {
 		q.lost--
 	}
 	if f.inFlight {
-		f.inFlight = false
+		q.leaveFlight(f)
 		q.inFlight -= f.size
 		bytes = f.size
 	}
@@ -434,13 +465,24 @@ func (q *Queue) ack(f *Fragment) (bytes int) {
 }
 
 func (q *Queue) markLost(f *Fragment) int {
-	f.inFlight = false
+	if !f.inFlight {
+		return 0
+	}
+	q.leaveFlight(f)
 	q.inFlight -= f.size
 	if !f.abandon {
 		f.lost = true
 		q.lost++
 	}
 	return f.size
+}
+
+// leaveFlight takes f out of flight (its bytes are the caller's to count).
+func (q *Queue) leaveFlight(f *Fragment) {
+	f.inFlight = false
+	if f.naks > 0 {
+		q.nakked--
+	}
 }
 
 // OnTimeout declares every in-flight fragment lost (the retransmission timer
@@ -485,6 +527,9 @@ func (q *Queue) NextDeadline() (time.Time, bool) {
 		f := &q.frags[i]
 		if f.abandon || f.acked || f.Deadline.IsZero() {
 			continue
+		}
+		if !q.unordered {
+			return f.Deadline, true // the earliest: deadlines do not decrease
 		}
 		if next.IsZero() || f.Deadline.Before(next) {
 			next = f.Deadline

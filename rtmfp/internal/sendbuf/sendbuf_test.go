@@ -2,6 +2,7 @@ package sendbuf
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -202,5 +203,106 @@ func BenchmarkPushSendAck(b *testing.B) {
 			q.MarkSent(f, t0, len(f.Data))
 		}
 		q.OnAck(q.NextSeq()-1, nil, t0, 0)
+	}
+}
+
+// TestDeadlineOrder: NextDeadline and Expire stop at the first timed
+// fragment only while deadlines never decrease; a message pushed with an
+// earlier deadline than one before it is still found and expired.
+func TestDeadlineOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		deadlines []time.Duration // one 10-byte message each, after t0
+		next      time.Duration
+		expireAt  time.Duration
+		expired   int // bytes taken out of flight (20 a message: sendAll counts 10 of overhead)
+	}{
+		{"ordered", []time.Duration{time.Second, 2 * time.Second, 0, 3 * time.Second}, time.Second, 2500 * time.Millisecond, 40},
+		{"unordered", []time.Duration{2 * time.Second, time.Second, 3 * time.Second}, time.Second, 1500 * time.Millisecond, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := New(10)
+			for _, d := range tc.deadlines {
+				var at time.Time
+				if d != 0 {
+					at = t0.Add(d)
+				}
+				q.Push(make([]byte, 10), at)
+			}
+			sendAll(q, t0)
+			if next, ok := q.NextDeadline(); !ok || !next.Equal(t0.Add(tc.next)) {
+				t.Fatalf("next deadline %v %v, want %v", next.Sub(t0), ok, tc.next)
+			}
+			if out := q.Expire(t0.Add(tc.expireAt)); out != tc.expired {
+				t.Fatalf("expired %d bytes, want %d", out, tc.expired)
+			}
+		})
+	}
+	// Once every timed fragment is gone the order starts afresh.
+	q := New(10)
+	q.Push(make([]byte, 10), t0.Add(2*time.Second))
+	q.Push(make([]byte, 10), t0.Add(time.Second))
+	sendAll(q, t0)
+	q.OnAck(2, nil, t0, 0)
+	q.Push(make([]byte, 10), t0.Add(5*time.Second))
+	q.Push(make([]byte, 10), t0.Add(6*time.Second))
+	if q.unordered {
+		t.Fatal("still unordered after the timed fragments were acknowledged")
+	}
+}
+
+// TestCountersUnderRandomTraffic drives a queue with random pushes, sends,
+// acknowledgements with gaps, timeouts and expiries, and checks after each
+// step that the counters kept for the shortcuts (nakked, the deadline
+// order) agree with a walk over the fragments.
+func TestCountersUnderRandomTraffic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	q := New(10)
+	now := t0
+	for step := range 5000 {
+		now = now.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+		switch rng.IntN(6) {
+		case 0:
+			var d time.Time
+			if rng.IntN(3) > 0 {
+				d = now.Add(time.Duration(200+rng.IntN(400)) * time.Millisecond)
+			}
+			q.Push(make([]byte, 1+rng.IntN(30)), d)
+		case 1:
+			for range rng.IntN(4) {
+				if f := q.Next(); f != nil {
+					q.MarkSent(f, now, len(f.Data)+10)
+				}
+			}
+		case 2:
+			cum := q.peerCum + uint64(rng.IntN(3))
+			hi := cum + 2 + uint64(rng.IntN(4))
+			q.OnAck(cum, []Range{{hi, hi + uint64(rng.IntN(2))}}, now, time.Duration(rng.IntN(2))*50*time.Millisecond)
+		case 3:
+			q.DetectLoss(now, 50*time.Millisecond)
+		case 4:
+			q.Expire(now)
+		case 5:
+			if rng.IntN(10) == 0 {
+				q.OnTimeout()
+			}
+		}
+		nakked := 0
+		var earliest time.Time
+		for i := q.head; i < len(q.frags); i++ {
+			f := &q.frags[i]
+			if f.inFlight && f.naks > 0 {
+				nakked++
+			}
+			if !f.abandon && !f.acked && !f.Deadline.IsZero() && (earliest.IsZero() || f.Deadline.Before(earliest)) {
+				earliest = f.Deadline
+			}
+		}
+		if nakked != q.nakked {
+			t.Fatalf("step %d: nakked %d, counted %d", step, q.nakked, nakked)
+		}
+		if next, ok := q.NextDeadline(); ok != !earliest.IsZero() || !next.Equal(earliest) {
+			t.Fatalf("step %d: next deadline %v %v, walked %v", step, next, ok, earliest)
+		}
 	}
 }
