@@ -99,8 +99,8 @@ func (t *transport) serve() {
 	switch werr := t.rc.WriteFailure(); {
 	case t.reason != nil:
 		err = t.reason // why we closed it ourselves
-	case werr != nil && errors.Is(err, net.ErrClosed):
-		err = fmt.Errorf("writing: %w", werr) // a failed write closed it
+	case werr != nil && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)):
+		err = fmt.Errorf("writing: %w", werr) // a failed write closed it (net.Pipe: ErrClosedPipe)
 	}
 	t.mu.Unlock()
 	t.Close(err)
