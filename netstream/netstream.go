@@ -421,6 +421,15 @@ func (p *flushPlayerSink) TryWriteMediaBatch(msgs []media.Message) (bool, error)
 
 func (p *flushPlayerSink) Prepare(m *media.Message) int { return p.flusher.Prepare(m) }
 
+// PrepareAbove passes on the transport's threshold (see PrepareThreshold),
+// or 0 when it has none: every message is prepared.
+func (p *flushPlayerSink) PrepareAbove() int {
+	if pt, ok := p.flusher.(PrepareThreshold); ok {
+		return pt.PrepareAbove()
+	}
+	return 0
+}
+
 // WriteMediaBatch passes a batch to a transport sink that takes batches,
 // and writes the messages one by one to one that does not.
 func (p *playerSink) WriteMediaBatch(ctx context.Context, msgs []media.Message) error {

@@ -48,6 +48,14 @@ type FlushSink interface {
 	Prepare(m *media.Message) int
 }
 
+// PrepareThreshold is implemented by a FlushSink whose Prepare does
+// nothing for a message of at most PrepareAbove bytes (asked once, when the
+// subscription starts): the subscription then does not call it for those,
+// saving a call per message and player.
+type PrepareThreshold interface {
+	PrepareAbove() int
+}
+
 // DirectSink is a Sink that can take a message without blocking:
 // TryWriteMedia returns false, having taken nothing, when the message would
 // have to wait (its transport's buffer is full). While a subscription's
@@ -140,6 +148,13 @@ type Subscription struct {
 	behindSince time.Time // first drop since the queue last caught up
 	held        bool      // the stream's next Flush delivers the queue
 	scratch     []media.Message
+	// unacct is the part of bytes not charged to opts.Account yet: what
+	// push held for the stream's next Flush, charged (or not, once
+	// delivered) when that flush settles. opts.Account holds bytes-unacct.
+	unacct int
+	// prepareAbove: only messages longer than this are passed to the
+	// flusher's Prepare (see PrepareThreshold).
+	prepareAbove int
 }
 
 // stickyKind sorts what a queue keeps through drops.
@@ -184,6 +199,9 @@ func newSubscription(s *Stream, sink Sink, o SubscribeOptions) *Subscription {
 		done: make(chan struct{}), ready: make(chan struct{}, 1), waitKey: true}
 	sub.direct, _ = sink.(DirectSink)
 	sub.flusher, _ = sink.(FlushSink)
+	if pt, ok := sink.(PrepareThreshold); ok {
+		sub.prepareAbove = pt.PrepareAbove()
+	}
 	go sub.run()
 	return sub
 }
@@ -240,8 +258,8 @@ func (sub *Subscription) Close() {
 // release gives back what the queue holds once the subscription ended.
 func (sub *Subscription) release() {
 	sub.mu.Lock()
-	n := sub.bytes
-	sub.bytes = 0
+	n := sub.bytes - sub.unacct
+	sub.bytes, sub.unacct = 0, 0
 	clear(sub.q)
 	sub.q = nil
 	sub.mu.Unlock()
@@ -252,6 +270,15 @@ func (sub *Subscription) release() {
 func (sub *Subscription) take(n int) {
 	sub.bytes += n
 	sub.opts.Account.Add(n)
+}
+
+// settle charges the account with what push held for the flush and the
+// flush has not delivered (under sub.mu).
+func (sub *Subscription) settle() {
+	if sub.unacct != 0 {
+		sub.opts.Account.Add(sub.unacct)
+		sub.unacct = 0
+	}
 }
 
 // push queues m (publisher side: never blocks); kind says whether the
@@ -289,16 +316,22 @@ func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (f
 		}
 	}
 	if sticky {
+		sub.settle() // supersede may drop what push held
 		sub.supersede(kind)
 	}
 	e := entry{kind: kind, size: len(m.Payload) + entryOverhead}
-	if sub.flusher != nil {
+	if sub.flusher != nil && len(m.Payload) > sub.prepareAbove {
 		e.size += sub.flusher.Prepare(m)
 	}
 	e.m = *m
 	sub.q = append(sub.q, e)
-	sub.take(e.size)
+	// Counted now, charged to the account once settled: a message held
+	// for the flush is most often delivered by it, and then costs the
+	// account nothing.
+	sub.bytes += e.size
+	sub.unacct += e.size
 	if sub.bytes > sub.opts.Limit {
+		sub.settle()
 		for sub.bytes > sub.opts.Limit && sub.dropOldestGOP() {
 		}
 		sub.behind()
@@ -308,6 +341,7 @@ func (sub *Subscription) push(m *media.Message, kind stickyKind, direct bool) (f
 		sub.held = true
 		return flush
 	}
+	sub.settle()
 	sub.signal()
 	return false
 }
@@ -348,12 +382,14 @@ func (sub *Subscription) flush() {
 		}
 		clear(sub.q[:n])
 		sub.q = sub.q[n:]
-		sub.take(-cost)
+		sub.bytes -= cost // and from what settle charges
+		sub.unacct -= cost
 		sub.stats.Delivered += uint64(n)
 		if sub.bytes <= sub.opts.Limit/4 {
 			sub.behindSince = time.Time{} // caught up
 		}
 	}
+	sub.settle()
 	if err == nil && len(sub.q) > 0 {
 		sub.signal()
 	}

@@ -72,7 +72,8 @@ type Conn struct {
 	wmu        sync.Mutex
 	fr         *chunk.Framer
 	batch      chunk.Batch
-	raw        *rawWriter // nil: write through dc
+	raw        *rawWriter    // nil: write through dc
+	rawSent    atomic.Uint64 // bytes raw wrote (dc counts the others)
 	werr       error
 	wacct      *budget.Account
 	outChunk   atomic.Int32  // fr's chunk size, for Prepare
@@ -108,6 +109,10 @@ func newConn(nc net.Conn, cfg *Config, client bool) *Conn {
 	c.fr = chunk.NewFramer()
 	c.outChunk.Store(int32(c.fr.ChunkSize()))
 	c.raw = newRawWriter(nc)
+	c.dc.src = nc
+	if r := newRawReader(nc); r != nil {
+		c.dc.src = r
+	}
 	return c
 }
 
@@ -374,7 +379,7 @@ func (c *Conn) PeerAcked() uint32 { return c.peerAck.Load() }
 func (c *Conn) BytesRead() uint64 { return c.dc.read.Load() }
 
 // BytesWritten counts the bytes written to the connection.
-func (c *Conn) BytesWritten() uint64 { return c.dc.written.Load() }
+func (c *Conn) BytesWritten() uint64 { return c.dc.written.Load() + c.rawSent.Load() }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

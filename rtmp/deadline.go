@@ -3,6 +3,7 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -18,6 +19,7 @@ var noLimit time.Time
 // context) and counts the bytes that pass.
 type deadlineConn struct {
 	nc           net.Conn
+	src          io.Reader // reads nc: a rawReader, or nc itself
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	onRead       func() // called after bytes arrive
@@ -28,36 +30,50 @@ type deadlineConn struct {
 	read    atomic.Uint64
 	written atomic.Uint64
 
-	mu   sync.Mutex // orders deadline updates
-	hard time.Time  // zero: none
+	mu    sync.Mutex // orders deadline updates
+	hard  time.Time  // zero: none
+	armed time.Time  // the read deadline last set on nc
 }
 
 // Read reads under the read deadline and counts the bytes. With a ping
 // interval, a read idle for that long calls onIdle (which sends a ping) and
 // goes on waiting, until the read timeout.
+//
+// A deadline armed by an earlier read is kept when it falls at most
+// rearmSlack before this read's: most reads then update no timer (a read
+// every few milliseconds would otherwise move it each time). When such a
+// deadline fires, the read re-arms its own and goes on waiting, so no read
+// ends before its deadline.
 func (d *deadlineConn) Read(p []byte) (int, error) {
 	if d.beforeRead != nil {
 		d.beforeRead()
 	}
-	var limit time.Time
+	now := time.Now()
+	var limit, ping time.Time
 	if d.readTimeout > 0 {
-		limit = time.Now().Add(d.readTimeout)
+		limit = now.Add(d.readTimeout)
 	}
 	for {
 		next, pinging := limit, false
 		d.mu.Lock()
 		if d.pingInterval > 0 {
-			if t := time.Now().Add(d.pingInterval); next.IsZero() || t.Before(next) {
-				next, pinging = t, true
+			if ping.IsZero() {
+				ping = now.Add(d.pingInterval)
+			}
+			if next.IsZero() || ping.Before(next) {
+				next, pinging = ping, true
 			}
 		}
 		hard := d.hard
 		if !hard.IsZero() && (next.IsZero() || hard.Before(next)) {
 			next, pinging = hard, false
 		}
-		d.nc.SetReadDeadline(next)
+		if !keepDeadline(d.armed, next, now) {
+			d.nc.SetReadDeadline(next)
+			d.armed = next
+		}
 		d.mu.Unlock()
-		n, err := d.nc.Read(p)
+		n, err := d.src.Read(p)
 		if n > 0 {
 			d.read.Add(uint64(n))
 			if d.onRead != nil {
@@ -65,12 +81,39 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 			}
 			return n, err
 		}
-		if pinging && errors.Is(err, os.ErrDeadlineExceeded) && d.stillIdle(limit) {
-			d.onIdle()
-			continue
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			now = time.Now()
+			d.mu.Lock()
+			early := now.Before(next) && d.armed.Before(next) && d.hard.Equal(hard)
+			if early {
+				d.armed = time.Time{} // a kept deadline: arm this read's own
+			}
+			d.mu.Unlock()
+			if early {
+				continue
+			}
+			if pinging && d.stillIdle(limit) {
+				d.onIdle()
+				ping = time.Time{}
+				continue
+			}
 		}
 		return n, err
 	}
+}
+
+// rearmSlack is how much earlier than a read's own deadline the armed one
+// may be for the read to keep it (see Read).
+const rearmSlack = 250 * time.Millisecond
+
+// keepDeadline tells whether a read that wants the deadline next can keep
+// the armed one: neither set, or both, armed not later than next, by less
+// than rearmSlack, and not past.
+func keepDeadline(armed, next, now time.Time) bool {
+	if armed.IsZero() && next.IsZero() {
+		return true // none wanted, none armed
+	}
+	return !armed.IsZero() && !next.IsZero() && !armed.After(next) && next.Sub(armed) < rearmSlack && armed.After(now)
 }
 
 // stillIdle reports that neither the read limit nor a hard deadline set
@@ -119,7 +162,8 @@ func (d *deadlineConn) setHard(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.hard = t
-	d.nc.SetReadDeadline(d.deadline(d.readTimeout))
+	d.armed = d.deadline(d.readTimeout)
+	d.nc.SetReadDeadline(d.armed)
 	d.nc.SetWriteDeadline(d.deadline(d.writeTimeout))
 }
 

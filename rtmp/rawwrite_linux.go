@@ -27,6 +27,18 @@ type rawWriter struct {
 // newRawWriter returns a rawWriter for nc, or nil when nc has no descriptor
 // to write to (net.Pipe, say): the Conn then writes through nc.Write.
 func newRawWriter(nc net.Conn) *rawWriter {
+	rc := rawConn(nc)
+	if rc == nil {
+		return nil
+	}
+	w := &rawWriter{rc: rc}
+	w.write = w.writev
+	w.try = func(fd uintptr) { w.writev(fd) }
+	return w
+}
+
+// rawConn returns nc's descriptor, or nil when it has none.
+func rawConn(nc net.Conn) syscall.RawConn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
@@ -35,10 +47,7 @@ func newRawWriter(nc net.Conn) *rawWriter {
 	if err != nil {
 		return nil
 	}
-	w := &rawWriter{rc: rc}
-	w.write = w.writev
-	w.try = func(fd uintptr) { w.writev(fd) }
-	return w
+	return rc
 }
 
 // send writes bufs, all of them when wait is set (or fails), else what the

@@ -108,7 +108,7 @@ func (c *Conn) flushLocked() error {
 // reports whether that was all of it; the rest stays in c.raw.bufs.
 func (c *Conn) sendNow() (done bool, err error) {
 	n, err := c.raw.send(c.batch.Bufs, false)
-	c.dc.written.Add(uint64(n))
+	c.rawSent.Add(uint64(n))
 	if err != nil {
 		c.batch.Reset()
 		return false, c.failWrite(err)
@@ -131,7 +131,7 @@ func (c *Conn) finishLocked() error {
 	c.wacct.Add(held)
 	c.dc.armWrite()
 	n, err := c.raw.send(c.raw.bufs, true)
-	c.dc.written.Add(uint64(n))
+	c.rawSent.Add(uint64(n))
 	c.wacct.Add(-held)
 	c.raw.bufs = nil
 	c.batch.Reset()
@@ -239,6 +239,12 @@ const maxCutChunks = 16
 // shareBody tells whether a payload of n bytes is written as a shared body
 // with chunk size cs.
 func shareBody(n, cs int) bool { return n > maxCutChunks*cs }
+
+// PrepareAbove returns the length up to which Prepare does nothing at the
+// current chunk size. A fan-out that skips Prepare for those saves a call
+// per message and connection; one that skips it for a longer message (the
+// chunk size shrank since) only makes the Conn cut that message by iovecs.
+func (c *Conn) PrepareAbove() int { return maxCutChunks * int(c.outChunk.Load()) }
 
 // Prepare readies m, a message about to be written on message stream
 // streamID by this connection and others of a fan-out: when its payload

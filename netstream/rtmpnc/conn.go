@@ -99,8 +99,8 @@ func (t *transport) serve() {
 	switch werr := t.rc.WriteFailure(); {
 	case t.reason != nil:
 		err = t.reason // why we closed it ourselves
-	case werr != nil && errors.Is(err, net.ErrClosed):
-		err = fmt.Errorf("writing: %w", werr) // a failed write closed it
+	case werr != nil && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)):
+		err = fmt.Errorf("writing: %w", werr) // a failed write closed it (net.Pipe: ErrClosedPipe)
 	}
 	t.mu.Unlock()
 	t.Close(err)
@@ -335,7 +335,11 @@ func (s mediaSink) TryWriteMediaBatch(msgs []media.Message) (bool, error) {
 // players of the fan-out (see rtmp.Conn.Prepare).
 func (s mediaSink) Prepare(m *media.Message) int { return s.t.rc.Prepare(s.id, m) }
 
+// PrepareAbove is the length up to which Prepare does nothing.
+func (s mediaSink) PrepareAbove() int { return s.t.rc.PrepareAbove() }
+
 var _ netstream.Transport = (*transport)(nil)
 var _ netstream.FlushSink = mediaSink{}
+var _ netstream.PrepareThreshold = mediaSink{}
 var _ netstream.ConnectedNotifier = (*transport)(nil)
 var _ netstream.Accounted = (*transport)(nil)

@@ -99,10 +99,10 @@ func (t *transport) tryWriteMedia(sid uint32, msgs []media.Message) (bool, error
 		t.mu.Unlock()
 		return false, nil
 	}
-	t.busy = true
-	t.mu.Unlock()
+	// TryWriteMessages never waits, so it runs under t.mu: nothing can
+	// be queued meanwhile, and the queue stays as it was (empty, idle).
 	ok, err := t.rc.TryWriteMessages(sid, msgs)
-	t.idle()
+	t.mu.Unlock()
 	if err != nil {
 		t.failed(err)
 	}

@@ -97,3 +97,26 @@ func TestBatchPieces(t *testing.T) {
 		t.Fatal("Reset left pieces")
 	}
 }
+
+// Forget makes the next message of a chunk stream start with a type 0
+// header, for the streams kept in the Framer's array and in its map alike.
+func TestFramerForget(t *testing.T) {
+	f := NewFramer()
+	var b Batch
+	for _, csid := range []uint32{5, 300} {
+		m := Message{Type: 8, Timestamp: 20, StreamID: 1, Payload: []byte{1, 2}}
+		for range 2 {
+			if err := f.Append(&b, csid, m, nil); err != nil {
+				t.Fatal(err)
+			}
+			m.Timestamp += 20
+		}
+		f.Forget(csid)
+		if err := f.Append(&b, csid, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.formats[0] != 4 || f.formats[2] != 2 {
+		t.Fatalf("header formats %v, want 4 of type 0 and 2 of type 2", f.formats)
+	}
+}

@@ -16,20 +16,27 @@ type outStream struct {
 	typ       uint8
 	streamID  uint32
 	format    uint8 // of the last message's first chunk
+	set       bool  // a message was written on the stream
 }
+
+// lowCSIDs is the number of chunk stream IDs whose state a Framer keeps in
+// an array (every one that servers and clients use for their messages);
+// others go in a map.
+const lowCSIDs = 10
 
 // Framer splits messages into chunks, choosing the most compressed header
 // the previous message on the same chunk stream allows, and appends them to
 // a Batch without copying payloads. It is not safe for concurrent use.
 type Framer struct {
 	chunkSize uint32
-	streams   map[uint32]*outStream
-	formats   [4]int // messages started with each header format, for tests
+	low       [lowCSIDs]outStream
+	streams   map[uint32]*outStream // the other chunk streams; nil until one is used
+	formats   [4]int                // messages started with each header format, for tests
 }
 
 // NewFramer returns a Framer with the default chunk size of 128 bytes.
 func NewFramer() *Framer {
-	return &Framer{chunkSize: DefaultChunkSize, streams: make(map[uint32]*outStream)}
+	return &Framer{chunkSize: DefaultChunkSize}
 }
 
 // ChunkSize returns the chunk size in use.
@@ -47,7 +54,29 @@ func (f *Framer) SetChunkSize(n int) error {
 
 // Forget drops the state of chunk stream csid, so that its next message
 // gets a full header. Call it after sending an Abort for csid.
-func (f *Framer) Forget(csid uint32) { delete(f.streams, csid) }
+func (f *Framer) Forget(csid uint32) {
+	if csid < lowCSIDs {
+		f.low[csid] = outStream{}
+		return
+	}
+	delete(f.streams, csid)
+}
+
+// stream returns the state of chunk stream csid.
+func (f *Framer) stream(csid uint32) *outStream {
+	if csid < lowCSIDs {
+		return &f.low[csid]
+	}
+	st := f.streams[csid]
+	if st == nil {
+		if f.streams == nil {
+			f.streams = make(map[uint32]*outStream)
+		}
+		st = &outStream{}
+		f.streams[csid] = st
+	}
+	return st
+}
 
 // Batch is framed output waiting for one vectored write (writev): chunk
 // headers in bytes of its own, payloads by reference. The zero Batch is
@@ -118,13 +147,11 @@ func (f *Framer) Append(b *Batch, csid uint32, m Message, body []byte) error {
 		return fmt.Errorf("%w: %d bytes (the length field holds at most %d)", ErrMessageTooLarge, len(m.Payload), MaxMessageLength)
 	}
 	length := uint32(len(m.Payload))
-	st := f.streams[csid]
+	st := f.stream(csid)
 	var format uint8
 	var field uint32
 	switch {
-	case st == nil:
-		st = &outStream{}
-		f.streams[csid] = st
+	case !st.set:
 		format, field = 0, m.Timestamp
 	case m.StreamID != st.streamID || m.Timestamp < st.timestamp:
 		format, field = 0, m.Timestamp
@@ -141,7 +168,7 @@ func (f *Framer) Append(b *Batch, csid uint32, m Message, body []byte) error {
 			format = 2
 		}
 	}
-	*st = outStream{timestamp: m.Timestamp, delta: field, length: length, typ: m.Type, streamID: m.StreamID, format: format}
+	*st = outStream{timestamp: m.Timestamp, delta: field, length: length, typ: m.Type, streamID: m.StreamID, format: format, set: true}
 	f.formats[format]++
 	ext := field >= extendedMark
 
