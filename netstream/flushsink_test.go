@@ -38,12 +38,7 @@ func (s *takeSink) PrepareAbove() int { return s.above }
 // charged to an account of pool. It runs in a synctest bubble.
 func flushStream(t *testing.T, sink *takeSink, pool *budget.Pool) (*Stream, *testPublisher, *Subscription, *budget.Account) {
 	t.Helper()
-	reg := NewRegistry()
-	s := reg.Get("app", DefaultInstance, "s")
-	pub := &testPublisher{}
-	if _, err := reg.Publish("app", DefaultInstance, "s", pub); err != nil {
-		t.Fatal(err)
-	}
+	_, s, pub := publishedStream(t)
 	acct := pool.Open("player", 0, func(error) {})
 	sub := s.SubscribeWith(sink, SubscribeOptions{Limit: 1 << 20, Account: acct})
 	t.Cleanup(sub.Close)

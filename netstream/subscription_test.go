@@ -32,17 +32,25 @@ func avcHeader(n int) media.Message {
 // stream, its queue charged to acct.
 func blockedPlayer(t *testing.T, limit int, acct *budget.Account) (*Registry, *Stream, *testPublisher, *Subscription) {
 	t.Helper()
+	reg, s, pub := publishedStream(t)
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	sub := s.SubscribeWith(&chanSink{ch: make(chan media.Message, 1), block: block}, SubscribeOptions{Limit: limit, Account: acct})
+	t.Cleanup(sub.Close)
+	return reg, s, pub, sub
+}
+
+// publishedStream returns a registry with app/s published by a test
+// publisher.
+func publishedStream(t *testing.T) (*Registry, *Stream, *testPublisher) {
+	t.Helper()
 	reg := NewRegistry()
 	s := reg.Get("app", DefaultInstance, "s")
 	pub := &testPublisher{}
 	if _, err := reg.Publish("app", DefaultInstance, "s", pub); err != nil {
 		t.Fatal(err)
 	}
-	block := make(chan struct{})
-	t.Cleanup(func() { close(block) })
-	sub := s.SubscribeWith(&chanSink{ch: make(chan media.Message, 1), block: block}, SubscribeOptions{Limit: limit, Account: acct})
-	t.Cleanup(sub.Close)
-	return reg, s, pub, sub
+	return reg, s, pub
 }
 
 // queued returns the queue's bytes and its sticky entries.
