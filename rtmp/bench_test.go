@@ -8,13 +8,10 @@ import (
 	"github.com/rtmfpd/rtmfpd/media"
 )
 
-// BenchmarkConnLoopback sends one second of a 4 Mbit/s, 30 frame/s stream
-// (a 100 kB key frame, 29 smaller frames, 30 audio frames) from a server
-// Conn to a client Conn over loopback TCP with 4096-byte chunks. Bytes are
-// payload bytes.
-func BenchmarkConnLoopback(b *testing.B) {
-	var msgs []media.Message
-	total := 0
+// oneSecondStream is one second of a 4 Mbit/s, 30 frame/s stream: a 100 kB
+// key frame, 29 smaller frames and 30 audio frames; total is its payload
+// bytes.
+func oneSecondStream() (msgs []media.Message, total int) {
 	for i := range 30 {
 		n := (500_000 - 100_000) / 29
 		if i == 0 {
@@ -25,6 +22,15 @@ func BenchmarkConnLoopback(b *testing.B) {
 			media.Message{Type: media.TypeAudio, Timestamp: uint32(i * 23), Payload: make([]byte, 300)})
 		total += n + 300
 	}
+	return msgs, total
+}
+
+// BenchmarkConnLoopback sends one second of a 4 Mbit/s, 30 frame/s stream
+// (a 100 kB key frame, 29 smaller frames, 30 audio frames) from a server
+// Conn to a client Conn over loopback TCP with 4096-byte chunks. Bytes are
+// payload bytes.
+func BenchmarkConnLoopback(b *testing.B) {
+	msgs, total := oneSecondStream()
 	ln, err := Listen("tcp", "127.0.0.1:0", nil)
 	if err != nil {
 		b.Fatal(err)

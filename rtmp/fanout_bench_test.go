@@ -17,18 +17,7 @@ import (
 // the write path's own, per second of media.
 func BenchmarkFanoutWrite(b *testing.B) {
 	const players = 50
-	var msgs []media.Message
-	total := 0
-	for i := range 30 {
-		n := (500_000 - 100_000) / 29
-		if i == 0 {
-			n = 100_000
-		}
-		msgs = append(msgs,
-			media.Message{Type: media.TypeVideo, Timestamp: uint32(i * 33), Payload: make([]byte, n)},
-			media.Message{Type: media.TypeAudio, Timestamp: uint32(i * 23), Payload: make([]byte, 300)})
-		total += n + 300
-	}
+	msgs, total := oneSecondStream()
 	servers := make([]*Conn, players)
 	for i := range servers {
 		s, c := tcpPair(b, nil)
