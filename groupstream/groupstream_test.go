@@ -275,18 +275,25 @@ func TestPublishStream(t *testing.T) {
 	})
 }
 
+// groupWithPlayer runs, on a simulated network of 10 ms links (in a
+// synctest bubble), a server whose group stream is sg and one player of its
+// stream "cam".
+func groupWithPlayer(t *testing.T) (*Group, *Playback) {
+	n := simnet.New(simnet.Config{Seed: 5, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
+	t.Cleanup(func() { n.Close() })
+	sh, _ := n.NewHost()
+	sg := New(quiet)
+	t.Cleanup(sg.Close)
+	url := server(t, sh, sg)
+	return sg, player(t, n, url, "cam")
+}
+
 // TestPublishStreamDeliversItsQueue: when the source unpublishes right
 // after a burst (an encoder's last frames), the group gets every message
 // the republication still held before the stream ends.
 func TestPublishStreamDeliversItsQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := simnet.New(simnet.Config{Seed: 5, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
-		defer n.Close()
-		sh, _ := n.NewHost()
-		sg := New(quiet)
-		t.Cleanup(sg.Close)
-		url := server(t, sh, sg)
-		pb := player(t, n, url, "cam")
+		sg, pb := groupWithPlayer(t)
 		time.Sleep(10 * time.Second) // the mesh forms
 		reg, src, sp := republish(t, sg)
 		msgs := synthetic(200_000, 4*time.Second)

@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/rtmfpd/rtmfpd/internal/simnet"
 	"github.com/rtmfpd/rtmfpd/media"
 	"github.com/rtmfpd/rtmfpd/multicast"
 )
@@ -20,13 +19,7 @@ import (
 // the last ~3 s of it when the server dropped the stream at unpublish.
 func TestClosedPublicationServesPulls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := simnet.New(simnet.Config{Seed: 5, Link: simnet.LinkConfig{Delay: 10 * time.Millisecond}})
-		defer n.Close()
-		sh, _ := n.NewHost()
-		sg := New(quiet)
-		t.Cleanup(sg.Close)
-		url := server(t, sh, sg)
-		pb := player(t, n, url, "cam")
+		sg, pb := groupWithPlayer(t)
 		time.Sleep(5 * time.Second) // the mesh forms
 		// No pushes: the player gets every fragment by pulling, a fetch
 		// period after the publisher's map announced it.
